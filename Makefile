@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Out-of-tree build of gfn_to_pfn.ko against any configured 6.12+ tree with
+# CONFIG_RUST=y and the patch in patches/ applied:
+#
+#   make KDIR=/path/to/linux LLVM=-19 RUSTC=/usr/bin/rustc BINDGEN=bindgen
+#
+# LLVM, RUSTC, BINDGEN and other variables given on the command line reach
+# the kernel's build system unchanged.  The test bed targets (demo, check,
+# kernel) live in testbed/.
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+
+modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+
+# Build the patched test kernel and module, boot it, translate a live guest.
+demo:
+	bash testbed/demo.sh
+
+# Host unit tests, then the in-guest suite on the fast and debug kernels.
+check:
+	bash testbed/check.sh
+
+kernel:
+	bash testbed/kernel.sh fast
+
+.PHONY: modules clean demo check kernel

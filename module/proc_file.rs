@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `/proc/gfn_to_pfn`: its callbacks and the state of each open file.
+//!
+//! Each open file holds the reply to the last request written through it.
+//! A write answers the whole request at once and replaces that reply; reads
+//! return it from the file position, which a write rewinds to 0, so both
+//! read-until-EOF and `pread`/`lseek` back to 0 work.
+
+use crate::answer::answer;
+use crate::request::{self, MAX_WRITE};
+use crate::shim;
+use kernel::bindings;
+use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::sync::Mutex;
+use kernel::uaccess::UserSlice;
+
+/// Name of the file under `/proc`.
+pub(crate) const NAME: &CStr = kernel::c_str!("gfn_to_pfn");
+/// The same name, for log messages.
+pub(crate) const NAME_STR: &str = "gfn_to_pfn";
+/// Owner read/write only: host physical addresses are as sensitive as
+/// pagemap PFNs, which the kernel hides from unprivileged readers.
+const MODE: u16 = 0o600;
+
+// From <uapi/linux/eventpoll.h>: the reply is always ready to be read and
+// a new request can always be written, since writes are answered at once.
+const EPOLLIN: c_uint = 0x0001;
+const EPOLLOUT: c_uint = 0x0004;
+const EPOLLRDNORM: c_uint = 0x0040;
+const EPOLLWRNORM: c_uint = 0x0100;
+
+/// State of one open file: the reply to its last request.
+type OpenFile = Mutex<KVVec<u8>>;
+
+/// Creates `/proc/gfn_to_pfn`.
+pub(crate) fn create() -> Result {
+    shim::proc_create(NAME, MODE)
+}
+
+/// Removes `/proc/gfn_to_pfn`; procfs waits for callbacks in flight and
+/// releases the files still open, so the module can go away after this.
+pub(crate) fn remove() {
+    shim::proc_remove(NAME)
+}
+
+/// Converts a byte count or an error into a `read`/`write` return value.
+fn ssize(r: Result<usize>) -> isize {
+    match r {
+        Ok(n) => n as isize,
+        Err(e) => e.to_errno() as isize,
+    }
+}
+
+/// Borrows the state stored by `gfn_rs_open`.
+///
+/// # Safety
+///
+/// `private` must be a pointer returned through `gfn_rs_open` whose file has
+/// not been released.
+unsafe fn open_file<'a>(private: *mut c_void) -> &'a OpenFile {
+    // SAFETY: by the function's contract `private` points to a live, pinned
+    // `OpenFile` that is only freed by `gfn_rs_release`, after the last call.
+    unsafe { &*private.cast::<OpenFile>() }
+}
+
+/// `proc_open`: refuses callers without CAP_SYS_ADMIN, then allocates the
+/// file's state.
+#[no_mangle]
+unsafe extern "C" fn gfn_rs_open(private: *mut *mut c_void) -> c_int {
+    // SAFETY: `capable` only inspects the current task's credentials.
+    if !unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as c_int) } {
+        return EPERM.to_errno();
+    }
+    let state: Pin<KBox<OpenFile>> =
+        match KBox::pin_init(kernel::new_mutex!(KVVec::new()), GFP_KERNEL) {
+            Ok(state) => state,
+            Err(e) => return e.to_errno(),
+        };
+    // SAFETY: the box is turned into a raw pointer and only ever used in
+    // place until `gfn_rs_release` rebuilds the pinned box, so it never moves.
+    let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });
+    // SAFETY: `private` is `&file->private_data` of the file being opened.
+    unsafe { *private = raw.cast() };
+    0
+}
+
+/// `proc_release`: frees the file's state.
+#[no_mangle]
+unsafe extern "C" fn gfn_rs_release(private: *mut c_void) {
+    // SAFETY: `private` came from `KBox::into_raw` in `gfn_rs_open` and
+    // procfs calls release once, after every other callback of this file.
+    drop(unsafe { KBox::from_raw(private.cast::<OpenFile>()) });
+}
+
+/// `proc_read`: copies the reply from `*pos` on.
+#[no_mangle]
+unsafe extern "C" fn gfn_rs_read(
+    private: *mut c_void,
+    buf: *mut u8,
+    len: usize,
+    pos: *mut i64,
+) -> isize {
+    // SAFETY: procfs passes the `private_data` set at open, not yet released.
+    let file = unsafe { open_file(private) };
+    // SAFETY: `pos` is the file position procfs hands to every read.
+    let pos = unsafe { &mut *pos };
+    ssize((|| {
+        let reply = file.lock();
+        let start = usize::try_from(*pos).map_err(|_| EINVAL)?;
+        let rest = reply.get(start..).unwrap_or(&[]);
+        let n = rest.len().min(len);
+        UserSlice::new(buf as usize, n)
+            .writer()
+            .write_slice(&rest[..n])?;
+        *pos += n as i64;
+        Ok(n)
+    })())
+}
+
+/// `proc_write`: answers the request and makes it this file's reply.
+#[no_mangle]
+unsafe extern "C" fn gfn_rs_write(
+    private: *mut c_void,
+    buf: *const u8,
+    len: usize,
+    pos: *mut i64,
+) -> isize {
+    // SAFETY: procfs passes the `private_data` set at open, not yet released.
+    let file = unsafe { open_file(private) };
+    // SAFETY: `pos` is the file position procfs hands to every write.
+    let pos = unsafe { &mut *pos };
+    ssize((|| {
+        if len > MAX_WRITE {
+            return Err(E2BIG);
+        }
+        if len == 0 {
+            // As for regular files: nothing written, nothing changed.
+            return Ok(0);
+        }
+        let mut input = KVec::new();
+        UserSlice::new(buf as usize, len).read_all(&mut input, GFP_KERNEL)?;
+        if request::lines(&input).all(|line| line.tokens().next().is_none()) {
+            return Err(EINVAL);
+        }
+        let mut reply = KVVec::new();
+        answer(&input, &mut reply)?;
+        *file.lock() = reply;
+        // The next read(2) on this file starts at the new reply's start.
+        *pos = 0;
+        Ok(len)
+    })())
+}
+
+/// Length of the reply, for `lseek(SEEK_END)`.
+#[no_mangle]
+unsafe extern "C" fn gfn_rs_reply_len(private: *mut c_void) -> i64 {
+    // SAFETY: procfs passes the `private_data` set at open, not yet released.
+    let file = unsafe { open_file(private) };
+    file.lock().len() as i64
+}
+
+/// `proc_poll`: a reply is always ready and a request can always be sent.
+#[no_mangle]
+unsafe extern "C" fn gfn_rs_poll(_private: *mut c_void) -> c_uint {
+    EPOLLIN | EPOLLRDNORM | EPOLLOUT | EPOLLWRNORM
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# make demo: build what is missing, boot the fast test kernel, start a KVM
+# guest in it, load gfn_to_pfn and show real translations, then shut down.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+"$TOP/testbed/deps.sh"
+mkdir -p "$CACHE/logs"
+log="$CACHE/logs/guest-fast-demo.log"
+rc=0
+"$TOP/testbed/guest.sh" fast demo "$log" || rc=$?
+# The guest's side of the story, without the boot messages.
+sed -n '/^GUEST-START/,/^---- guest dmesg/p' "$log" | sed '$d'
+echo "(whole serial log: $log)"
+exit $rc

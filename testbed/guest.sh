@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Boots the test-bed kernel of one flavour under QEMU (TCG, -cpu max: SVM with
+# nested paging, so kvm_amd works in the guest) with an initramfs holding
+# busybox, the module and the static tools, and runs one job in it.
+#   guest.sh FLAVOUR JOB LOG      JOB: check (the in-guest suite) | demo
+# The whole serial log is kept in LOG.  Exit status: the job's, or 1 when the
+# guest printed a kernel splat or no exit line.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+flavour=$1 job=$2 log=$3
+kdir=$("$TOP/testbed/kernel.sh" "$flavour")
+work="$CACHE/work/$flavour"
+mkdir -p "$work"
+
+# The module, built out of tree from a copy of the sources.
+"$TOP/testbed/module.sh" "$kdir" "$work/module" >&2
+
+# Static tools for the guest.
+"$TOP/testbed/tools.sh" >&2
+bin="$CACHE/cargo-target/x86_64-unknown-linux-gnu/release"
+
+root="$work/initramfs"
+rm -rf "$root"
+mkdir -p "$root"/{bin,sbin,proc,sys,dev,tmp,etc}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $("$root/bin/busybox" --list); do
+	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+for t in ${GUEST_TOOLS:-guest-suite gfn-vmm}; do
+	cp "$bin/$t" "$root/bin/"
+done
+cp "$work/module/gfn_to_pfn.ko" "$root/"
+cp "$TOP/testbed/init" "$root/init"
+cp "$TOP/testbed/demo-guest.sh" "$root/demo.sh"
+echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"
+echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>"$root/etc/passwd"
+(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.gz"
+
+echo "guest.sh: booting $flavour kernel for '$job' (log: $log)" >&2
+rc=0
+timeout 1500 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 \
+	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.gz" \
+	-append "console=ttyS0 loglevel=5 panic=-1 gfn.job=$job" \
+	-nographic -no-reboot -nic none -vga none </dev/null >"$log" 2>&1 || rc=$?
+
+"$TOP/testbed/verdict.sh" "$log"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds gfn_to_pfn.ko against kernel tree KDIR in OUT, from a copy of the
+# sources, so the work tree stays clean and flavours do not share objects.
+#   module.sh KDIR OUT
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+kdir=$1 out=$2
+mkdir -p "$out/module" "$out/tools/proto/src"
+# Copy only what changed, so make's timestamps stay meaningful.
+for f in Kbuild Makefile gfn_main.rs kvm_shim.c kvm_shim.h module/*.rs tools/proto/src/*.rs; do
+	cmp -s "$TOP/$f" "$out/$f" || cp "$TOP/$f" "$out/$f"
+done
+"${KMAKE[@]}" -s -C "$out" KDIR="$kdir" modules

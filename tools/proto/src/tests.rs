@@ -1,0 +1,251 @@
+//! Unit tests of the grammar and the reply format.
+
+use crate::reply::{parse_line, Kind, ParseError, Reply, Translation, MAX_LINE};
+use crate::request::{lines, Reason, Span, Token, PID_MAX};
+use std::string::ToString;
+use std::vec::Vec;
+
+/// A line's pid and its tokens.
+type ParsedLine = (Result<Option<u32>, Reason>, Vec<(Span, Token)>);
+
+/// Every line's pid and tokens, for compact assertions.
+fn parse(input: &[u8]) -> Vec<ParsedLine> {
+    lines(input)
+        .map(|l| (l.pid(), l.tokens().collect()))
+        .collect()
+}
+
+fn tokens(input: &[u8]) -> Vec<Token> {
+    lines(input)
+        .flat_map(|l| l.tokens().map(|(_, t)| t).collect::<Vec<_>>())
+        .collect()
+}
+
+fn sp(offset: usize, len: usize) -> Span {
+    Span { offset, len }
+}
+
+#[test]
+fn seed_readme_example_is_four_addresses() {
+    let p = parse(b"0x1111 0x2222 0x3333 0x4444\n");
+    assert_eq!(p.len(), 2);
+    assert_eq!(p[0].0, Ok(None));
+    let addrs: Vec<Token> = p[0].1.iter().map(|(_, t)| *t).collect();
+    assert_eq!(
+        addrs,
+        [0x1111, 0x2222, 0x3333, 0x4444].map(Token::Addr).to_vec()
+    );
+    assert_eq!(p[1].1, []);
+}
+
+#[test]
+fn seed_client_address_then_pid() {
+    let p = parse(b"0x1234 4242");
+    assert_eq!(p[0].0, Ok(Some(4242)));
+    assert_eq!(
+        p[0].1,
+        [
+            (sp(0, 6), Token::Addr(0x1234)),
+            (sp(7, 4), Token::Pid(4242))
+        ]
+    );
+}
+
+#[test]
+fn explicit_pid_anywhere_on_the_line() {
+    assert_eq!(parse(b"pid=4242 0x1234")[0].0, Ok(Some(4242)));
+    assert_eq!(parse(b"0x1 0x2 pid=7 0x3")[0].0, Ok(Some(7)));
+}
+
+#[test]
+fn separators() {
+    assert_eq!(
+        tokens(b" \t0x1,0x2,,\r\n\x0b0X3\x0c"),
+        [Token::Addr(1), Token::Addr(2), Token::Addr(3)]
+    );
+    let p = parse(b"0x1\r\n0x2");
+    assert_eq!(p[0].1, [(sp(0, 3), Token::Addr(1))]);
+    assert_eq!(p[1].1, [(sp(5, 3), Token::Addr(2))]);
+}
+
+#[test]
+fn empty_and_blank_writes_have_no_tokens() {
+    for input in [&b""[..], b"\n", b" , \t\n\n", b"\r\n"] {
+        assert!(tokens(input).is_empty(), "{input:?}");
+    }
+}
+
+#[test]
+fn hex_digits_case_and_limits() {
+    assert_eq!(tokens(b"0xAbCdEf"), [Token::Addr(0xabcdef)]);
+    assert_eq!(tokens(b"0xffffffffffffffff"), [Token::Addr(u64::MAX)]);
+    assert_eq!(tokens(b"0x00000000000000001"), [Token::Addr(1)]);
+    assert_eq!(
+        tokens(b"0x10000000000000000"),
+        [Token::Bad(Reason::Overflow)]
+    );
+}
+
+#[test]
+fn invalid_tokens() {
+    for bad in [
+        &b"-5"[..],
+        b"0x",
+        b"0xg",
+        b"0x12z",
+        b"abc",
+        b"1a2b",
+        b"x1",
+        b"=",
+        b"=5",
+        b"0x1\0",
+        b"\0",
+        b"\xff",
+    ] {
+        assert_eq!(tokens(bad), [Token::Bad(Reason::InvalidToken)], "{bad:?}");
+    }
+}
+
+#[test]
+fn pids() {
+    assert_eq!(tokens(b"1"), [Token::Pid(1)]);
+    assert_eq!(tokens(b"pid=4194304"), [Token::Pid(PID_MAX)]);
+    assert_eq!(tokens(b"0"), [Token::Bad(Reason::InvalidPid)]);
+    assert_eq!(tokens(b"pid=0"), [Token::Bad(Reason::InvalidPid)]);
+    assert_eq!(tokens(b"pid=4194305"), [Token::Bad(Reason::InvalidPid)]);
+    assert_eq!(tokens(b"pid=99999999999"), [Token::Bad(Reason::Overflow)]);
+    assert_eq!(tokens(b"99999999999"), [Token::Bad(Reason::Overflow)]);
+    assert_eq!(tokens(b"pid="), [Token::Bad(Reason::InvalidPid)]);
+    assert_eq!(tokens(b"pid=0x10"), [Token::Bad(Reason::InvalidPid)]);
+    assert_eq!(tokens(b"pid=-1"), [Token::Bad(Reason::InvalidPid)]);
+    assert_eq!(tokens(b"foo=1"), [Token::Bad(Reason::UnknownKey)]);
+    assert_eq!(tokens(b"PID=1"), [Token::Bad(Reason::UnknownKey)]);
+}
+
+#[test]
+fn a_line_with_a_bad_or_second_pid_has_no_pid() {
+    assert_eq!(parse(b"pid=0 0x1000")[0].0, Err(Reason::InvalidPid));
+    assert_eq!(parse(b"0x1000 99999999999")[0].0, Err(Reason::Overflow));
+    assert_eq!(parse(b"0x1000 12 12")[0].0, Err(Reason::DuplicatePid));
+    assert_eq!(parse(b"pid=1 0x1000 2")[0].0, Err(Reason::DuplicatePid));
+    // A token that starts with a digit is taken as a (bad) pid, not ignored.
+    assert_eq!(parse(b"0x1000 12ab")[0].0, Err(Reason::InvalidToken));
+}
+
+#[test]
+fn lines_select_their_own_vm() {
+    let p = parse(b"0x1 10\n0x2\npid=30 0x3\n");
+    let pids: Vec<_> = p.iter().map(|l| l.0).collect();
+    assert_eq!(pids, [Ok(Some(10)), Ok(None), Ok(Some(30)), Ok(None)]);
+    assert_eq!(p[2].1[1], (sp(18, 3), Token::Addr(3)));
+}
+
+#[test]
+fn reasons_round_trip_by_name() {
+    for r in Reason::ALL {
+        assert_eq!(Reason::from_name(r.as_str().as_bytes()), Some(r));
+    }
+    assert_eq!(Reason::from_name(b"nope"), None);
+}
+
+fn sample_replies() -> Vec<Reply> {
+    let mut v = Vec::new();
+    for (n, kind) in [
+        (0u64, Kind::Base),
+        (u64::MAX, Kind::Thp),
+        (0x1a5c01111, Kind::Hugetlb),
+    ] {
+        v.push(Reply::Ok(Translation {
+            phys: n,
+            kind,
+            gpa: n,
+            hva: n,
+            pid: u32::MAX,
+            size: n,
+        }));
+    }
+    v.push(Reply::AddrErr {
+        reason: Reason::NoMemslot,
+        gpa: u64::MAX,
+        pid: Some(PID_MAX),
+    });
+    v.push(Reply::AddrErr {
+        reason: Reason::NoVms,
+        gpa: 0,
+        pid: None,
+    });
+    v.push(Reply::TokenErr {
+        reason: Reason::InvalidToken,
+        span: sp(usize::MAX, usize::MAX),
+    });
+    v
+}
+
+#[test]
+fn replies_format_as_documented() {
+    let t = Reply::Ok(Translation {
+        phys: 0x1a5c01111,
+        kind: Kind::Base,
+        gpa: 0x1111,
+        hva: 0x7f0000001111,
+        pid: 4242,
+        size: 4096,
+    });
+    assert_eq!(
+        t.to_string(),
+        "ok phys=0x1a5c01111 kind=base gpa=0x1111 hva=0x7f0000001111 pid=4242 size=4096"
+    );
+    let e = Reply::AddrErr {
+        reason: Reason::NoVm,
+        gpa: 0x10,
+        pid: Some(7),
+    };
+    assert_eq!(e.to_string(), "err:no-vm gpa=0x10 pid=7");
+    let e = Reply::TokenErr {
+        reason: Reason::UnknownKey,
+        span: sp(3, 5),
+    };
+    assert_eq!(e.to_string(), "err:unknown-key offset=3 len=5");
+}
+
+#[test]
+fn replies_round_trip_and_fit_max_line() {
+    for r in sample_replies() {
+        let text = r.to_string();
+        assert!(text.len() < MAX_LINE, "{text}");
+        assert_eq!(parse_line(&text), Ok(r));
+        assert_eq!(parse_line(&(text + "\n")), Ok(r));
+    }
+}
+
+#[test]
+fn parser_ignores_unknown_fields_and_rejects_garbage() {
+    let line = "ok phys=0x1000 kind=thp gpa=0x0 hva=0x2000 pid=1 size=2097152 node=0 order=9";
+    assert!(matches!(parse_line(line), Ok(Reply::Ok(t)) if t.kind == Kind::Thp));
+    assert_eq!(parse_line(""), Err(ParseError::UnknownStatus));
+    assert_eq!(parse_line("okay phys=0x1"), Err(ParseError::UnknownStatus));
+    assert_eq!(
+        parse_line("err:bogus gpa=0x1"),
+        Err(ParseError::UnknownStatus)
+    );
+    assert_eq!(
+        parse_line("ok phys=0x1 kind=base gpa=0x1 hva=0x1 pid=1"),
+        Err(ParseError::MissingField("size"))
+    );
+    assert_eq!(
+        parse_line("ok phys=1 kind=base gpa=0x1 hva=0x1 pid=1 size=1"),
+        Err(ParseError::BadValue("phys"))
+    );
+    assert_eq!(
+        parse_line("ok phys=0x1 kind=big gpa=0x1 hva=0x1 pid=1 size=1"),
+        Err(ParseError::BadValue("kind"))
+    );
+    assert_eq!(
+        parse_line("err:no-vm gpa=0x1 junk"),
+        Err(ParseError::BadField)
+    );
+    assert_eq!(
+        parse_line("err:no-vm gpa=0x+1"),
+        Err(ParseError::BadValue("gpa"))
+    );
+}

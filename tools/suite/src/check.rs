@@ -1,0 +1,78 @@
+//! Checks one translation against the oracles.
+
+use crate::oracle::{self, KPF_HUGE, KPF_THP};
+use crate::vmm::Vmm;
+use gfn_proto::reply::{Kind, Translation};
+
+/// Verifies `t` (the module's answer for `gpa` in `vmm`'s VM) against the
+/// VMM's slot table, its pagemap and /proc/kpageflags.
+pub fn translation(
+    vmm: &Vmm,
+    gpa: u64,
+    t: &Translation,
+    kind: Kind,
+    size: u64,
+) -> Result<(), String> {
+    let hva = vmm.hva_of(gpa)?;
+    let pfn = oracle::pagemap_pfn(vmm.pid, hva)?;
+    let phys = pfn << 12 | (gpa & 0xfff);
+    let flags = oracle::kpageflags(pfn)?;
+    let oracle_kind = if oracle::has(flags, KPF_HUGE) {
+        Kind::Hugetlb
+    } else if oracle::has(flags, KPF_THP) {
+        Kind::Thp
+    } else {
+        Kind::Base
+    };
+    let oracle_size = oracle::compound_size(pfn)?;
+    let mut bad = Vec::new();
+    if t.gpa != gpa {
+        bad.push(format!("gpa {:#x} != {gpa:#x}", t.gpa));
+    }
+    if t.pid != vmm.pid {
+        bad.push(format!("pid {} != {}", t.pid, vmm.pid));
+    }
+    if t.hva != hva {
+        bad.push(format!("hva {:#x} != VMM's {hva:#x}", t.hva));
+    }
+    if t.phys != phys {
+        bad.push(format!("phys {:#x} != pagemap's {phys:#x}", t.phys));
+    }
+    if t.kind != kind || oracle_kind != kind {
+        bad.push(format!(
+            "kind {:?}, kpageflags {oracle_kind:?}, expected {kind:?}",
+            t.kind
+        ));
+    }
+    if t.size != size || oracle_size != size {
+        bad.push(format!(
+            "size {}, kpageflags {oracle_size}, expected {size}",
+            t.size
+        ));
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("gpa {gpa:#x}: {}", bad.join("; ")))
+    }
+}
+
+/// Verifies that host physical memory at `phys` holds what the guest wrote.
+pub fn devmem_value(phys: u64, value: u64) -> Result<(), String> {
+    let got = oracle::devmem_u32(phys)?;
+    if u64::from(got) == value & 0xffff_ffff {
+        Ok(())
+    } else {
+        Err(format!(
+            "/dev/mem at {phys:#x} holds {got:#x}, the guest wrote {value:#x}"
+        ))
+    }
+}
+
+pub fn ensure(cond: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if cond {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}

@@ -1,0 +1,90 @@
+//! guest-suite: the in-guest end-to-end tests of gfn_to_pfn.
+//!
+//! Run as root inside the test-bed guest: `guest-suite /gfn_to_pfn.ko`.
+//! Each test compares the module's answers with an independent oracle
+//! (pagemap, kpageflags, /dev/mem).  Prints one PASS/FAIL line per test and
+//! `N passed, M failed` last; exits non-zero when any test failed.
+
+mod check;
+mod module;
+mod oracle;
+mod t_file;
+mod t_input;
+mod t_lifecycle;
+mod t_translate;
+mod vmm;
+
+use std::time::Instant;
+
+type Test = (&'static str, Box<dyn Fn() -> Result<(), String>>);
+
+fn tests(ko: &'static str) -> Vec<Test> {
+    vec![
+        (
+            "module_loads",
+            Box::new(move || t_lifecycle::module_loads(ko)),
+        ),
+        ("proc_file_mode", Box::new(t_file::proc_file_mode)),
+        ("no_vms", Box::new(t_input::no_vms)),
+        ("base_page", Box::new(t_translate::base_page)),
+        ("thp_head", Box::new(t_translate::thp_head)),
+        ("thp_tail", Box::new(t_translate::thp_tail)),
+        ("hugetlb_head", Box::new(t_translate::hugetlb_head)),
+        ("hugetlb_tail", Box::new(t_translate::hugetlb_tail)),
+        ("two_vms_by_pid", Box::new(t_translate::two_vms_by_pid)),
+        (
+            "seed_four_addresses",
+            Box::new(t_translate::seed_four_addresses),
+        ),
+        (
+            "mixed_backings_one_write",
+            Box::new(t_translate::mixed_backings_one_write),
+        ),
+        (
+            "outside_memslot_and_unknown_pid",
+            Box::new(t_input::outside_memslot_and_unknown_pid),
+        ),
+        ("garbage_tokens", Box::new(t_input::garbage_tokens)),
+        (
+            "oversize_and_empty_writes",
+            Box::new(t_input::oversize_and_empty_writes),
+        ),
+        ("non_root_refused", Box::new(t_file::non_root_refused)),
+        ("read_seek_poll", Box::new(t_file::read_seek_poll)),
+        ("vm_churn", Box::new(t_lifecycle::vm_churn)),
+        (
+            "unload_with_open_file",
+            Box::new(move || t_lifecycle::unload_with_open_file(ko)),
+        ),
+    ]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let ko: &'static str = Box::leak(
+        args.get(1)
+            .cloned()
+            .unwrap_or_else(|| "/gfn_to_pfn.ko".into())
+            .into_boxed_str(),
+    );
+    let filter = args.get(2).cloned();
+    let (mut passed, mut failed) = (0, 0);
+    for (name, test) in tests(ko) {
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) && name != "module_loads" {
+            continue;
+        }
+        let start = Instant::now();
+        match test() {
+            Ok(()) => {
+                passed += 1;
+                println!("PASS {name} ({} ms)", start.elapsed().as_millis());
+            }
+            Err(e) => {
+                failed += 1;
+                println!("FAIL {name}: {e}");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    std::process::exit(if failed == 0 { 0 } else { 1 });
+}

@@ -1,0 +1,76 @@
+//! Talks to /proc/gfn_to_pfn directly (raw open/write/read), so tests see
+//! exactly what the kernel returns, errno included.
+
+use gfn_proto::reply::{parse_line, Reply, Translation};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+
+pub const PROC: &str = "/proc/gfn_to_pfn";
+
+pub fn open() -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).open(PROC)
+}
+
+/// Writes `request` in one write(2) and reads the reply to EOF.
+pub fn ask_on(f: &mut File, request: &[u8]) -> io::Result<String> {
+    let n = f.write(request)?;
+    if n != request.len() {
+        return Err(io::Error::other(format!(
+            "short write: {n} of {}",
+            request.len()
+        )));
+    }
+    let mut reply = String::new();
+    f.read_to_string(&mut reply)?;
+    Ok(reply)
+}
+
+/// One request on a fresh open file; the reply's lines, parsed.
+pub fn ask(request: &str) -> Result<Vec<Reply>, String> {
+    let mut f = open().map_err(|e| format!("open {PROC}: {e}"))?;
+    let text = ask_on(&mut f, request.as_bytes()).map_err(|e| format!("{request:?}: {e}"))?;
+    text.lines()
+        .map(|l| parse_line(l).map_err(|e| format!("unparsable reply line {l:?}: {e:?}")))
+        .collect()
+}
+
+/// The single translation a one-address request must produce.
+pub fn translate(request: &str) -> Result<Translation, String> {
+    let replies = ask(request)?;
+    match replies.as_slice() {
+        [Reply::Ok(t)] => Ok(*t),
+        other => Err(format!("{request:?}: expected one ok line, got {other:?}")),
+    }
+}
+
+pub fn insmod(ko: &str) -> Result<(), String> {
+    run("insmod", &[ko])
+}
+
+pub fn rmmod() -> Result<(), String> {
+    run("rmmod", &["gfn_to_pfn"])
+}
+
+pub fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd} {args:?}: {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// The kernel log as `dmesg` prints it.
+pub fn dmesg() -> Result<String, String> {
+    let out = std::process::Command::new("dmesg")
+        .output()
+        .map_err(|e| format!("dmesg: {e}"))?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

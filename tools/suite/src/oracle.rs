@@ -1,0 +1,71 @@
+//! Independent oracles: what the kernel itself says about a host page,
+//! through /proc/<pid>/pagemap, /proc/kpageflags and /dev/mem.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
+/// kpageflags bits (include/uapi/linux/kernel-page-flags.h).
+pub const KPF_COMPOUND_HEAD: u32 = 15;
+pub const KPF_COMPOUND_TAIL: u32 = 16;
+pub const KPF_HUGE: u32 = 17;
+pub const KPF_THP: u32 = 22;
+
+fn read_u64_at(path: &str, offset: u64) -> Result<u64, String> {
+    let f = File::open(path).map_err(|e| format!("open {path}: {e}"))?;
+    let mut buf = [0u8; 8];
+    f.read_exact_at(&mut buf, offset)
+        .map_err(|e| format!("read {path} at {offset:#x}: {e}"))?;
+    Ok(u64::from_le_bytes(buf))
+}
+
+/// The host PFN mapped at `vaddr` in process `pid`, from its pagemap.
+pub fn pagemap_pfn(pid: u32, vaddr: u64) -> Result<u64, String> {
+    let entry = read_u64_at(&format!("/proc/{pid}/pagemap"), (vaddr >> 12) * 8)?;
+    if entry >> 63 == 0 {
+        return Err(format!("pagemap: {vaddr:#x} in pid {pid} is not present"));
+    }
+    Ok(entry & ((1 << 55) - 1))
+}
+
+/// The kpageflags word of host frame `pfn`.
+pub fn kpageflags(pfn: u64) -> Result<u64, String> {
+    read_u64_at("/proc/kpageflags", pfn * 8)
+}
+
+pub fn has(flags: u64, bit: u32) -> bool {
+    flags >> bit & 1 == 1
+}
+
+/// Size in bytes of the compound page holding `pfn`, counted from
+/// kpageflags: back to the head, then forward over the tails.
+pub fn compound_size(pfn: u64) -> Result<u64, String> {
+    const MAX_PAGES: u64 = 1 << 18; // 1 GiB
+    let mut head = pfn;
+    while has(kpageflags(head)?, KPF_COMPOUND_TAIL) {
+        if pfn - head >= MAX_PAGES || head == 0 {
+            return Err(format!("no compound head within 1 GiB below pfn {pfn:#x}"));
+        }
+        head -= 1;
+    }
+    if !has(kpageflags(head)?, KPF_COMPOUND_HEAD) {
+        return Ok(4096);
+    }
+    let mut pages = 1;
+    while pages < MAX_PAGES && has(kpageflags(head + pages)?, KPF_COMPOUND_TAIL) {
+        pages += 1;
+    }
+    Ok(pages * 4096)
+}
+
+/// Reads `N` bytes of host physical memory at `phys` through /dev/mem.
+pub fn devmem<const N: usize>(phys: u64) -> Result<[u8; N], String> {
+    let f = File::open("/dev/mem").map_err(|e| format!("open /dev/mem: {e}"))?;
+    let mut buf = [0u8; N];
+    f.read_exact_at(&mut buf, phys)
+        .map_err(|e| format!("read /dev/mem at {phys:#x}: {e}"))?;
+    Ok(buf)
+}
+
+pub fn devmem_u32(phys: u64) -> Result<u32, String> {
+    devmem::<4>(phys).map(u32::from_le_bytes)
+}

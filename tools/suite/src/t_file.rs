@@ -1,0 +1,149 @@
+//! The proc file itself: who may open it, and how reads, seeks, polls and
+//! separate open files behave.
+
+use crate::check::ensure;
+use crate::module::{self, ask_on, PROC};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::io::AsRawFd;
+
+pub fn proc_file_mode() -> Result<(), String> {
+    let meta = std::fs::metadata(PROC).map_err(|e| format!("{PROC}: {e}"))?;
+    let mode = meta.mode() & 0o7777;
+    ensure(mode == 0o600 && meta.uid() == 0, || {
+        format!(
+            "{PROC} has mode {mode:o} owner {}, want 600 root",
+            meta.uid()
+        )
+    })
+}
+
+/// Opens the proc file in a forked child that first runs `drop`; returns
+/// the open's errno (0 when it succeeded).
+fn open_in_child(drop: impl FnOnce() -> bool) -> Result<i32, String> {
+    // SAFETY: the suite is single-threaded here; the child only makes
+    // syscalls and leaves with _exit, never returning into Rust code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", std::io::Error::last_os_error()));
+    }
+    if pid == 0 {
+        let code = if drop() {
+            match module::open() {
+                Ok(_) => 0,
+                Err(e) => e.raw_os_error().unwrap_or(255),
+            }
+        } else {
+            254
+        };
+        // SAFETY: ends the child without running the parent's destructors.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked; `status` is a valid int.
+    if unsafe { libc::waitpid(pid, &mut status, 0) } != pid || !libc::WIFEXITED(status) {
+        return Err(format!("child {pid} did not exit normally ({status:#x})"));
+    }
+    match libc::WEXITSTATUS(status) {
+        254 => Err("the child could not drop its privilege".into()),
+        code => Ok(code),
+    }
+}
+
+/// Drops CAP_SYS_ADMIN from this process's effective and permitted sets.
+fn drop_cap_sys_admin() -> bool {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const CAPABILITY_V3: u32 = 0x2008_0522;
+    const CAP_SYS_ADMIN: u32 = 21;
+    let mut hdr = Header {
+        version: CAPABILITY_V3,
+        pid: 0,
+    };
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget/capset with a v3 header read and write two `Data`.
+    unsafe {
+        if libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) != 0 {
+            return false;
+        }
+        data[0].effective &= !(1 << CAP_SYS_ADMIN);
+        data[0].permitted &= !(1 << CAP_SYS_ADMIN);
+        libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) == 0
+    }
+}
+
+pub fn non_root_refused() -> Result<(), String> {
+    let code = open_in_child(|| {
+        // SAFETY: plain credential syscalls in the forked child.
+        unsafe { libc::setgid(65534) == 0 && libc::setuid(65534) == 0 }
+    })?;
+    ensure(code == libc::EACCES, || {
+        format!("uid 65534 open: errno {code}, want EACCES")
+    })?;
+    let code = open_in_child(drop_cap_sys_admin)?;
+    ensure(code == libc::EPERM, || {
+        format!("root without CAP_SYS_ADMIN open: errno {code}, want EPERM")
+    })?;
+    let code = open_in_child(|| true)?;
+    ensure(code == 0, || format!("root open in a child: errno {code}"))
+}
+
+pub fn read_seek_poll() -> Result<(), String> {
+    let e = |e: std::io::Error| e.to_string();
+    let mut a = module::open().map_err(e)?;
+    let mut b = module::open().map_err(e)?;
+    let ra = ask_on(&mut a, b"0x1000\n0x2000").map_err(e)?;
+    let rb = ask_on(&mut b, b"0x3000").map_err(e)?;
+    ensure(ra.lines().count() == 2 && rb.lines().count() == 1, || {
+        format!("separate files mixed replies: {ra:?} / {rb:?}")
+    })?;
+    // Read-until-EOF again after a seek back to 0, in small pieces.
+    a.seek(SeekFrom::Start(0)).map_err(e)?;
+    let mut again = Vec::new();
+    let mut piece = [0u8; 7];
+    loop {
+        let n = a.read(&mut piece).map_err(e)?;
+        if n == 0 {
+            break;
+        }
+        again.extend_from_slice(&piece[..n]);
+    }
+    ensure(again == ra.as_bytes(), || {
+        "re-read after lseek(0) differs".into()
+    })?;
+    let mut at = vec![0u8; ra.len()];
+    let n = a.read_at(&mut at, 0).map_err(e)?;
+    ensure(n == ra.len() && at == ra.as_bytes(), || {
+        "pread at 0 differs".into()
+    })?;
+    let end = a.seek(SeekFrom::End(0)).map_err(e)?;
+    ensure(end == ra.len() as u64, || {
+        format!("SEEK_END at {end}, reply is {}", ra.len())
+    })?;
+    let mut fds = libc::pollfd {
+        fd: a.as_raw_fd(),
+        events: libc::POLLIN | libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: `fds` is one valid pollfd for the duration of the call.
+    let n = unsafe { libc::poll(&mut fds, 1, 0) };
+    ensure(n == 1 && fds.revents & libc::POLLIN != 0, || {
+        format!("poll: {n}, revents {:#x}", fds.revents)
+    })?;
+    // A new write replaces the reply and reads start over.
+    let rb2 = ask_on(&mut b, b"0x4000 0x5000 0x6000").map_err(e)?;
+    ensure(
+        rb2.lines().count() == 3 && rb2.contains("gpa=0x6000"),
+        || format!("second request on one file: {rb2:?}"),
+    )
+}

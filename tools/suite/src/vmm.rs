@@ -1,0 +1,106 @@
+//! Runs the test VMM (`gfn-vmm`) and reads what it says about its VM.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+
+/// One memslot as the VMM reports it.
+#[derive(Clone, Debug)]
+pub struct Slot {
+    pub gpa: u64,
+    pub size: u64,
+    pub hva: u64,
+}
+
+/// A running VMM holding its VM until dropped.
+pub struct Vmm {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pub pid: u32,
+    pub slots: Vec<Slot>,
+    /// (gpa, value, hva) of each value the vCPU wrote.
+    pub wrote: Vec<(u64, u64, u64)>,
+}
+
+fn field(line: &str, key: &str) -> Option<String> {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        .map(str::to_string)
+}
+
+fn hex(line: &str, key: &str) -> Result<u64, String> {
+    let v = field(line, key).ok_or_else(|| format!("no {key}= in '{line}'"))?;
+    u64::from_str_radix(v.trim_start_matches("0x"), 16).map_err(|e| format!("{key}: {e}"))
+}
+
+impl Vmm {
+    /// Starts `gfn-vmm ARGS --hold` and waits until its guest has run.
+    pub fn start(args: &[&str]) -> Result<Vmm, String> {
+        let mut child = Command::new("/bin/gfn-vmm")
+            .args(args)
+            .arg("--hold")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("spawn gfn-vmm: {e}"))?;
+        let stdin = child.stdin.take();
+        let out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut vmm = Vmm {
+            pid: child.id(),
+            child,
+            stdin,
+            slots: Vec::new(),
+            wrote: Vec::new(),
+        };
+        for line in out.lines() {
+            let line = line.map_err(|e| format!("gfn-vmm output: {e}"))?;
+            if line.starts_with("SLOT ") {
+                vmm.slots.push(Slot {
+                    gpa: hex(&line, "gpa")?,
+                    size: hex(&line, "size")?,
+                    hva: hex(&line, "hva")?,
+                });
+            } else if line.starts_with("WROTE ") {
+                vmm.wrote
+                    .push((hex(&line, "gpa")?, hex(&line, "value")?, hex(&line, "hva")?));
+            } else if line == "READY" {
+                return Ok(vmm);
+            }
+        }
+        let status = vmm.child.wait().map_err(|e| e.to_string())?;
+        Err(format!("gfn-vmm {args:?} exited before READY: {status}"))
+    }
+
+    /// Host virtual address of `gpa`, from the VMM's own slot table.
+    pub fn hva_of(&self, gpa: u64) -> Result<u64, String> {
+        self.slots
+            .iter()
+            .find(|s| gpa >= s.gpa && gpa - s.gpa < s.size)
+            .map(|s| s.hva + (gpa - s.gpa))
+            .ok_or_else(|| format!("gpa {gpa:#x} is in no slot of the VMM"))
+    }
+
+    /// Tells the VMM to exit and waits for it.
+    pub fn stop(mut self) -> Result<(), String> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"\n");
+        }
+        let status = self.child.wait().map_err(|e| e.to_string())?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("gfn-vmm exited with {status}"))
+        }
+    }
+}
+
+impl Drop for Vmm {
+    fn drop(&mut self) {
+        if self.stdin.is_some() {
+            let _ = self.finish();
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! Command line of `gfn-vmm`, and the guest memory layout it implies.
+
+use std::fmt;
+
+/// How a memslot's memory is backed on the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backing {
+    /// Anonymous private memory with MADV_NOHUGEPAGE: base pages.
+    Anon,
+    /// Anonymous, 2 MiB aligned, MADV_HUGEPAGE: transparent huge pages.
+    Thp,
+    /// MAP_HUGETLB with 2 MiB pages.
+    Hugetlb,
+    /// MAP_HUGETLB with 1 GiB pages.
+    Hugetlb1g,
+}
+
+impl Backing {
+    fn parse(s: &str) -> Result<Backing, String> {
+        Ok(match s {
+            "anon" => Backing::Anon,
+            "thp" => Backing::Thp,
+            "hugetlb" => Backing::Hugetlb,
+            "hugetlb1g" => Backing::Hugetlb1g,
+            _ => {
+                return Err(format!(
+                    "unknown backing '{s}' (anon|thp|hugetlb|hugetlb1g)"
+                ))
+            }
+        })
+    }
+
+    /// Alignment of the slot's guest and host addresses.
+    pub fn align(self) -> u64 {
+        match self {
+            Backing::Anon => 4096,
+            Backing::Thp | Backing::Hugetlb => 2 << 20,
+            Backing::Hugetlb1g => 1 << 30,
+        }
+    }
+}
+
+impl fmt::Display for Backing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backing::Anon => "anon",
+            Backing::Thp => "thp",
+            Backing::Hugetlb => "hugetlb",
+            Backing::Hugetlb1g => "hugetlb1g",
+        })
+    }
+}
+
+/// One requested memslot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotSpec {
+    pub backing: Backing,
+    pub size: u64,
+    pub gpa: u64,
+}
+
+/// What to do once the guest has run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum After {
+    /// Hold the VM until a line or EOF on stdin.
+    Hold,
+    /// Hold the VM for this many seconds.
+    HoldSecs(u64),
+    /// Exit at once.
+    Exit,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Args {
+    pub slots: Vec<SlotSpec>,
+    pub writes: Vec<(u64, u64)>,
+    pub after: After,
+    pub touch: bool,
+}
+
+pub const USAGE: &str = "usage: gfn-vmm [--slot BACKING:SIZE[@GPA]]... [--write GPA=VALUE]...
+               [--hold | --hold-secs N | --exit] [--no-touch]
+  BACKING: anon | thp | hugetlb | hugetlb1g;  SIZE: bytes with K/M/G suffix
+  Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.";
+
+/// First GPA used for slots placed without `@GPA`.
+const FIRST_GPA: u64 = 0x10_0000;
+
+pub fn parse_num(s: &str) -> Result<u64, String> {
+    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    r.map_err(|e| format!("bad number '{s}': {e}"))
+}
+
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1 << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    parse_num(num)?
+        .checked_mul(mult)
+        .filter(|&n| n > 0 && n % 4096 == 0)
+        .ok_or_else(|| format!("bad size '{s}': a non-zero multiple of 4 KiB"))
+}
+
+fn align_up(v: u64, a: u64) -> u64 {
+    v.div_ceil(a) * a
+}
+
+impl Args {
+    pub fn parse(argv: &[String]) -> Result<Args, String> {
+        let mut args = Args {
+            slots: Vec::new(),
+            writes: Vec::new(),
+            after: After::Hold,
+            touch: true,
+        };
+        let mut next_gpa = FIRST_GPA;
+        let mut it = argv.iter();
+        while let Some(a) = it.next() {
+            let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
+            match a.as_str() {
+                "--slot" => {
+                    let v = value()?;
+                    let (backing, rest) = v.split_once(':').ok_or(format!("bad slot '{v}'"))?;
+                    let backing = Backing::parse(backing)?;
+                    let (size, gpa) = match rest.split_once('@') {
+                        Some((size, gpa)) => (parse_size(size)?, Some(parse_num(gpa)?)),
+                        None => (parse_size(rest)?, None),
+                    };
+                    let gpa = gpa.unwrap_or_else(|| align_up(next_gpa, backing.align()));
+                    if gpa % backing.align() != 0 || size % backing.align() != 0 {
+                        return Err(format!(
+                            "slot '{v}': gpa and size must be {}-aligned",
+                            backing.align()
+                        ));
+                    }
+                    next_gpa = gpa + size;
+                    args.slots.push(SlotSpec { backing, size, gpa });
+                }
+                "--write" => {
+                    let v = value()?;
+                    let (gpa, val) = v.split_once('=').ok_or(format!("bad write '{v}'"))?;
+                    args.writes.push((parse_num(gpa)?, parse_num(val)?));
+                }
+                "--hold" => args.after = After::Hold,
+                "--hold-secs" => args.after = After::HoldSecs(parse_num(value()?)?),
+                "--exit" => args.after = After::Exit,
+                "--no-touch" => args.touch = false,
+                "-h" | "--help" => return Err(USAGE.into()),
+                _ => return Err(format!("unknown argument '{a}'\n{USAGE}")),
+            }
+        }
+        if args.slots.is_empty() {
+            args.slots.push(SlotSpec {
+                backing: Backing::Anon,
+                size: 2 << 20,
+                gpa: FIRST_GPA,
+            });
+        }
+        Ok(args)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Args, String> {
+        let v: Vec<String> = s.split_whitespace().map(String::from).collect();
+        Args::parse(&v)
+    }
+
+    #[test]
+    fn default_is_one_anon_slot() {
+        let a = parse("").unwrap();
+        assert_eq!(
+            a.slots,
+            [SlotSpec {
+                backing: Backing::Anon,
+                size: 2 << 20,
+                gpa: 0x100000
+            }]
+        );
+        assert_eq!(a.after, After::Hold);
+    }
+
+    #[test]
+    fn slots_are_placed_and_aligned() {
+        let a = parse("--slot anon:4K --slot thp:4M --slot hugetlb:2M@0x40000000 --slot anon:8K")
+            .unwrap();
+        let gpas: Vec<u64> = a.slots.iter().map(|s| s.gpa).collect();
+        assert_eq!(gpas, [0x100000, 0x200000, 0x40000000, 0x40200000]);
+        assert_eq!(a.slots[1].size, 4 << 20);
+    }
+
+    #[test]
+    fn writes_and_modes() {
+        let a = parse("--write 0x1000=0x5a --write 4096=7 --exit --no-touch").unwrap();
+        assert_eq!(a.writes, [(0x1000, 0x5a), (4096, 7)]);
+        assert_eq!(a.after, After::Exit);
+        assert!(!a.touch);
+        assert_eq!(parse("--hold-secs 3").unwrap().after, After::HoldSecs(3));
+    }
+
+    #[test]
+    fn bad_arguments() {
+        assert!(parse("--slot big:2M").is_err());
+        assert!(parse("--slot thp:1M").is_err());
+        assert!(parse("--slot thp:2M@0x1000").is_err());
+        assert!(parse("--slot anon:0").is_err());
+        assert!(parse("--write 0x1000").is_err());
+        assert!(parse("--bogus").is_err());
+        assert!(parse("--slot").is_err());
+    }
+}

@@ -1,0 +1,120 @@
+//! gfn-vmm: a minimal VMM for testing gfn_to_pfn, in the manner of the KVM
+//! selftests.  It creates a VM with memslots of chosen backing, runs one
+//! vCPU whose code stores known values at known guest physical addresses
+//! and halts, checks the stores landed, reports everything in
+//! machine-readable lines and holds the VM until told to exit.
+
+mod args;
+mod guest_code;
+mod memory;
+mod vcpu;
+
+use args::{After, Args};
+use kvm_bindings::kvm_userspace_memory_region;
+use kvm_ioctls::Kvm;
+use std::io::{BufRead, Write};
+use std::os::unix::io::AsRawFd;
+
+/// The code slot sits just below 4 GiB, out of the way of data slots.
+const CODE_GPA: u64 = 0xfff0_0000;
+const CODE_SIZE: u64 = 0x1_0000;
+
+fn run(args: &Args) -> Result<(), String> {
+    let kvm = Kvm::new().map_err(|e| format!("open /dev/kvm: {e} (is KVM available?)"))?;
+    let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+    let mut out = std::io::stdout().lock();
+    let say = |out: &mut std::io::StdoutLock, line: String| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    say(
+        &mut out,
+        format!("VMM pid={} vm_fd={}", std::process::id(), vm.as_raw_fd()),
+    );
+
+    let code = guest_code::encode(&args.writes)?;
+    let mut regions = Vec::new();
+    let mut layout: Vec<(u64, u64, String)> = args
+        .slots
+        .iter()
+        .map(|s| (s.gpa, s.size, s.backing.to_string()))
+        .collect();
+    layout.push((CODE_GPA, CODE_SIZE, "code".into()));
+    for (id, (gpa, size, backing)) in layout.iter().enumerate() {
+        let region = match args.slots.get(id) {
+            Some(s) => memory::allocate(s.backing, *size as usize, args.touch)?,
+            None => memory::allocate(args::Backing::Anon, *size as usize, true)?,
+        };
+        let mem = kvm_userspace_memory_region {
+            slot: id as u32,
+            flags: 0,
+            guest_phys_addr: *gpa,
+            memory_size: *size,
+            userspace_addr: region.addr as u64,
+        };
+        // SAFETY: the region is a live mapping of `size` bytes that this
+        // process keeps until it exits, after the VM is gone.
+        unsafe { vm.set_user_memory_region(mem) }
+            .map_err(|e| format!("KVM_SET_USER_MEMORY_REGION slot {id} at {gpa:#x}: {e}"))?;
+        say(
+            &mut out,
+            format!(
+                "SLOT id={id} gpa={gpa:#x} size={size:#x} hva={:#x} backing={backing}",
+                region.addr as u64
+            ),
+        );
+        regions.push((*gpa, region));
+    }
+    let code_region = &regions.last().ok_or("no code slot")?.1;
+    if code.len() as u64 > CODE_SIZE {
+        return Err(format!(
+            "{} writes make too much guest code",
+            args.writes.len()
+        ));
+    }
+    // SAFETY: the code fits the code slot's live mapping (checked just
+    // above) and no vCPU runs yet.
+    unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), code_region.addr, code.len()) };
+
+    vcpu::run_until_hlt(&vm, CODE_GPA)?;
+
+    for &(gpa, value) in &args.writes {
+        let (base, region) = regions
+            .iter()
+            .find(|(base, r)| gpa >= *base && gpa + 4 <= base + r.size as u64)
+            .ok_or_else(|| format!("write at {gpa:#x} is in no slot"))?;
+        let hva = region.addr as u64 + (gpa - base);
+        // SAFETY: `hva..hva+4` lies in the live mapping found above.
+        let got = unsafe { (hva as *const u32).read_volatile() };
+        if got != value as u32 {
+            return Err(format!(
+                "guest store at {gpa:#x} not seen: {got:#x} != {value:#x}"
+            ));
+        }
+        say(
+            &mut out,
+            format!("WROTE gpa={gpa:#x} value={value:#x} hva={hva:#x}"),
+        );
+    }
+    say(&mut out, "READY".into());
+    drop(out);
+
+    match args.after {
+        After::Exit => {}
+        After::HoldSecs(s) => std::thread::sleep(std::time::Duration::from_secs(s)),
+        After::Hold => {
+            let mut line = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut line);
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let result = Args::parse(&argv).and_then(|args| run(&args));
+    if let Err(e) = result {
+        eprintln!("gfn-vmm: {e}");
+        std::process::exit(1);
+    }
+}
