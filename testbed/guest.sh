@@ -27,7 +27,7 @@ cp /bin/busybox "$root/bin/busybox"
 for applet in $("$root/bin/busybox" --list); do
 	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
 done
-for t in ${GUEST_TOOLS:-guest-suite gfn-vmm}; do
+for t in ${GUEST_TOOLS:-guest-suite gfn-vmm gfn_test writer reader}; do
 	cp "$bin/$t" "$root/bin/"
 done
 cp "$work/module/gfn_to_pfn.ko" "$root/"
@@ -37,11 +37,17 @@ echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"
 echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>"$root/etc/passwd"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initramfs.gz"
 
+# Under TCG the guest's TSC is the host's.  On a loaded host the guest can
+# fail to calibrate it against the PIT and run with tsc_khz = 0, on which
+# KVM_RUN loops forever; so tell the guest the host's TSC rate up front.
+tsc_khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
+tsc_arg=${tsc_khz:+tsc_early_khz=$tsc_khz}
+
 echo "guest.sh: booting $flavour kernel for '$job' (log: $log)" >&2
 rc=0
 timeout 1500 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 \
 	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 loglevel=5 panic=-1 gfn.job=$job" \
+	-append "console=ttyS0 loglevel=5 panic=-1 $tsc_arg gfn.job=$job" \
 	-nographic -no-reboot -nic none -vga none </dev/null >"$log" 2>&1 || rc=$?
 
 "$TOP/testbed/verdict.sh" "$log"

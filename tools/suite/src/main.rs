@@ -11,6 +11,7 @@ mod oracle;
 mod t_file;
 mod t_input;
 mod t_lifecycle;
+mod t_tools;
 mod t_translate;
 mod vmm;
 
@@ -51,6 +52,12 @@ fn tests(ko: &'static str) -> Vec<Test> {
         ),
         ("non_root_refused", Box::new(t_file::non_root_refused)),
         ("read_seek_poll", Box::new(t_file::read_seek_poll)),
+        (
+            "gfn_test_then_reader",
+            Box::new(t_tools::gfn_test_then_reader),
+        ),
+        ("gfn_test_json", Box::new(t_tools::gfn_test_json)),
+        ("writer_then_reader", Box::new(t_tools::writer_then_reader)),
         ("vm_churn", Box::new(t_lifecycle::vm_churn)),
         (
             "unload_with_open_file",

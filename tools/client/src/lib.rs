@@ -1,0 +1,12 @@
+//! gfn-client: what the gfn_to_pfn tools share.  Talking to
+//! `/proc/gfn_to_pfn` ([`query`]), the JSON form of a reply ([`json`]) and
+//! reading `/proc/<pid>/pagemap` ([`pagemap`]).  The protocol itself is
+//! `gfn-proto`, the same source the kernel module compiles.
+
+pub mod json;
+pub mod pagemap;
+pub mod query;
+
+pub use gfn_proto::reply::{Kind, Reply, Translation};
+pub use gfn_proto::request::{Reason, MAX_WRITE};
+pub use query::{query, requests, ClientError, PROC_PATH};

@@ -1,0 +1,135 @@
+//! The userspace tools in the seed's workflow: gfn_test translates what the
+//! guest wrote, reader finds the value at the reported host address, and
+//! writer's printed address holds its value.
+
+use crate::check::{self, ensure};
+use crate::oracle;
+use crate::vmm::Vmm;
+use gfn_proto::reply::{parse_line, Kind, Reply};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+fn output(cmd: &str, args: &[&str]) -> Result<(bool, String), String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
+}
+
+/// Seed workflow with the test VMM: vCPU writes, gfn_test translates
+/// (seed form `ADDR PID`), reader prints the value at the reported address.
+pub fn gfn_test_then_reader() -> Result<(), String> {
+    let vmm = Vmm::start(&["--slot", "thp:2M@0x200000", "--write", "0x3ff080=0x5d"])?;
+    let (ok, text) = output("gfn_test", &["0x3ff080", &vmm.pid.to_string()])?;
+    ensure(ok, || format!("gfn_test failed: {text}"))?;
+    let line = text
+        .strip_prefix("Kernel reply: ")
+        .ok_or_else(|| format!("gfn_test printed {text:?}"))?;
+    let Ok(Reply::Ok(t)) = parse_line(line.trim_end()) else {
+        return Err(format!("gfn_test printed {text:?}"));
+    };
+    check::translation(&vmm, 0x3ff080, &t, Kind::Thp, 2 << 20)?;
+    let (ok, value) = output("reader", &[&format!("{:#x}", t.phys)])?;
+    ensure(ok && value.trim() == "93", || {
+        format!("reader at {:#x} printed {value:?}, want 93", t.phys)
+    })?;
+    let (ok, value) = output(
+        "reader",
+        &["--width", "4", "--hex", &format!("{:#x}", t.phys)],
+    )?;
+    ensure(ok && value.trim() == "0x5d", || {
+        format!("reader --width 4 printed {value:?}")
+    })?;
+    vmm.stop()
+}
+
+/// `gfn_test --json`, field by field against the pagemap oracle; exit
+/// status 1 when an address fails.
+pub fn gfn_test_json() -> Result<(), String> {
+    let vmm = Vmm::start(&[
+        "--slot",
+        "anon:2M@0x100000",
+        "--slot",
+        "hugetlb:2M@0x400000",
+    ])?;
+    let pid = vmm.pid.to_string();
+    let (ok, text) = output(
+        "gfn_test",
+        &["--json", "--pid", &pid, "0x100123", "0x5ff456"],
+    )?;
+    ensure(ok, || format!("gfn_test --json failed: {text}"))?;
+    let lines: Vec<&str> = text.lines().collect();
+    ensure(lines.len() == 2, || {
+        format!("want 2 JSON lines, got {text:?}")
+    })?;
+    for (line, (gpa, kind, size)) in lines.iter().zip([
+        (0x100123u64, "base", 4096u64),
+        (0x5ff456, "hugetlb", 2 << 20),
+    ]) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("{line}: {e}"))?;
+        let hva = vmm.hva_of(gpa)?;
+        let pfn = oracle::pagemap_pfn(vmm.pid, hva)?;
+        let want = [
+            ("gpa", gpa),
+            ("phys", pfn << 12 | (gpa & 0xfff)),
+            ("pfn", pfn),
+            ("hva", hva),
+            ("size", size),
+            ("pid", u64::from(vmm.pid)),
+        ];
+        for (key, value) in want {
+            ensure(v[key].as_u64() == Some(value), || {
+                format!("{key} in {line}: want {value:#x}")
+            })?;
+        }
+        ensure(v["status"] == "ok" && v["kind"] == kind, || {
+            format!("status/kind in {line}")
+        })?;
+        let phys_hex = format!("{:#x}", pfn << 12 | (gpa & 0xfff));
+        ensure(v["phys_hex"] == phys_hex.as_str(), || {
+            format!("phys_hex in {line}")
+        })?;
+    }
+    let (ok, text) = output("gfn_test", &["--json", "0x7ff00000000", &pid])?;
+    ensure(!ok && text.contains("\"reason\":\"no-memslot\""), || {
+        format!("failed address: ok={ok} {text:?}")
+    })?;
+    vmm.stop()
+}
+
+/// writer in the test guest: the physical address it prints holds its
+/// value (read through /dev/mem with reader).
+pub fn writer_then_reader() -> Result<(), String> {
+    let mut child = Command::new("writer")
+        .args(["77", "--hold-secs", "30"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("writer: {e}"))?;
+    let out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+    let mut gpa = None;
+    for line in out.lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        if let Some(rest) = line.strip_prefix("WRITER gpa=0x") {
+            gpa = rest
+                .split_whitespace()
+                .next()
+                .and_then(|h| u64::from_str_radix(h, 16).ok());
+            break;
+        }
+    }
+    let result = (|| {
+        let gpa = gpa.ok_or("writer printed no WRITER line")?;
+        let (ok, value) = output("reader", &[&format!("{gpa:#x}")])?;
+        ensure(ok && value.trim() == "77", || {
+            format!("reader at {gpa:#x} printed {value:?}, want 77")
+        })
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
