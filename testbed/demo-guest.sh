@@ -33,5 +33,14 @@ echo "0x1111 0x2222 0x3333 0x4444" >&3
 cat <&3
 exec 3>&-
 
+say "gfn_test 0x5ff0c8 $pid; reader --width 4 --hex <phys>   (the seed's client and reader)"
+reply=$(gfn_test 0x5ff0c8 "$pid")
+echo "$reply"
+phys=$(echo "$reply" | sed -n 's/.*phys=\(0x[0-9a-f]*\).*/\1/p')
+reader --width 4 --hex "$phys"
+
+say "gfn_test --json --pid $pid 0x100080 0x7ff00000000"
+gfn_test --json --pid "$pid" 0x100080 0x7ff00000000 || echo "(exit status $?: one address failed)"
+
 exec 4>&-
 wait

@@ -31,6 +31,10 @@ for t in ${GUEST_TOOLS:-guest-suite gfn-vmm gfn_test writer reader}; do
 	cp "$bin/$t" "$root/bin/"
 done
 cp "$work/module/gfn_to_pfn.ko" "$root/"
+# Real QEMU and a second-level Linux guest for the seed's workflow; the
+# fast kernel serves as the inner guest's kernel for both flavours.
+inner_kernel="$("$TOP/testbed/kernel.sh" fast)/arch/x86/boot/bzImage"
+"$TOP/testbed/qemu-files.sh" "$root" "$inner_kernel" "$bin/writer"
 cp "$TOP/testbed/init" "$root/init"
 cp "$TOP/testbed/demo-guest.sh" "$root/demo.sh"
 echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"

@@ -11,6 +11,7 @@ mod oracle;
 mod t_file;
 mod t_input;
 mod t_lifecycle;
+mod t_qemu;
 mod t_tools;
 mod t_translate;
 mod vmm;
@@ -58,6 +59,12 @@ fn tests(ko: &'static str) -> Vec<Test> {
         ),
         ("gfn_test_json", Box::new(t_tools::gfn_test_json)),
         ("writer_then_reader", Box::new(t_tools::writer_then_reader)),
+        ("qemu_default_memory", Box::new(t_qemu::qemu_default_memory)),
+        ("qemu_thp_memory", Box::new(t_qemu::qemu_thp_memory)),
+        (
+            "qemu_hugetlbfs_memory",
+            Box::new(t_qemu::qemu_hugetlbfs_memory),
+        ),
         ("vm_churn", Box::new(t_lifecycle::vm_churn)),
         (
             "unload_with_open_file",

@@ -53,12 +53,43 @@ pub fn vm_churn() -> Result<(), String> {
     ensure(queries > 0, || "the querier never ran".into())
 }
 
-/// rmmod with a file open, and a reply half read, must be safe; reads on
-/// the orphaned file fail cleanly; the module loads again afterwards.
+/// rmmod with a file open and queries running must be safe; reads on the
+/// orphaned file fail cleanly; the module loads again afterwards.
 pub fn unload_with_open_file(ko: &str) -> Result<(), String> {
+    let vmm = Vmm::start(&["--slot", "thp:2M@0x200000"])?;
     let mut f = module::open().map_err(|e| e.to_string())?;
     module::ask_on(&mut f, b"0x1000").map_err(|e| e.to_string())?;
-    module::rmmod()?;
+    // Queries of 512 addresses each keep running while the module goes.
+    let request: String = (0..512)
+        .map(|i| format!("{:#x} ", 0x200000 + i * 4096))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let querier = thread::spawn(move || -> Result<u32, String> {
+        let mut answered = 0;
+        while !flag.load(Ordering::Relaxed) {
+            let Ok(mut g) = module::open() else { continue };
+            match module::ask_on(&mut g, request.as_bytes()) {
+                Ok(text) if text.lines().count() == 512 => answered += 1,
+                Ok(text) if text.is_empty() => {}
+                Ok(text) => return Err(format!("partial reply of {} lines", text.lines().count())),
+                Err(_) => {}
+            }
+        }
+        Ok(answered)
+    });
+    thread::sleep(std::time::Duration::from_millis(300));
+    let unloaded = module::rmmod();
+    thread::sleep(std::time::Duration::from_millis(100));
+    stop.store(true, Ordering::Relaxed);
+    let answered = querier
+        .join()
+        .map_err(|_| "querier panicked".to_string())??;
+    unloaded?;
+    ensure(answered > 0, || {
+        "no query completed before the unload".into()
+    })?;
+    vmm.stop()?;
     let mut rest = String::new();
     let after = f.read_to_string(&mut rest);
     ensure(after.is_err() || rest.is_empty(), || {

@@ -1,0 +1,192 @@
+//! The seed's workflow with a real VMM: Debian's QEMU, inside the test
+//! guest, boots a Linux guest that runs `writer`; its printed guest
+//! physical address is translated with QEMU's pid through `gfn_test`, and
+//! `reader` finds the guest's value at the reported host address.
+
+use crate::check::ensure;
+use crate::oracle::{self, KPF_HUGE, KPF_THP};
+use gfn_proto::reply::{parse_line, Kind, Reply, Translation};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long the second-level guest may take to boot and print.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A running QEMU, killed when dropped.
+struct Qemu(Child);
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The host's TSC rate as this guest knows it, for the inner guest.
+fn tsc_khz() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            let mhz = c
+                .lines()
+                .find(|l| l.starts_with("cpu MHz"))?
+                .split(':')
+                .nth(1)?;
+            let mhz: f64 = mhz.trim().parse().ok()?;
+            Some(format!("tsc_early_khz={}", (mhz * 1000.0) as u64))
+        })
+        .unwrap_or_default()
+}
+
+/// Boots the inner guest with `memory` options; returns QEMU and the gpa
+/// writer printed.
+fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
+    let append = format!(
+        "console=ttyS0 loglevel=3 panic=-1 {} writer.value={value}",
+        tsc_khz()
+    );
+    let mut child = Command::new("/usr/bin/qemu-system-x86_64")
+        .args(["-M", "pc", "-accel", "kvm", "-cpu", "host", "-m", "256"])
+        .args(memory)
+        .args([
+            "-nic",
+            "none",
+            "-vga",
+            "none",
+            "-nographic",
+            "-no-reboot",
+            "-L",
+            "/qemu-fw",
+        ])
+        .args([
+            "-kernel",
+            "/inner/bzImage",
+            "-initrd",
+            "/inner/initramfs.gz",
+        ])
+        .args(["-append", &append])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("start qemu: {e}"))?;
+    let out = child.stdout.take().ok_or("no stdout")?;
+    let qemu = Qemu(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Some(rest) = line.trim().strip_prefix("WRITER gpa=0x") {
+                let gpa = rest
+                    .split_whitespace()
+                    .next()
+                    .and_then(|h| u64::from_str_radix(h, 16).ok());
+                let _ = tx.send(gpa);
+                return;
+            }
+        }
+        let _ = tx.send(None);
+    });
+    match rx.recv_timeout(BOOT_TIMEOUT) {
+        Ok(Some(gpa)) => Ok((qemu, gpa)),
+        Ok(None) => Err("QEMU ended before the inner guest's writer printed".into()),
+        Err(_) => Err(format!(
+            "no WRITER line from the inner guest within {BOOT_TIMEOUT:?}"
+        )),
+    }
+}
+
+fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{cmd} {args:?} failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The whole workflow for one memory backing; `want` is the backing the
+/// scenario must produce (checked against kpageflags too), or `None` to
+/// accept whatever kpageflags says.
+fn workflow(memory: &[&str], value: u8, want: Option<Kind>) -> Result<(), String> {
+    let (qemu, gpa) = boot(memory, value)?;
+    let pid = qemu.0.id();
+    let text = run("gfn_test", &[&format!("{gpa:#x}"), &pid.to_string()])?;
+    let line = text.trim().strip_prefix("Kernel reply: ").unwrap_or(&text);
+    let t: Translation = match parse_line(line) {
+        Ok(Reply::Ok(t)) => t,
+        _ => return Err(format!("gfn_test {gpa:#x} {pid}: {text}")),
+    };
+    ensure(t.gpa == gpa && t.pid == pid, || {
+        format!("reply for another address or VM: {line}")
+    })?;
+    let pfn = oracle::pagemap_pfn(pid, t.hva)?;
+    ensure(t.phys == pfn << 12 | (gpa & 0xfff), || {
+        format!("phys {:#x}, QEMU's pagemap says pfn {pfn:#x}", t.phys)
+    })?;
+    let flags = oracle::kpageflags(pfn)?;
+    let kind = if oracle::has(flags, KPF_HUGE) {
+        Kind::Hugetlb
+    } else if oracle::has(flags, KPF_THP) {
+        Kind::Thp
+    } else {
+        Kind::Base
+    };
+    ensure(t.kind == kind && want.is_none_or(|w| w == kind), || {
+        format!(
+            "kind {:?}, kpageflags {kind:?}, scenario wants {want:?}",
+            t.kind
+        )
+    })?;
+    let size = oracle::compound_size(pfn)?;
+    ensure(t.size == size, || {
+        format!("size {}, kpageflags {size}", t.size)
+    })?;
+    let read = run("reader", &[&format!("{:#x}", t.phys)])?;
+    ensure(read.trim() == value.to_string(), || {
+        format!(
+            "reader at {:#x} printed {read:?}, the inner guest wrote {value}",
+            t.phys
+        )
+    })?;
+    drop(qemu);
+    Ok(())
+}
+
+pub fn qemu_default_memory() -> Result<(), String> {
+    workflow(&[], 91, None)
+}
+
+pub fn qemu_thp_memory() -> Result<(), String> {
+    workflow(
+        &[
+            "-object",
+            "memory-backend-ram,id=m0,size=256M,prealloc=on",
+            "-machine",
+            "memory-backend=m0",
+        ],
+        92,
+        Some(Kind::Thp),
+    )
+}
+
+pub fn qemu_hugetlbfs_memory() -> Result<(), String> {
+    workflow(
+        &[
+            "-object",
+            "memory-backend-file,id=m0,size=256M,mem-path=/dev/hugepages,share=on,prealloc=on",
+            "-machine",
+            "memory-backend=m0",
+        ],
+        93,
+        Some(Kind::Hugetlb),
+    )
+}
