@@ -56,11 +56,11 @@ fn translate(vm: &Vm, gpa: u64, pid: Option<u32>) -> Reply {
         }
         Err((reason, err)) => {
             pr_info!(
-                "gpa {:#x} (pid {}): {} ({:?})\n",
+                "gpa {:#x} (pid {}): {} (error {})\n",
                 gpa,
                 pid_shown,
                 reason.as_str(),
-                err
+                err.to_errno()
             );
             Reply::AddrErr {
                 reason,

@@ -1,31 +1,63 @@
 #!/bin/sh
-# The demo, inside the test guest: a KVM guest with base, THP and hugetlb
-# memory whose vCPU wrote known values, translated by gfn_to_pfn.
+# The demo, inside the test guest (kernel with the vm_list patch, KVM).
+# Act 1, what users do: QEMU boots a Linux guest that runs writer; the host
+# side translates writer's address with QEMU's pid and reads the value back.
+# Act 2: the test VMM with base, THP and hugetlb memory, several addresses.
 set -e
 say() { printf '\n$ %s\n' "$*"; }
+tsc=$(awk -F: '/^cpu MHz/ { printf "tsc_early_khz=%d", $2 * 1000; exit }' /proc/cpuinfo)
+
+# Only the demo's own output on the console; the kernel log is shown by dmesg.
+dmesg -n 1
 
 say insmod gfn_to_pfn.ko
 insmod /gfn_to_pfn.ko
 ls -l /proc/gfn_to_pfn
 
+say "qemu-system-x86_64 -accel kvm -m 256 -object memory-backend-ram,...,prealloc=on ...  (guest runs: writer 77)"
+qemu-system-x86_64 -M pc -accel kvm -cpu host -m 256 \
+	-object memory-backend-ram,id=m0,size=256M,prealloc=on -machine memory-backend=m0 \
+	-nic none -vga none -nographic -no-reboot -L /qemu-fw \
+	-kernel /inner/bzImage -initrd /inner/initramfs.gz \
+	-append "console=ttyS0 loglevel=3 $tsc writer.value=77" </dev/null >/tmp/qemu.out 2>&1 &
+qemu=$!
+while ! grep -qs '^WRITER' /tmp/qemu.out; do sleep 0.2; done
+echo "(the Linux guest's console:)"
+tr -d '\r' </tmp/qemu.out | grep -aoE '(value|virtual address|guest frame number|guest physical address|on the host, run):.*|WRITER .*' 
+gpa=$(tr -d '\r' </tmp/qemu.out | sed -n 's/^WRITER gpa=\(0x[0-9a-f]*\).*/\1/p')
+
+say "echo \"$gpa $qemu\" > /proc/gfn_to_pfn; dmesg | tail -2"
+echo "$gpa $qemu" >/proc/gfn_to_pfn
+dmesg | tail -2
+
+say "gfn_test $gpa $qemu"
+reply=$(gfn_test "$gpa" "$qemu")
+echo "$reply"
+phys=$(echo "$reply" | sed -n 's/.*phys=\(0x[0-9a-f]*\).*/\1/p')
+
+say "reader $phys"
+reader "$phys"
+kill $qemu
+wait $qemu 2>/dev/null || true
+
 mkfifo /tmp/vmm.in
-gfn-vmm --slot anon:2M@0x100000 --slot thp:4M@0x400000 --slot hugetlb:2M@0x800000 \
+gfn-vmm --slot anon:1M@0x0 --slot anon:2M@0x100000 --slot thp:4M@0x400000 --slot hugetlb:2M@0x800000 \
 	--write 0x100080=0x11111111 --write 0x5ff0c8=0x22222222 --write 0x9a5678=0x33333333 \
 	--hold </tmp/vmm.in >/tmp/vmm.out &
 exec 4>/tmp/vmm.in
-while ! grep -q READY /tmp/vmm.out; do sleep 0.1; done
-say "gfn-vmm (the test VMM) says"
+while ! grep -qs READY /tmp/vmm.out; do sleep 0.1; done
+say "gfn-vmm ...   (the test VMM: base, THP and hugetlb memslots; its vCPU wrote three values)"
 cat /tmp/vmm.out
 pid=$(sed -n 's/^VMM pid=\([0-9]*\).*/\1/p' /tmp/vmm.out)
 
-say "echo \"0x100080 0x5ff0c8 0x9a5678 $pid\" > /proc/gfn_to_pfn; cat (same open file)"
+say "exec 3<>/proc/gfn_to_pfn; echo \"0x100080 0x5ff0c8 0x9a5678 0x7ff00000000 zz $pid\" >&3; cat <&3"
 exec 3<>/proc/gfn_to_pfn
-echo "0x100080 0x5ff0c8 0x9a5678 $pid" >&3
+echo "0x100080 0x5ff0c8 0x9a5678 0x7ff00000000 zz $pid" >&3
 cat <&3
 exec 3>&-
 
-say "dmesg | tail"
-dmesg | grep gfn_to_pfn | tail -7
+say "dmesg | tail -8"
+dmesg | tail -8
 
 say "echo \"0x1111 0x2222 0x3333 0x4444\" > /proc/gfn_to_pfn   (the seed's example: first VM)"
 exec 3<>/proc/gfn_to_pfn
@@ -33,14 +65,11 @@ echo "0x1111 0x2222 0x3333 0x4444" >&3
 cat <&3
 exec 3>&-
 
-say "gfn_test 0x5ff0c8 $pid; reader --width 4 --hex <phys>   (the seed's client and reader)"
-reply=$(gfn_test 0x5ff0c8 "$pid")
-echo "$reply"
-phys=$(echo "$reply" | sed -n 's/.*phys=\(0x[0-9a-f]*\).*/\1/p')
-reader --width 4 --hex "$phys"
+say "gfn_test --json --pid $pid 0x9a5678"
+gfn_test --json --pid "$pid" 0x9a5678
 
-say "gfn_test --json --pid $pid 0x100080 0x7ff00000000"
-gfn_test --json --pid "$pid" 0x100080 0x7ff00000000 || echo "(exit status $?: one address failed)"
+say "reader --width 4 --hex <phys of 0x9a5678>"
+reader --width 4 --hex "$(gfn_test 0x9a5678 "$pid" | sed -n 's/.*phys=\(0x[0-9a-f]*\).*/\1/p')"
 
 exec 4>&-
 wait
