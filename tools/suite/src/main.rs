@@ -9,6 +9,7 @@ mod check;
 mod module;
 mod oracle;
 mod t_file;
+mod t_fuzz;
 mod t_input;
 mod t_lifecycle;
 mod t_qemu;
@@ -65,6 +66,7 @@ fn tests(ko: &'static str) -> Vec<Test> {
             "qemu_hugetlbfs_memory",
             Box::new(t_qemu::qemu_hugetlbfs_memory),
         ),
+        ("interface_fuzz_100k", Box::new(|| t_fuzz::run(100_000))),
         ("vm_churn", Box::new(t_lifecycle::vm_churn)),
         (
             "unload_with_open_file",

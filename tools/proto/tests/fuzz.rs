@@ -1,0 +1,173 @@
+//! Property tests of the shared grammar and reply format, the code the
+//! kernel runs: on any input the tokenizer never panics and never
+//! allocates, spans stay inside the write, and every reply line the
+//! formatter prints parses back to itself.  `corpus/` holds inputs that
+//! every run replays; proptest adds random and mutated ones
+//! (GFN_FUZZ_CASES sets how many; `make soak` runs more).
+
+use gfn_proto::reply::{parse_line, Kind, Reply, Translation};
+use gfn_proto::request::{lines, Reason, Span, Token, MAX_WRITE};
+use proptest::prelude::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+/// Counts this thread's allocations, so a test can prove parsing makes none.
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; the count
+// is a thread-local Cell, which does not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|a| a.set(a.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Walks a whole write as the module does; checks the invariants and
+/// returns how many tokens it saw.
+fn walk(input: &[u8]) -> usize {
+    let before = ALLOCS.with(Cell::get);
+    let mut count = 0;
+    let mut last_end = 0;
+    for line in lines(input) {
+        let pid = line.pid();
+        for (span, token) in line.tokens() {
+            count += 1;
+            assert!(
+                span.len > 0 && span.offset >= last_end,
+                "{span:?} after {last_end}"
+            );
+            last_end = span.offset + span.len;
+            assert!(last_end <= input.len());
+            let text = &input[span.offset..last_end];
+            assert!(!text.iter().any(|b| b" \t\r\n\x0b\x0c,".contains(b)));
+            if let Token::Addr(_) = token {
+                assert!(text.len() > 2 && text[0] == b'0' && (text[1] | 0x20) == b'x');
+            }
+            if let Token::Pid(p) = token {
+                assert!(p >= 1 && p <= gfn_proto::request::PID_MAX);
+                // A line with a valid pid token has that pid, or none at all.
+                assert!(
+                    pid == Ok(Some(p)) || pid.is_err(),
+                    "{pid:?} for pid token {p}"
+                );
+            }
+        }
+    }
+    let after = ALLOCS.with(Cell::get);
+    assert_eq!(before, after, "parsing allocated");
+    count
+}
+
+#[test]
+fn corpus_replays() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/corpus");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let input = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(input.len() <= MAX_WRITE);
+        walk(&input);
+        n += 1;
+    }
+    assert!(n >= 8, "corpus has {n} files");
+}
+
+fn cases() -> u32 {
+    std::env::var("GFN_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096)
+}
+
+/// Inputs built from the grammar's own pieces, so mutations reach deep.
+fn pieces() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(b"0x".to_vec()),
+        Just(b"pid=".to_vec()),
+        Just(b" ".to_vec()),
+        Just(b",".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\0".to_vec()),
+        Just(b"=".to_vec()),
+        Just(b"-".to_vec()),
+        "[0-9a-fA-FxX]{1,20}".prop_map(String::into_bytes),
+        any::<u64>().prop_map(|v| format!("{v:#x}").into_bytes()),
+        (0u64..5_000_000).prop_map(|v| v.to_string().into_bytes()),
+        proptest::collection::vec(any::<u8>(), 1..8),
+    ];
+    proptest::collection::vec(piece, 0..64).prop_map(|v| v.concat())
+}
+
+fn reply() -> impl Strategy<Value = Reply> {
+    let reason = proptest::sample::select(Reason::ALL.to_vec());
+    let kind = proptest::sample::select(vec![Kind::Base, Kind::Thp, Kind::Hugetlb]);
+    prop_oneof![
+        (
+            any::<u64>(),
+            kind,
+            any::<u64>(),
+            any::<u64>(),
+            any::<u32>(),
+            any::<u64>()
+        )
+            .prop_map(|(phys, kind, gpa, hva, pid, size)| Reply::Ok(Translation {
+                phys,
+                kind,
+                gpa,
+                hva,
+                pid,
+                size
+            })),
+        (reason.clone(), any::<u64>(), any::<Option<u32>>())
+            .prop_map(|(reason, gpa, pid)| Reply::AddrErr { reason, gpa, pid }),
+        (reason, any::<usize>(), any::<usize>()).prop_map(|(reason, offset, len)| {
+            Reply::TokenErr {
+                reason,
+                span: Span { offset, len },
+            }
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        walk(&input);
+    }
+
+    #[test]
+    fn grammar_pieces_never_panic(input in pieces()) {
+        walk(&input);
+    }
+
+    #[test]
+    fn printed_addresses_parse_back(addrs in proptest::collection::vec(any::<u64>(), 1..50), pid in 1u32..=4_194_304) {
+        let text: String = addrs.iter().map(|a| format!("{a:#x} ")).collect::<String>() + &pid.to_string();
+        let line = lines(text.as_bytes()).next().unwrap();
+        prop_assert_eq!(line.pid(), Ok(Some(pid)));
+        let got: Vec<u64> = line.tokens().filter_map(|(_, t)| match t { Token::Addr(a) => Some(a), _ => None }).collect();
+        prop_assert_eq!(got, addrs);
+    }
+
+    #[test]
+    fn replies_round_trip(r in reply()) {
+        let text = r.to_string();
+        prop_assert!(text.len() < gfn_proto::reply::MAX_LINE);
+        prop_assert_eq!(parse_line(&text), Ok(r));
+    }
+}
