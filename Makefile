@@ -25,7 +25,11 @@ demo:
 check:
 	bash testbed/check.sh
 
+# The long hardening run (fuzzing, races, leaks scaled up), about an hour.
+soak:
+	bash testbed/soak.sh
+
 kernel:
 	bash testbed/kernel.sh fast
 
-.PHONY: modules clean demo check kernel
+.PHONY: modules clean demo check soak kernel

@@ -58,7 +58,7 @@ fn walk(input: &[u8]) -> usize {
                 assert!(text.len() > 2 && text[0] == b'0' && (text[1] | 0x20) == b'x');
             }
             if let Token::Pid(p) = token {
-                assert!(p >= 1 && p <= gfn_proto::request::PID_MAX);
+                assert!((1..=gfn_proto::request::PID_MAX).contains(&p));
                 // A line with a valid pid token has that pid, or none at all.
                 assert!(
                     pid == Ok(Some(p)) || pid.is_err(),

@@ -13,6 +13,7 @@ mod t_fuzz;
 mod t_input;
 mod t_lifecycle;
 mod t_qemu;
+mod t_stress;
 mod t_tools;
 mod t_translate;
 mod vmm;
@@ -21,7 +22,16 @@ use std::time::Instant;
 
 type Test = (&'static str, Box<dyn Fn() -> Result<(), String>>);
 
+/// `GFN_SOAK=N` scales the fuzzing, race and leak tests N times (make soak).
+fn soak() -> u64 {
+    std::env::var("GFN_SOAK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+}
+
 fn tests(ko: &'static str) -> Vec<Test> {
+    let k = soak();
     vec![
         (
             "module_loads",
@@ -66,7 +76,26 @@ fn tests(ko: &'static str) -> Vec<Test> {
             "qemu_hugetlbfs_memory",
             Box::new(t_qemu::qemu_hugetlbfs_memory),
         ),
-        ("interface_fuzz_100k", Box::new(|| t_fuzz::run(100_000))),
+        (
+            "interface_fuzz_100k",
+            Box::new(move || t_fuzz::run(100_000 * k)),
+        ),
+        (
+            "user_namespace_root_refused",
+            Box::new(t_stress::user_namespace_root_refused),
+        ),
+        (
+            "clients_during_1000_vm_cycles",
+            Box::new(move || t_stress::clients_during_vm_cycles(1000 * k)),
+        ),
+        (
+            "vmm_killed_mid_query",
+            Box::new(t_stress::vmm_killed_mid_query),
+        ),
+        (
+            "no_leak_after_100k_queries",
+            Box::new(move || t_stress::no_leak_after_100k_queries(200 * k)),
+        ),
         ("vm_churn", Box::new(t_lifecycle::vm_churn)),
         (
             "unload_with_open_file",

@@ -20,7 +20,7 @@ pub fn proc_file_mode() -> Result<(), String> {
 
 /// Opens the proc file in a forked child that first runs `drop`; returns
 /// the open's errno (0 when it succeeded).
-fn open_in_child(drop: impl FnOnce() -> bool) -> Result<i32, String> {
+pub fn open_in_child(drop: impl FnOnce() -> bool) -> Result<i32, String> {
     // SAFETY: the suite is single-threaded here; the child only makes
     // syscalls and leaves with _exit, never returning into Rust code.
     let pid = unsafe { libc::fork() };

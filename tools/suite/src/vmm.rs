@@ -79,6 +79,14 @@ impl Vmm {
             .ok_or_else(|| format!("gpa {gpa:#x} is in no slot of the VMM"))
     }
 
+    /// Kills the VMM with SIGKILL and reaps it.
+    pub fn kill(mut self) -> Result<(), String> {
+        self.stdin.take();
+        self.child.kill().map_err(|e| format!("kill: {e}"))?;
+        self.child.wait().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
     /// Tells the VMM to exit and waits for it.
     pub fn stop(mut self) -> Result<(), String> {
         self.finish()

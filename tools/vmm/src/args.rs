@@ -76,10 +76,12 @@ pub struct Args {
     pub writes: Vec<(u64, u64)>,
     pub after: After,
     pub touch: bool,
+    /// Create, run and destroy the VM this many times (quietly), then exit.
+    pub cycles: Option<u64>,
 }
 
 pub const USAGE: &str = "usage: gfn-vmm [--slot BACKING:SIZE[@GPA]]... [--write GPA=VALUE]...
-               [--hold | --hold-secs N | --exit] [--no-touch]
+               [--hold | --hold-secs N | --exit | --cycles N] [--no-touch]
   BACKING: anon | thp | hugetlb | hugetlb1g;  SIZE: bytes with K/M/G suffix
   Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.";
 
@@ -118,6 +120,7 @@ impl Args {
             writes: Vec::new(),
             after: After::Hold,
             touch: true,
+            cycles: None,
         };
         let mut next_gpa = FIRST_GPA;
         let mut it = argv.iter();
@@ -151,6 +154,7 @@ impl Args {
                 "--hold-secs" => args.after = After::HoldSecs(parse_num(value()?)?),
                 "--exit" => args.after = After::Exit,
                 "--no-touch" => args.touch = false,
+                "--cycles" => args.cycles = Some(parse_num(value()?)?),
                 "-h" | "--help" => return Err(USAGE.into()),
                 _ => return Err(format!("unknown argument '{a}'\n{USAGE}")),
             }
@@ -205,6 +209,7 @@ mod tests {
         assert_eq!(a.after, After::Exit);
         assert!(!a.touch);
         assert_eq!(parse("--hold-secs 3").unwrap().after, After::HoldSecs(3));
+        assert_eq!(parse("--cycles 1000").unwrap().cycles, Some(1000));
     }
 
     #[test]

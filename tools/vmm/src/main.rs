@@ -11,7 +11,8 @@ mod vcpu;
 
 use args::{After, Args};
 use kvm_bindings::kvm_userspace_memory_region;
-use kvm_ioctls::Kvm;
+use kvm_ioctls::{Kvm, VmFd};
+use memory::Region;
 use std::io::{BufRead, Write};
 use std::os::unix::io::AsRawFd;
 
@@ -19,16 +20,21 @@ use std::os::unix::io::AsRawFd;
 const CODE_GPA: u64 = 0xfff0_0000;
 const CODE_SIZE: u64 = 0x1_0000;
 
-fn run(args: &Args) -> Result<(), String> {
-    let kvm = Kvm::new().map_err(|e| format!("open /dev/kvm: {e} (is KVM available?)"))?;
+/// Creates the VM with its memslots, runs the vCPU to `hlt` and checks
+/// the stores, reporting on `out`.  The VM is returned before its memory,
+/// so that dropping the pair in order destroys the VM first.
+fn run_vm(
+    kvm: &Kvm,
+    args: &Args,
+    out: &mut dyn Write,
+) -> Result<(VmFd, Vec<(u64, Region)>), String> {
     let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
-    let mut out = std::io::stdout().lock();
-    let say = |out: &mut std::io::StdoutLock, line: String| {
+    let say = |out: &mut dyn Write, line: String| {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
     say(
-        &mut out,
+        out,
         format!("VMM pid={} vm_fd={}", std::process::id(), vm.as_raw_fd()),
     );
 
@@ -57,7 +63,7 @@ fn run(args: &Args) -> Result<(), String> {
         unsafe { vm.set_user_memory_region(mem) }
             .map_err(|e| format!("KVM_SET_USER_MEMORY_REGION slot {id} at {gpa:#x}: {e}"))?;
         say(
-            &mut out,
+            out,
             format!(
                 "SLOT id={id} gpa={gpa:#x} size={size:#x} hva={:#x} backing={backing}",
                 region.addr as u64
@@ -92,12 +98,28 @@ fn run(args: &Args) -> Result<(), String> {
             ));
         }
         say(
-            &mut out,
+            out,
             format!("WROTE gpa={gpa:#x} value={value:#x} hva={hva:#x}"),
         );
     }
-    say(&mut out, "READY".into());
-    drop(out);
+    say(out, "READY".into());
+    Ok((vm, regions))
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    let kvm = Kvm::new().map_err(|e| format!("open /dev/kvm: {e} (is KVM available?)"))?;
+    if let Some(n) = args.cycles {
+        for i in 0..n {
+            let (vm, regions) =
+                run_vm(&kvm, args, &mut std::io::sink()).map_err(|e| format!("cycle {i}: {e}"))?;
+            drop(vm);
+            drop(regions);
+        }
+        println!("CYCLES done={n}");
+        return Ok(());
+    }
+    let mut out = std::io::stdout();
+    let (vm, regions) = run_vm(&kvm, args, &mut out)?;
 
     match args.after {
         After::Exit => {}
@@ -107,6 +129,8 @@ fn run(args: &Args) -> Result<(), String> {
             let _ = std::io::stdin().lock().read_line(&mut line);
         }
     }
+    drop(vm);
+    drop(regions);
     Ok(())
 }
 

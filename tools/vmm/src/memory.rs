@@ -4,10 +4,18 @@
 use crate::args::Backing;
 use std::io;
 
-/// A private anonymous mapping that lives as long as the VMM.
+/// A private anonymous mapping, unmapped when dropped.
 pub struct Region {
     pub addr: *mut u8,
     pub size: usize,
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is this region's own; the VM whose memslot
+        // used it is dropped first (see `run_vm`).
+        unsafe { libc::munmap(self.addr.cast(), self.size) };
+    }
 }
 
 fn mmap(size: usize, extra_flags: i32) -> io::Result<*mut u8> {

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# make soak: the long version of the hardening tests.  10^6 parser cases on
+# the host, then the guest suite on the debug kernel with its fuzzing, race
+# and leak tests scaled 10x (10^6 interface operations, 10^4 VM cycles under
+# 8 clients, 10^6 translations).  Takes about an hour.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+"$TOP/testbed/deps.sh"
+export CARGO_TARGET_DIR="$CACHE/cargo-target"
+(cd "$TOP/tools" && GFN_FUZZ_CASES=1000000 cargo test --locked --release -p gfn-proto --test fuzz)
+mkdir -p "$CACHE/logs"
+log="$CACHE/logs/guest-debug-soak.log"
+rc=0
+"$TOP/testbed/guest.sh" debug soak "$log" || rc=$?
+grep -aE '^(PASS|FAIL|[0-9]+ passed)' "$log"
+exit $rc

@@ -1,0 +1,170 @@
+//! Races and resource bounds: many clients while VMs come and go, a VMM
+//! killed mid-query, and no page, VM or mm reference left behind after
+//! many queries.
+
+use crate::check::ensure;
+use crate::module::ask;
+use crate::vmm::Vmm;
+use gfn_proto::reply::Reply;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+
+/// Runs `clients` threads asking `request` until `stop`; every reply line
+/// must parse.  Returns how many requests were answered.
+fn clients(
+    n: usize,
+    request: String,
+    stop: Arc<AtomicBool>,
+) -> Vec<thread::JoinHandle<Result<u64, String>>> {
+    (0..n)
+        .map(|_| {
+            let (request, stop) = (request.clone(), stop.clone());
+            thread::spawn(move || {
+                let mut answered = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    ask(&request)?;
+                    answered += 1;
+                }
+                Ok(answered)
+            })
+        })
+        .collect()
+}
+
+fn join(handles: Vec<thread::JoinHandle<Result<u64, String>>>) -> Result<u64, String> {
+    let mut total = 0;
+    for h in handles {
+        total += h.join().map_err(|_| "a client panicked".to_string())??;
+    }
+    Ok(total)
+}
+
+/// 8 clients query the first VM while one VMM process creates, runs and
+/// destroys VMs `cycles` times.
+pub fn clients_during_vm_cycles(cycles: u64) -> Result<(), String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handles = clients(
+        8,
+        "0x100000 0x101000 0x1ff000 0x200000".into(),
+        stop.clone(),
+    );
+    let out = Command::new("/bin/gfn-vmm")
+        .args([
+            "--slot",
+            "anon:1M@0x100000",
+            "--write",
+            "0x100000=1",
+            "--cycles",
+            &cycles.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("gfn-vmm: {e}"));
+    stop.store(true, Ordering::Relaxed);
+    let answered = join(handles)?;
+    let out = out?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    ensure(
+        out.status.success() && text.contains(&format!("CYCLES done={cycles}")),
+        || {
+            format!(
+                "gfn-vmm --cycles: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        },
+    )?;
+    ensure(answered > 0, || "no client request was answered".into())
+}
+
+/// A VMM killed with SIGKILL while clients query its VM by pid.
+pub fn vmm_killed_mid_query() -> Result<(), String> {
+    for _ in 0..5 {
+        let vmm = Vmm::start(&["--slot", "thp:4M@0x200000"])?;
+        let request: String = (0..256)
+            .map(|i| format!("{:#x} ", 0x200000 + i * 0x4000))
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles = clients(4, format!("{request} {}", vmm.pid), stop.clone());
+        thread::sleep(std::time::Duration::from_millis(50));
+        vmm.kill()?;
+        thread::sleep(std::time::Duration::from_millis(50));
+        stop.store(true, Ordering::Relaxed);
+        join(handles)?;
+    }
+    Ok(())
+}
+
+fn meminfo(key: &str) -> Result<u64, String> {
+    let text = std::fs::read_to_string("/proc/meminfo").map_err(|e| e.to_string())?;
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(key)?
+                .strip_prefix(':')?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .ok_or_else(|| format!("no {key} in /proc/meminfo"))
+}
+
+/// `batches` × 500 translations (10^5 in make check) of hugetlb, THP and
+/// base pages; afterwards the VMM's
+/// exit must free every page (a leaked page reference would keep a hugetlb
+/// page from going back to the pool) and the VM (a leaked VM reference would
+/// keep it on vm_list).
+pub fn no_leak_after_100k_queries(batches: u64) -> Result<(), String> {
+    let free_before = meminfo("HugePages_Free")?;
+    let vmm = Vmm::start(&[
+        "--slot",
+        "hugetlb:4M@0x400000",
+        "--slot",
+        "thp:4M@0x800000",
+        "--slot",
+        "anon:2M@0xc00000",
+    ])?;
+    ensure(meminfo("HugePages_Free")? + 2 == free_before, || {
+        "the VMM did not take 2 huge pages".into()
+    })?;
+    let gpas: Vec<u64> = (0..500u64)
+        .map(|i| [0x400000, 0x800000, 0xc00000][i as usize % 3] + (i * 0x1_1000) % 0x200000)
+        .collect();
+    let request: String =
+        gpas.iter().map(|g| format!("{g:#x} ")).collect::<String>() + &vmm.pid.to_string();
+    for _ in 0..batches {
+        let replies = ask(&request)?;
+        ensure(
+            replies.len() == 500 && replies.iter().all(|r| matches!(r, Reply::Ok(_))),
+            || {
+                format!(
+                    "a batch failed: {:?}",
+                    replies.iter().find(|r| !matches!(r, Reply::Ok(_)))
+                )
+            },
+        )?;
+    }
+    vmm.stop()?;
+    ensure(meminfo("HugePages_Free")? == free_before, || {
+        format!(
+            "huge pages not freed: {} free, {free_before} before",
+            meminfo("HugePages_Free").unwrap_or(0)
+        )
+    })?;
+    let replies = ask("0x400000")?;
+    ensure(
+        matches!(replies.as_slice(), [Reply::AddrErr { .. }]),
+        || format!("a VM outlived its VMM: {replies:?}"),
+    )
+}
+
+/// Root in a new user namespace has no CAP_SYS_ADMIN where it counts.
+pub fn user_namespace_root_refused() -> Result<(), String> {
+    let code = crate::t_file::open_in_child(|| {
+        // SAFETY: one syscall in the forked child.
+        unsafe { libc::unshare(libc::CLONE_NEWUSER) == 0 }
+    })?;
+    ensure(code == libc::EPERM || code == libc::EACCES, || {
+        format!("user-namespace root open: errno {code}, want EPERM")
+    })
+}
