@@ -39,6 +39,20 @@ echo "host: ${h_pass% *} passed, ${h_pass#* } failed"
 passed=$((passed + ${h_pass% *}))
 failed=$((failed + ${h_pass#* }))
 
+echo "== lint: rustfmt (kernel and tools), clippy, checkpatch"
+lint() { # name command...: one more test passed or failed
+	if "${@:2}" >"$logs/lint-$1.log" 2>&1; then
+		passed=$((passed + 1)) && echo "PASS lint $1"
+	else
+		failed=$((failed + 1)) && echo "FAIL lint $1 ($logs/lint-$1.log)" && tail -5 "$logs/lint-$1.log"
+	fi
+}
+kdir=$("$TOP/testbed/kernel.sh" fast)
+lint kernel-rustfmt rustfmt --edition 2021 --config-path "$kdir/.rustfmt.toml" --check "$TOP/gfn_main.rs"
+lint checkpatch "$kdir/scripts/checkpatch.pl" --no-tree --quiet -f "$TOP/kvm_shim.c" "$TOP/kvm_shim.h"
+lint cargo-fmt bash -c "cd '$TOP/tools' && cargo fmt --check"
+lint clippy bash -c "cd '$TOP/tools' && cargo clippy --locked --workspace --all-targets -- -D warnings"
+
 for flavour in ${GFN_FLAVOURS:-fast debug}; do
 	echo "== guest suite on the $flavour kernel"
 	log="$logs/guest-$flavour-check.log"

@@ -62,6 +62,7 @@ fn tests(ko: &'static str) -> Vec<Test> {
             "oversize_and_empty_writes",
             Box::new(t_input::oversize_and_empty_writes),
         ),
+        ("largest_reply", Box::new(t_input::largest_reply)),
         ("non_root_refused", Box::new(t_file::non_root_refused)),
         ("read_seek_poll", Box::new(t_file::read_seek_poll)),
         (

@@ -130,3 +130,25 @@ pub fn oversize_and_empty_writes() -> Result<(), String> {
         || format!("unexpected reply {first:?}"),
     )
 }
+
+/// The largest reply one open file can hold: a full-size write of the
+/// shortest addresses, every one translated.  Its size is bounded by
+/// MAX_LINE per token.
+pub fn largest_reply() -> Result<(), String> {
+    use gfn_proto::reply::MAX_LINE;
+    use std::io::{Seek, SeekFrom, Write};
+    let vmm = Vmm::start(&["--slot", "anon:1M@0x0"])?;
+    let mut req = format!("pid={}", vmm.pid).into_bytes();
+    while req.len() + 4 <= MAX_WRITE {
+        req.extend_from_slice(b" 0x0");
+    }
+    let tokens = (req.len() - format!("pid={}", vmm.pid).len()) / 4;
+    let mut f = module::open().map_err(|e| e.to_string())?;
+    f.write(&req).map_err(|e| e.to_string())?;
+    let len = f.seek(SeekFrom::End(0)).map_err(|e| e.to_string())?;
+    println!("     largest reply: {tokens} translations, {len} bytes");
+    ensure(len as usize <= tokens * MAX_LINE && len > 0, || {
+        format!("reply of {len} bytes")
+    })?;
+    vmm.stop()
+}
