@@ -1,6 +1,6 @@
 //! Checks one translation against the oracles.
 
-use crate::oracle::{self, KPF_HUGE, KPF_THP};
+use crate::oracle;
 use crate::vmm::Vmm;
 use gfn_proto::reply::{Kind, Translation};
 
@@ -16,14 +16,7 @@ pub fn translation(
     let hva = vmm.hva_of(gpa)?;
     let pfn = oracle::pagemap_pfn(vmm.pid, hva)?;
     let phys = pfn << 12 | (gpa & 0xfff);
-    let flags = oracle::kpageflags(pfn)?;
-    let oracle_kind = if oracle::has(flags, KPF_HUGE) {
-        Kind::Hugetlb
-    } else if oracle::has(flags, KPF_THP) {
-        Kind::Thp
-    } else {
-        Kind::Base
-    };
+    let oracle_kind = oracle::kind(pfn)?;
     let oracle_size = oracle::compound_size(pfn)?;
     let mut bad = Vec::new();
     if t.gpa != gpa {

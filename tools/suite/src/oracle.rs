@@ -1,14 +1,15 @@
 //! Independent oracles: what the kernel itself says about a host page,
 //! through /proc/<pid>/pagemap, /proc/kpageflags and /dev/mem.
 
+use gfn_proto::reply::Kind;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
 /// kpageflags bits (include/uapi/linux/kernel-page-flags.h).
-pub const KPF_COMPOUND_HEAD: u32 = 15;
-pub const KPF_COMPOUND_TAIL: u32 = 16;
-pub const KPF_HUGE: u32 = 17;
-pub const KPF_THP: u32 = 22;
+const KPF_COMPOUND_HEAD: u32 = 15;
+const KPF_COMPOUND_TAIL: u32 = 16;
+const KPF_HUGE: u32 = 17;
+const KPF_THP: u32 = 22;
 
 fn read_u64_at(path: &str, offset: u64) -> Result<u64, String> {
     let f = File::open(path).map_err(|e| format!("open {path}: {e}"))?;
@@ -28,12 +29,25 @@ pub fn pagemap_pfn(pid: u32, vaddr: u64) -> Result<u64, String> {
 }
 
 /// The kpageflags word of host frame `pfn`.
-pub fn kpageflags(pfn: u64) -> Result<u64, String> {
+fn kpageflags(pfn: u64) -> Result<u64, String> {
     read_u64_at("/proc/kpageflags", pfn * 8)
 }
 
-pub fn has(flags: u64, bit: u32) -> bool {
+fn has(flags: u64, bit: u32) -> bool {
     flags >> bit & 1 == 1
+}
+
+/// What backs frame `pfn`, by kpageflags: HUGE for hugetlb, THP for
+/// transparent huge pages.
+pub fn kind(pfn: u64) -> Result<Kind, String> {
+    let flags = kpageflags(pfn)?;
+    Ok(if has(flags, KPF_HUGE) {
+        Kind::Hugetlb
+    } else if has(flags, KPF_THP) {
+        Kind::Thp
+    } else {
+        Kind::Base
+    })
 }
 
 /// Size in bytes of the compound page holding `pfn`, counted from

@@ -4,7 +4,7 @@
 //! `reader` finds the guest's value at the reported host address.
 
 use crate::check::ensure;
-use crate::oracle::{self, KPF_HUGE, KPF_THP};
+use crate::oracle;
 use gfn_proto::reply::{parse_line, Kind, Reply, Translation};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -132,14 +132,7 @@ fn workflow(memory: &[&str], value: u8, want: Option<Kind>) -> Result<(), String
     ensure(t.phys == pfn << 12 | (gpa & 0xfff), || {
         format!("phys {:#x}, QEMU's pagemap says pfn {pfn:#x}", t.phys)
     })?;
-    let flags = oracle::kpageflags(pfn)?;
-    let kind = if oracle::has(flags, KPF_HUGE) {
-        Kind::Hugetlb
-    } else if oracle::has(flags, KPF_THP) {
-        Kind::Thp
-    } else {
-        Kind::Base
-    };
+    let kind = oracle::kind(pfn)?;
     ensure(t.kind == kind && want.is_none_or(|w| w == kind), || {
         format!(
             "kind {:?}, kpageflags {kind:?}, scenario wants {want:?}",
