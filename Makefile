@@ -7,7 +7,7 @@
 #
 # LLVM, RUSTC, BINDGEN and other variables given on the command line reach
 # the kernel's build system unchanged.  The test bed targets (demo, check,
-# kernel) live in testbed/.
+# bench, soak, kernel) live in testbed/.
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
@@ -25,6 +25,10 @@ demo:
 check:
 	bash testbed/check.sh
 
+# Translation speed against pagemap, printed as a table of ratios.
+bench:
+	bash testbed/bench.sh
+
 # The long hardening run (fuzzing, races, leaks scaled up), about an hour.
 soak:
 	bash testbed/soak.sh
@@ -32,4 +36,4 @@ soak:
 kernel:
 	bash testbed/kernel.sh fast
 
-.PHONY: modules clean demo check soak kernel
+.PHONY: modules clean demo check bench soak kernel

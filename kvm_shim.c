@@ -125,63 +125,176 @@ void gfn_shim_vm_put(void *kvm)
 	kvm_put_kvm(kvm);
 }
 
-/* The host virtual address of @gfn, or -ENOENT outside every memslot. */
-static int gfn_shim_gfn_to_hva(struct kvm *kvm, gfn_t gfn, u64 *hva,
-			       s32 *slot_id)
+/*
+ * Facts about the @n-th live VM on vm_list (0-based): -ENOENT past the end.
+ * kvm_lock keeps every listed VM and its memslots alive (kvm_destroy_vm
+ * unlists it first), so no reference is taken: dropping one here could
+ * destroy the VM, which takes kvm_lock.
+ */
+int gfn_shim_vm_nth(u32 n, struct gfn_shim_vm *out)
 {
 	struct kvm_memory_slot *slot;
+	struct kvm *kvm;
+	int as, bkt, idx, ret = -ENOENT;
+
+	mutex_lock(&kvm_lock);
+	list_for_each_entry(kvm, &vm_list, vm_list) {
+		if (!refcount_read(&kvm->users_count) || n--)
+			continue;
+		out->pid = kvm->userspace_pid;
+		out->slots = 0;
+		out->pages = 0;
+		idx = srcu_read_lock(&kvm->srcu);
+		for (as = 0; as < kvm_arch_nr_memslot_as_ids(kvm); as++) {
+			kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, as)) {
+				out->slots++;
+				out->pages += slot->npages;
+			}
+		}
+		srcu_read_unlock(&kvm->srcu, idx);
+		ret = 0;
+		break;
+	}
+	mutex_unlock(&kvm_lock);
+	return ret;
+}
+
+static void gfn_shim_slot_facts(struct kvm_memory_slot *slot,
+				struct gfn_shim_slot *out)
+{
+	out->base_gfn = slot->base_gfn;
+	out->npages = slot->npages;
+	out->hva = slot->userspace_addr;
+	out->flags = slot->flags & 0xffff;	/* the KVM_MEM_* uapi bits */
+	out->id = slot->id;
+	out->as_id = slot->as_id;
+}
+
+/*
+ * The memslot of address space @as_id holding @gfn or, failing that, the
+ * first one above it.  -EINVAL for an address space the VM does not have,
+ * -ENOENT when no memslot is left.
+ */
+int gfn_shim_slot_find(void *vm, u32 as_id, u64 gfn, struct gfn_shim_slot *out)
+{
+	struct kvm *kvm = vm;
+	struct kvm_memslot_iter iter;
 	int idx, ret = -ENOENT;
 
+	if (as_id >= kvm_arch_nr_memslot_as_ids(kvm))
+		return -EINVAL;
 	idx = srcu_read_lock(&kvm->srcu);
-	slot = gfn_to_memslot(kvm, gfn);
-	if (slot && !(slot->flags & KVM_MEMSLOT_INVALID)) {
-		*hva = __gfn_to_hva_memslot(slot, gfn);
-		*slot_id = slot->id;
+	kvm_for_each_memslot_in_gfn_range(&iter, __kvm_memslots(kvm, as_id),
+					  gfn, U64_MAX) {
+		if (iter.slot->flags & KVM_MEMSLOT_INVALID)
+			continue;
+		gfn_shim_slot_facts(iter.slot, out);
 		ret = 0;
+		break;
 	}
 	srcu_read_unlock(&kvm->srcu, idx);
 	return ret;
 }
 
 /*
- * Looks up @gpa in @kvm (referenced by the caller) and fills @out with the
- * host page behind it.  The VMM's mm is pinned and its mmap lock held
- * around get_user_pages_remote(); the page is put back before returning.
- * Returns 0, -ENOENT (no memslot), -ESRCH (VMM mm gone) or gup's error.
+ * Describes the pages at @pages[0..max) that continue the first one inside
+ * its folio (gup lists a PMD-mapped THP's subpages in order), drops the
+ * references gup took on them and returns how many there were.
  */
-int gfn_shim_translate(void *vm, u64 gpa, struct gfn_shim_page *out)
+static u32 gfn_shim_folio_run(struct page **pages, long max,
+			      struct gfn_shim_page *out)
 {
-	struct kvm *kvm = vm;
-	struct folio *folio;
-	struct page *page;
-	long got;
-	u64 hva;
-	int ret;
+	struct page *page = pages[0];
+	struct folio *folio = page_folio(page);
+	long left = folio_nr_pages(folio) - folio_page_idx(folio, page);
+	u32 n = 1;
 
-	ret = gfn_shim_gfn_to_hva(kvm, gpa_to_gfn(gpa), &hva, &out->slot_id);
-	if (ret)
-		return ret;
-	out->hva = hva | offset_in_page(gpa);
+	while (n < max && n < left && pages[n] == nth_page(page, n))
+		n++;
+	out->pfn = page_to_pfn(page);
+	out->pages = n;
+	out->err = 0;
+	out->order = folio_order(folio);
+	out->nid = folio_nid(folio);
+	out->flags = 0;
+	if (folio_test_hugetlb(folio))
+		out->flags |= GFN_SHIM_PAGE_HUGETLB;
+	if (folio_test_large(folio))
+		out->flags |= GFN_SHIM_PAGE_LARGE;
+	if (folio_test_ksm(folio))
+		out->flags |= GFN_SHIM_PAGE_KSM;
+	/*
+	 * huge_zero_folio is not exported; it is the only large folio mapped
+	 * into a process that is neither anonymous nor in a file's mapping.
+	 */
+	if (is_zero_pfn(out->pfn) ||
+	    (folio_test_large(folio) && !folio_test_hugetlb(folio) &&
+	     !folio_test_anon(folio) && !READ_ONCE(folio->mapping)))
+		out->flags |= GFN_SHIM_PAGE_ZERO;
+	folio_put_refs(folio, n);
+	return n;
+}
+
+/*
+ * Describes the host pages behind guest frames @gfn.. of @kvm (referenced
+ * by the caller): up to @nr pages, stopping at the end of the memslot
+ * holding @gfn, whose facts go to @slot.  Each entry of @out covers pages
+ * of one folio (see struct gfn_shim_page), so @out needs room for @nr
+ * entries, @scratch for @nr page pointers.  One SRCU section, one mm
+ * reference and one mmap lock cover the whole batch.  With @nofault,
+ * pages are never faulted in, swapped in or allocated: such pages get err
+ * -EFAULT.  Every page is put back before returning.  Returns the number
+ * of entries, -ENOENT (no memslot), -EINVAL (bad @as_id), -ESRCH (VMM mm
+ * gone) or -EINTR (fatal signal).
+ */
+long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
+		   void **scratch, struct gfn_shim_slot *slot,
+		   struct gfn_shim_page *out)
+{
+	struct page **pages = (struct page **)scratch;
+	unsigned int gup_flags = nofault ? FOLL_NOFAULT : 0;
+	struct kvm *kvm = vm;
+	struct kvm_memory_slot *ms;
+	long got, done = 0, i, n = 0;
+	unsigned long hva;
+	int idx;
+
+	if (as_id >= kvm_arch_nr_memslot_as_ids(kvm))
+		return -EINVAL;
+	idx = srcu_read_lock(&kvm->srcu);
+	ms = __gfn_to_memslot(__kvm_memslots(kvm, as_id), gfn);
+	if (!ms || (ms->flags & KVM_MEMSLOT_INVALID)) {
+		srcu_read_unlock(&kvm->srcu, idx);
+		return -ENOENT;
+	}
+	gfn_shim_slot_facts(ms, slot);
+	nr = min_t(u64, nr, ms->base_gfn + ms->npages - gfn);
+	hva = __gfn_to_hva_memslot(ms, gfn);
+	srcu_read_unlock(&kvm->srcu, idx);
 
 	if (!mmget_not_zero(kvm->mm))
 		return -ESRCH;
 	mmap_read_lock(kvm->mm);
-	got = get_user_pages_remote(kvm->mm, hva, 1, 0, &page, NULL);
-	if (got == 1) {
-		folio = page_folio(page);
-		out->pfn = page_to_pfn(page);
-		out->folio_size = folio_size(folio);
-		out->flags = 0;
-		if (folio_test_hugetlb(folio))
-			out->flags |= GFN_SHIM_PAGE_HUGETLB;
-		if (folio_test_large(folio))
-			out->flags |= GFN_SHIM_PAGE_LARGE;
-		put_page(page);
-		ret = 0;
-	} else {
-		ret = got < 0 ? got : -EFAULT;
+	while (done < nr) {
+		got = get_user_pages_remote(kvm->mm, hva + done * PAGE_SIZE,
+					    nr - done, gup_flags, pages, NULL);
+		if (got == -EINTR || got == -ERESTARTSYS) {
+			n = -EINTR;
+			break;
+		}
+		if (got <= 0) {
+			/* This page has none; gup may get the next ones. */
+			out[n].pages = 1;
+			out[n].err = got ? got : -EFAULT;
+			n++;
+			done++;
+			continue;
+		}
+		for (i = 0; i < got; )
+			i += gfn_shim_folio_run(pages + i, got - i, &out[n++]);
+		done += got;
 	}
 	mmap_read_unlock(kvm->mm);
 	mmput(kvm->mm);
-	return ret;
+	return n;
 }

@@ -9,17 +9,41 @@
 
 #include <linux/types.h>
 
-/* Facts about the host page backing one guest physical address. */
+/*
+ * Facts about the host pages backing consecutive guest pages: @pages of
+ * them, mapped to frames @pfn.. of one folio (or, with @err, none).
+ */
 struct gfn_shim_page {
-	u64 hva;		/* host virtual address of the gpa in the VMM */
-	u64 pfn;		/* host page frame number of that exact page */
-	u64 folio_size;		/* bytes in the folio (compound page) holding it */
+	u64 pfn;		/* host frame of the first page */
+	u32 pages;		/* number of guest pages covered */
+	s32 err;		/* 0, or why these pages have no host page */
 	u32 flags;		/* GFN_SHIM_PAGE_* */
-	s32 slot_id;		/* memslot id */
+	u32 nid;		/* NUMA node of the host pages */
+	u32 order;		/* order of the folio holding them */
+	u32 pad;
 };
 
 #define GFN_SHIM_PAGE_HUGETLB	(1U << 0)	/* folio is a hugetlbfs page */
 #define GFN_SHIM_PAGE_LARGE	(1U << 1)	/* folio has more than one page */
+#define GFN_SHIM_PAGE_ZERO	(1U << 2)	/* the (huge) zero page */
+#define GFN_SHIM_PAGE_KSM	(1U << 3)	/* a KSM page */
+
+/* A memslot, as userspace set it up. */
+struct gfn_shim_slot {
+	u64 base_gfn;
+	u64 npages;
+	u64 hva;		/* userspace_addr */
+	u32 flags;		/* KVM_MEM_* */
+	u16 id;
+	u16 as_id;
+};
+
+/* A VM on vm_list. */
+struct gfn_shim_vm {
+	s32 pid;		/* kvm->userspace_pid */
+	u32 slots;		/* memslots in every address space */
+	u64 pages;		/* guest pages in them */
+};
 
 /* Proc file callbacks, implemented in Rust (gfn_main.rs). */
 int gfn_rs_open(void **private);
@@ -35,6 +59,11 @@ void gfn_shim_proc_remove(const char *name);
 
 void *gfn_shim_vm_get(pid_t pid, pid_t *vmm_pid);
 void gfn_shim_vm_put(void *kvm);
-int gfn_shim_translate(void *kvm, u64 gpa, struct gfn_shim_page *out);
+int gfn_shim_vm_nth(u32 n, struct gfn_shim_vm *out);
+int gfn_shim_slot_find(void *kvm, u32 as_id, u64 gfn,
+		       struct gfn_shim_slot *out);
+long gfn_shim_walk(void *kvm, u32 as_id, u64 gfn, u32 nr, bool nofault,
+		   void **scratch, struct gfn_shim_slot *slot,
+		   struct gfn_shim_page *out);
 
 #endif

@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Answers one request: parses it, translates each address, logs each
-//! result and appends one reply line per address or bad token.
+//! Answers one request, a piece at a time: each call to [`Answer::fill`]
+//! appends reply lines until a byte limit is reached, and the next call
+//! resumes where it stopped.  A range or `all` is walked in batches of
+//! `shim::BATCH` pages, so memory stays bounded whatever the request asks.
+//! Single addresses are logged in the seed's words; a range or `all` gets
+//! one summary line in the log.
 
-use crate::reply::{Kind, Reply, Translation};
-use crate::request::{self, Reason, Token};
-use crate::shim::{self, ShimPage, Vm};
+use crate::reply::{Kind, Reply, Share, Translation};
+use crate::request::{self, Options, Reason, Span, Token, GFN_LIMIT, PAGE_SHIFT};
+use crate::shim::{self, Scratch, ShimPage, ShimSlot, Vm};
 use core::fmt::Write;
+use kernel::error::code::ESRCH;
 use kernel::prelude::*;
+
+const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
 
 /// Appends formatted text to a growable reply buffer.
 struct ReplyWriter<'a> {
@@ -22,100 +29,617 @@ impl Write for ReplyWriter<'_> {
     }
 }
 
-/// Kind of host page, decided from the folio the shim found.
-fn kind_of(page: &ShimPage) -> Kind {
-    if page.flags & shim::PAGE_HUGETLB != 0 {
+/// Appends one reply line.
+fn emit(out: &mut KVVec<u8>, reply: &Reply) -> Result {
+    writeln!(ReplyWriter { buf: out }, "{}", reply).map_err(|_| ENOMEM)
+}
+
+/// The reply for one entry the shim walked (`page.pages` pages from guest
+/// frame `gfn`); `offset` is the byte offset of the address asked for
+/// within the page (0 for ranges).
+fn page_reply(
+    page: &ShimPage,
+    slot: &ShimSlot,
+    gfn: u64,
+    offset: u64,
+    pid: u32,
+    fault: bool,
+) -> Reply {
+    if page.err != 0 {
+        return Reply::AddrErr {
+            // Without faulting, a page gup cannot reach is simply not there.
+            reason: if fault {
+                Reason::NoPage
+            } else {
+                Reason::NotPresent
+            },
+            gpa: (gfn << PAGE_SHIFT) | offset,
+            pid: Some(pid),
+            pages: page.pages.max(1).into(),
+        };
+    }
+    let kind = if page.flags & shim::PAGE_HUGETLB != 0 {
         Kind::Hugetlb
     } else if page.flags & shim::PAGE_LARGE != 0 {
         Kind::Thp
     } else {
         Kind::Base
+    };
+    let share = if page.flags & shim::PAGE_ZERO != 0 {
+        Share::Zero
+    } else if page.flags & shim::PAGE_KSM != 0 {
+        Share::Ksm
+    } else {
+        Share::None
+    };
+    let order = page.order.min(63);
+    Reply::Ok(Translation {
+        phys: (page.pfn << PAGE_SHIFT) | offset,
+        kind,
+        gpa: (gfn << PAGE_SHIFT) | offset,
+        hva: slot
+            .hva
+            .wrapping_add(gfn.wrapping_sub(slot.base_gfn) << PAGE_SHIFT)
+            .wrapping_add(offset),
+        pid,
+        size: PAGE_SIZE << order,
+        order: order as u8,
+        node: page.nid,
+        slot: slot.id,
+        as_id: slot.as_id as u8,
+        share,
+        pages: page.pages.max(1).into(),
+    })
+}
+
+/// Whether `next`, one page, continues the run `run`: the same facts, and
+/// guest, host virtual and host physical addresses one page further each.
+/// Zero pages never merge: every one of them maps the same host page.
+fn continues(run: &Reply, next: &Reply) -> bool {
+    match (run, next) {
+        (Reply::Ok(r), Reply::Ok(n)) => {
+            let step = r.pages.wrapping_mul(PAGE_SIZE);
+            r.share != Share::Zero
+                && n.gpa == r.gpa.wrapping_add(step)
+                && n.hva == r.hva.wrapping_add(step)
+                && n.phys == r.phys.wrapping_add(step)
+                && (n.kind, n.size, n.node, n.slot, n.as_id, n.share)
+                    == (r.kind, r.size, r.node, r.slot, r.as_id, r.share)
+        }
+        (
+            Reply::AddrErr {
+                reason,
+                gpa,
+                pid,
+                pages,
+            },
+            Reply::AddrErr {
+                reason: n_reason,
+                gpa: n_gpa,
+                pid: n_pid,
+                ..
+            },
+        ) => {
+            reason == n_reason
+                && pid == n_pid
+                && *n_gpa == gpa.wrapping_add(pages.wrapping_mul(PAGE_SIZE))
+        }
+        _ => false,
     }
 }
 
-/// Translates `gpa` in `vm` and logs the outcome in the seed's words.
-fn translate(vm: &Vm, gpa: u64, pid: Option<u32>) -> Reply {
-    let pid_shown = pid.unwrap_or(vm.vmm_pid);
-    match vm.translate(gpa) {
-        Ok(page) => {
-            let t = Translation {
-                phys: (page.pfn << 12) | (gpa & 0xfff),
-                kind: kind_of(&page),
-                gpa,
-                hva: page.hva,
-                pid: pid_shown,
-                size: page.folio_size,
+/// Adds `n` pages to the run `run`.
+fn grow(run: &mut Reply, n: u64) {
+    match run {
+        Reply::Ok(t) => t.pages += n,
+        Reply::AddrErr { pages, .. } => *pages += n,
+        _ => {}
+    }
+}
+
+/// How many pages of a range or `all` ended up how, for the log.
+#[derive(Default)]
+struct Tally {
+    mapped: u64,
+    absent: u64,
+    failed: u64,
+    holes: u64,
+}
+
+/// A range or `all` being walked.
+struct Pages {
+    span: Span,
+    /// `all`: walk every memslot, skipping what lies between them.
+    all: bool,
+    gfn: u64,
+    end: u64,
+    /// Pages walked but not yet printed, as one reply line.
+    run: Option<Reply>,
+    tally: Tally,
+}
+
+/// A request word whose reply takes more than one line.
+enum Job {
+    Pages(Pages),
+    /// `vms`: the index of the next VM to list.
+    Vms { span: Span, n: u32 },
+    /// `slots`: the next memslot at or above `gfn` in `as_id`.
+    Slots {
+        span: Span,
+        as_id: u8,
+        gfn: u64,
+        found: bool,
+    },
+}
+
+/// How far the current line has been answered.
+struct LineState {
+    start: usize,
+    /// Byte position of the next token within the line.
+    pos: usize,
+    opts: core::result::Result<Options, Reason>,
+    /// Looked up on the first request that needs it, held to the line's end.
+    vm: Option<core::result::Result<Vm, Reason>>,
+    job: Option<Job>,
+}
+
+/// A request and how far it has been answered.
+pub(crate) struct Answer {
+    input: KVec<u8>,
+    next_line: Option<usize>,
+    line: Option<LineState>,
+    /// Room for batched walks, allocated by the first range or `all`.
+    scratch: Option<KBox<Scratch>>,
+}
+
+impl Answer {
+    /// Starts answering `input`.
+    pub(crate) fn new(input: KVec<u8>) -> Answer {
+        Answer {
+            input,
+            next_line: Some(0),
+            line: None,
+            scratch: None,
+        }
+    }
+
+    /// Appends reply lines to `out` until it holds at least `limit` bytes
+    /// or the request is answered; returns whether it is.  One step adds at
+    /// most `shim::BATCH` lines past `limit`.  Fails with `ENOMEM` when
+    /// `out` cannot grow and `EINTR` on a fatal signal; a later call
+    /// resumes with the step that failed.
+    pub(crate) fn fill(&mut self, out: &mut KVVec<u8>, limit: usize) -> Result<bool> {
+        let Answer {
+            input,
+            next_line,
+            line,
+            scratch,
+        } = self;
+        while out.len() < limit {
+            let Some(st) = line.as_mut() else {
+                let Some((l, next)) = next_line.and_then(|at| request::line_at(input, at)) else {
+                    return Ok(true);
+                };
+                *next_line = next;
+                *line = Some(LineState {
+                    start: l.start(),
+                    pos: 0,
+                    opts: l.options(),
+                    vm: None,
+                    job: None,
+                });
+                continue;
             };
+            if let Some(job) = st.job.as_mut() {
+                if step(job, &st.vm, st.opts, scratch, out)? {
+                    st.job = None;
+                }
+                continue;
+            }
+            let Some((l, _)) = request::line_at(input, st.start) else {
+                *line = None;
+                continue;
+            };
+            match l.token_at(&mut st.pos) {
+                None => *line = None,
+                Some((span, token)) => start_token(span, token, st, out)?,
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The line's VM, looked up on first use.
+fn line_vm(
+    vm: &mut Option<core::result::Result<Vm, Reason>>,
+    pid: Option<u32>,
+) -> core::result::Result<&Vm, Reason> {
+    vm.get_or_insert_with(|| Vm::get(pid)).as_ref().map_err(|r| *r)
+}
+
+/// Answers a single address, or sets up the job of a request word.
+fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut KVVec<u8>) -> Result {
+    let reply = match token {
+        t if t.is_option() => return Ok(()),
+        Token::Bad(reason) => {
+            pr_info!(
+                "bad token at offset {} (length {}): {}\n",
+                span.offset,
+                span.len,
+                reason.as_str()
+            );
+            Reply::TokenErr { reason, span }
+        }
+        Token::Vms => match st.opts {
+            Ok(_) => {
+                st.job = Some(Job::Vms { span, n: 0 });
+                return Ok(());
+            }
+            Err(reason) => Reply::TokenErr { reason, span },
+        },
+        Token::Slots | Token::All => {
+            let found = st
+                .opts
+                .and_then(|o| line_vm(&mut st.vm, o.pid).map(|_| ()));
+            match found {
+                Err(reason) => {
+                    pr_info!("request at offset {}: {}\n", span.offset, reason.as_str());
+                    Reply::TokenErr { reason, span }
+                }
+                Ok(()) => {
+                    st.job = Some(if token == Token::All {
+                        Job::Pages(Pages {
+                            span,
+                            all: true,
+                            gfn: 0,
+                            end: GFN_LIMIT,
+                            run: None,
+                            tally: Tally::default(),
+                        })
+                    } else {
+                        Job::Slots {
+                            span,
+                            as_id: 0,
+                            gfn: 0,
+                            found: false,
+                        }
+                    });
+                    return Ok(());
+                }
+            }
+        }
+        Token::Range { gfn, pages } => {
+            let found = st
+                .opts
+                .and_then(|o| line_vm(&mut st.vm, o.pid).map(|_| ()));
+            match found {
+                Err(reason) => {
+                    pr_info!("range {:#x}+{}: {}\n", gfn << PAGE_SHIFT, pages, reason.as_str());
+                    Reply::AddrErr {
+                        reason,
+                        gpa: gfn << PAGE_SHIFT,
+                        pid: st.opts.ok().and_then(|o| o.pid),
+                        pages,
+                    }
+                }
+                Ok(()) => {
+                    st.job = Some(Job::Pages(Pages {
+                        span,
+                        all: false,
+                        gfn,
+                        end: gfn + pages,
+                        run: None,
+                        tally: Tally::default(),
+                    }));
+                    return Ok(());
+                }
+            }
+        }
+        Token::Addr(gpa) => single(gpa, st)?,
+        // Options were handled above; nothing else is left.
+        _ => return Ok(()),
+    };
+    emit(out, &reply)
+}
+
+/// Translates one address and logs the outcome in the seed's words.
+fn single(gpa: u64, st: &mut LineState) -> Result<Reply> {
+    let opts = match st.opts {
+        Ok(opts) => opts,
+        Err(reason) => {
+            pr_info!("gpa {:#x}: {}\n", gpa, reason.as_str());
+            return Ok(Reply::AddrErr {
+                reason,
+                gpa,
+                pid: None,
+                pages: 1,
+            });
+        }
+    };
+    let vm = match line_vm(&mut st.vm, opts.pid) {
+        Ok(vm) => vm,
+        Err(reason) => {
+            pr_info!("gpa {:#x}: {}\n", gpa, reason.as_str());
+            return Ok(Reply::AddrErr {
+                reason,
+                gpa,
+                pid: opts.pid,
+                pages: 1,
+            });
+        }
+    };
+    let pid = opts.pid.unwrap_or(vm.vmm_pid);
+    let offset = gpa & (PAGE_SIZE - 1);
+    let mut pages = [0usize; 1];
+    let mut out = [ShimPage::default(); 1];
+    let reply = match vm.walk(opts.as_id, gpa >> PAGE_SHIFT, !opts.fault, &mut pages, &mut out) {
+        Ok((slot, [page])) => page_reply(page, &slot, gpa >> PAGE_SHIFT, offset, pid, opts.fault),
+        Ok(_) => Reply::AddrErr {
+            reason: Reason::NoPage,
+            gpa,
+            pid: Some(pid),
+            pages: 1,
+        },
+        Err(e) if e == EINTR => return Err(e),
+        Err(e) => {
+            let reason = if shim::is_no_slot(e) {
+                Reason::NoMemslot
+            } else if e == ESRCH {
+                Reason::NoMm
+            } else {
+                Reason::NoPage
+            };
+            pr_info!(
+                "gpa {:#x} (pid {}): {} (error {})\n",
+                gpa,
+                pid,
+                reason.as_str(),
+                e.to_errno()
+            );
+            return Ok(Reply::AddrErr {
+                reason,
+                gpa,
+                pid: Some(pid),
+                pages: 1,
+            });
+        }
+    };
+    match reply {
+        Reply::Ok(t) => {
             pr_info!("exact phys addr for gpa {:#x}: {:#x}\n", gpa, t.phys);
             match t.kind {
                 Kind::Base => pr_info!("page is not huge page\n"),
                 Kind::Thp => pr_info!("page is THP, size {} KiB\n", t.size >> 10),
                 Kind::Hugetlb => pr_info!("page is hugetlb page, size {} KiB\n", t.size >> 10),
             }
-            Reply::Ok(t)
         }
-        Err((reason, err)) => {
-            pr_info!(
-                "gpa {:#x} (pid {}): {} (error {})\n",
-                gpa,
-                pid_shown,
-                reason.as_str(),
-                err.to_errno()
-            );
-            Reply::AddrErr {
-                reason,
-                gpa,
-                pid: Some(pid_shown),
+        Reply::AddrErr { reason, .. } => {
+            pr_info!("gpa {:#x} (pid {}): {}\n", gpa, pid, reason.as_str())
+        }
+        _ => {}
+    }
+    Ok(reply)
+}
+
+/// Runs one step of `job`; returns whether the job is done.
+fn step(
+    job: &mut Job,
+    vm: &Option<core::result::Result<Vm, Reason>>,
+    opts: core::result::Result<Options, Reason>,
+    scratch: &mut Option<KBox<Scratch>>,
+    out: &mut KVVec<u8>,
+) -> Result<bool> {
+    match job {
+        Job::Vms { span, n } => match shim::vm_nth(*n) {
+            Some(vm) => {
+                *n += 1;
+                emit(
+                    out,
+                    &Reply::Vm {
+                        pid: vm.pid as u32,
+                        slots: vm.slots,
+                        memory: vm.pages << PAGE_SHIFT,
+                    },
+                )?;
+                Ok(false)
             }
+            None => {
+                if *n == 0 {
+                    emit(
+                        out,
+                        &Reply::TokenErr {
+                            reason: Reason::NoVms,
+                            span: *span,
+                        },
+                    )?;
+                }
+                Ok(true)
+            }
+        },
+        Job::Slots {
+            span,
+            as_id,
+            gfn,
+            found,
+        } => {
+            // The job only starts once the line's VM was found.
+            let Some(Ok(vm)) = vm.as_ref() else {
+                return Ok(true);
+            };
+            let pid = opts.ok().and_then(|o| o.pid).unwrap_or(vm.vmm_pid);
+            match vm.slot_find(*as_id, *gfn) {
+                Some(slot) => {
+                    *found = true;
+                    *gfn = slot.end();
+                    emit(
+                        out,
+                        &Reply::Slot {
+                            pid,
+                            as_id: slot.as_id as u8,
+                            id: slot.id,
+                            gpa: slot.base_gfn << PAGE_SHIFT,
+                            size: slot.npages << PAGE_SHIFT,
+                            hva: slot.hva,
+                            flags: slot.flags,
+                        },
+                    )?;
+                    Ok(false)
+                }
+                None if *as_id == 0 => {
+                    *as_id = 1;
+                    *gfn = 0;
+                    Ok(false)
+                }
+                None => {
+                    if !*found {
+                        emit(
+                            out,
+                            &Reply::TokenErr {
+                                reason: Reason::NoMemslot,
+                                span: *span,
+                            },
+                        )?;
+                    }
+                    Ok(true)
+                }
+            }
+        }
+        Job::Pages(p) => {
+            let Some(Ok(vm)) = vm.as_ref() else {
+                return Ok(true);
+            };
+            let Ok(opts) = opts else {
+                return Ok(true);
+            };
+            let scratch = match scratch {
+                Some(s) => s,
+                None => scratch.insert(KBox::new(Scratch::new()?, GFP_KERNEL)?),
+            };
+            walk_step(p, vm, opts, scratch, out)
         }
     }
 }
 
-/// Answers the request in `input`, appending reply lines to `out`.
-///
-/// Fails only when the reply buffer cannot grow (`ENOMEM`).
-pub(crate) fn answer(input: &[u8], out: &mut KVVec<u8>) -> Result {
-    let mut w = ReplyWriter { buf: out };
-    for line in request::lines(input) {
-        let pid = line.pid();
-        // The VM is looked up once per line, on its first address.
-        let mut vm: Option<Result<Vm, Reason>> = None;
-        for (span, token) in line.tokens() {
-            let reply = match token {
-                Token::Pid(_) => continue,
-                Token::Bad(reason) => {
-                    pr_info!(
-                        "bad token at offset {} (length {}): {}\n",
-                        span.offset,
-                        span.len,
-                        reason.as_str()
-                    );
-                    Reply::TokenErr { reason, span }
-                }
-                Token::Addr(gpa) => match pid {
-                    Err(reason) => {
-                        pr_info!("gpa {:#x}: {}\n", gpa, reason.as_str());
-                        Reply::AddrErr {
-                            reason,
-                            gpa,
-                            pid: None,
-                        }
-                    }
-                    Ok(pid) => match vm.get_or_insert_with(|| Vm::get(pid)) {
-                        Ok(vm) => translate(vm, gpa, pid),
-                        Err(reason) => {
-                            pr_info!("gpa {:#x}: {}\n", gpa, reason.as_str());
-                            Reply::AddrErr {
-                                reason: *reason,
-                                gpa,
-                                pid,
-                            }
-                        }
-                    },
-                },
+/// Adds one page (or run of pages) to the pending run, printing the run
+/// when `next` does not continue it.
+fn push(p: &mut Pages, next: Reply, out: &mut KVVec<u8>) -> Result {
+    if let Some(run) = p.run.as_mut() {
+        if continues(run, &next) {
+            let n = match next {
+                Reply::Ok(t) => t.pages,
+                Reply::AddrErr { pages, .. } => pages,
+                _ => 1,
             };
-            writeln!(w, "{}", reply).map_err(|_| ENOMEM)?;
+            grow(run, n);
+            return Ok(());
         }
+        emit(out, run)?;
     }
+    p.run = Some(next);
     Ok(())
+}
+
+/// Walks one batch of a range or `all`; returns whether it is done.
+fn walk_step(
+    p: &mut Pages,
+    vm: &Vm,
+    opts: Options,
+    scratch: &mut Scratch,
+    out: &mut KVVec<u8>,
+) -> Result<bool> {
+    let pid = opts.pid.unwrap_or(vm.vmm_pid);
+    if p.gfn >= p.end {
+        if let Some(run) = p.run.take() {
+            emit(out, &run)?;
+        }
+        let t = &p.tally;
+        if p.all && t.mapped + t.absent + t.failed == 0 {
+            emit(
+                out,
+                &Reply::TokenErr {
+                    reason: Reason::NoMemslot,
+                    span: p.span,
+                },
+            )?;
+        }
+        pr_info!(
+            "{} at offset {} (pid {}): {} pages mapped, {} not present, {} failed, {} outside memslots\n",
+            if p.all { "all" } else { "range" },
+            p.span.offset,
+            pid,
+            t.mapped,
+            t.absent,
+            t.failed,
+            t.holes
+        );
+        return Ok(true);
+    }
+    let want = usize::try_from(p.end - p.gfn).unwrap_or(usize::MAX);
+    let nr = want.min(scratch.pages.len());
+    let Scratch { pages, out: facts } = scratch;
+    match vm.walk(
+        opts.as_id,
+        p.gfn,
+        !opts.fault,
+        &mut pages[..nr],
+        &mut facts[..nr],
+    ) {
+        Ok((slot, walked)) => {
+            let start = p.gfn;
+            for page in walked {
+                let reply = page_reply(page, &slot, p.gfn, 0, pid, opts.fault);
+                let n = u64::from(page.pages.max(1));
+                match reply {
+                    Reply::Ok(_) => p.tally.mapped += n,
+                    _ if opts.fault => p.tally.failed += n,
+                    _ => p.tally.absent += n,
+                }
+                push(p, reply, out)?;
+                p.gfn = p.gfn.saturating_add(n).min(p.end);
+            }
+            // The shim walks at least the page holding `gfn`; never stall.
+            if p.gfn == start {
+                p.gfn += 1;
+            }
+        }
+        Err(e) if shim::is_no_slot(e) => {
+            let hole_end = match vm.slot_find(opts.as_id, p.gfn) {
+                Some(s) if s.base_gfn > p.gfn => s.base_gfn.min(p.end),
+                // A memslot appeared since the walk: look again.
+                Some(_) => p.gfn + 1,
+                None => p.end,
+            };
+            p.tally.holes += hole_end - p.gfn;
+            if !p.all {
+                let hole = Reply::AddrErr {
+                    reason: Reason::NoMemslot,
+                    gpa: p.gfn << PAGE_SHIFT,
+                    pid: Some(pid),
+                    pages: hole_end - p.gfn,
+                };
+                push(p, hole, out)?;
+            }
+            p.gfn = hole_end;
+        }
+        Err(e) if e == ESRCH => {
+            let gone = if p.all {
+                Reply::TokenErr {
+                    reason: Reason::NoMm,
+                    span: p.span,
+                }
+            } else {
+                Reply::AddrErr {
+                    reason: Reason::NoMm,
+                    gpa: p.gfn << PAGE_SHIFT,
+                    pid: Some(pid),
+                    pages: p.end - p.gfn,
+                }
+            };
+            push(p, gone, out)?;
+            p.tally.failed += 1;
+            p.gfn = p.end;
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(false)
 }

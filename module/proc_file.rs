@@ -3,11 +3,15 @@
 //! `/proc/gfn_to_pfn`: its callbacks and the state of each open file.
 //!
 //! Each open file holds the reply to the last request written through it.
-//! A write answers the whole request at once and replaces that reply; reads
-//! return it from the file position, which a write rewinds to 0, so both
-//! read-until-EOF and `pread`/`lseek` back to 0 work.
+//! A write answers the request up to `CHUNK` bytes of reply at once (all
+//! of it, for single addresses) and rewinds the file position to 0; reads
+//! return the reply from the file position and produce the rest as they
+//! go, dropping what was read, so a reply of any size costs bounded
+//! memory.  Reading again from 0 (`pread`, `lseek`) works as long as the
+//! reply fits in one chunk; further back than the current chunk fails
+//! with `ESPIPE`.
 
-use crate::answer::answer;
+use crate::answer::Answer;
 use crate::request::{self, MAX_WRITE};
 use crate::shim;
 use kernel::bindings;
@@ -32,8 +36,39 @@ const EPOLLOUT: c_uint = 0x0004;
 const EPOLLRDNORM: c_uint = 0x0040;
 const EPOLLWRNORM: c_uint = 0x0100;
 
-/// State of one open file: the reply to its last request.
-type OpenFile = Mutex<KVVec<u8>>;
+/// Bytes of reply produced ahead of reads.  A step may add up to
+/// `shim::BATCH` lines more, so an open file holds at most
+/// `CHUNK + BATCH * MAX_LINE` bytes of reply.
+const CHUNK: usize = 64 << 10;
+
+/// The reply to the last request written through an open file.
+struct Reply {
+    /// Produced and not yet read past.
+    window: KVVec<u8>,
+    /// Offset of `window` in the whole reply.
+    base: u64,
+    /// What is still to be produced, if anything.
+    rest: Option<Answer>,
+}
+
+impl Reply {
+    /// Moves the window on to the next chunk; false at the reply's end.
+    fn advance(&mut self) -> Result<bool> {
+        let Some(rest) = self.rest.as_mut() else {
+            return Ok(false);
+        };
+        self.base += self.window.len() as u64;
+        // SAFETY: bytes need no dropping, and 0 is within any length.
+        unsafe { self.window.set_len(0) };
+        if rest.fill(&mut self.window, CHUNK)? {
+            self.rest = None;
+        }
+        Ok(true)
+    }
+}
+
+/// State of one open file.
+type OpenFile = Mutex<Reply>;
 
 /// Creates `/proc/gfn_to_pfn`.
 pub(crate) fn create() -> Result {
@@ -75,7 +110,14 @@ unsafe extern "C" fn gfn_rs_open(private: *mut *mut c_void) -> c_int {
         return EPERM.to_errno();
     }
     let state: Pin<KBox<OpenFile>> =
-        match KBox::pin_init(kernel::new_mutex!(KVVec::new()), GFP_KERNEL) {
+        match KBox::pin_init(
+            kernel::new_mutex!(Reply {
+                window: KVVec::new(),
+                base: 0,
+                rest: None,
+            }),
+            GFP_KERNEL,
+        ) {
             Ok(state) => state,
             Err(e) => return e.to_errno(),
         };
@@ -95,7 +137,7 @@ unsafe extern "C" fn gfn_rs_release(private: *mut c_void) {
     drop(unsafe { KBox::from_raw(private.cast::<OpenFile>()) });
 }
 
-/// `proc_read`: copies the reply from `*pos` on.
+/// `proc_read`: copies the reply from `*pos` on, producing more as needed.
 #[no_mangle]
 unsafe extern "C" fn gfn_rs_read(
     private: *mut c_void,
@@ -108,19 +150,34 @@ unsafe extern "C" fn gfn_rs_read(
     // SAFETY: `pos` is the file position procfs hands to every read.
     let pos = unsafe { &mut *pos };
     ssize((|| {
-        let reply = file.lock();
-        let start = usize::try_from(*pos).map_err(|_| EINVAL)?;
-        let rest = reply.get(start..).unwrap_or(&[]);
-        let n = rest.len().min(len);
-        UserSlice::new(buf as usize, n)
-            .writer()
-            .write_slice(&rest[..n])?;
-        *pos += n as i64;
-        Ok(n)
+        let mut reply = file.lock();
+        let mut user = UserSlice::new(buf as usize, len).writer();
+        let mut copied = 0;
+        while copied < len {
+            let at = u64::try_from(*pos).map_err(|_| EINVAL)?;
+            let Some(off) = at.checked_sub(reply.base) else {
+                return Err(ESPIPE);
+            };
+            let off = usize::try_from(off).unwrap_or(usize::MAX);
+            if off >= reply.window.len() {
+                match reply.advance() {
+                    Ok(true) => continue,
+                    Ok(false) => break,
+                    // Bytes already copied are returned; the error recurs.
+                    Err(_) if copied > 0 => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            let n = (reply.window.len() - off).min(len - copied);
+            user.write_slice(&reply.window[off..off + n])?;
+            *pos += n as i64;
+            copied += n;
+        }
+        Ok(copied)
     })())
 }
 
-/// `proc_write`: answers the request and makes it this file's reply.
+/// `proc_write`: starts answering the request; it becomes this file's reply.
 #[no_mangle]
 unsafe extern "C" fn gfn_rs_write(
     private: *mut c_void,
@@ -145,21 +202,27 @@ unsafe extern "C" fn gfn_rs_write(
         if request::lines(&input).all(|line| line.tokens().next().is_none()) {
             return Err(EINVAL);
         }
-        let mut reply = KVVec::new();
-        answer(&input, &mut reply)?;
-        *file.lock() = reply;
+        let mut answer = Answer::new(input);
+        let mut window = KVVec::new();
+        let done = answer.fill(&mut window, CHUNK)?;
+        *file.lock() = Reply {
+            window,
+            base: 0,
+            rest: (!done).then_some(answer),
+        };
         // The next read(2) on this file starts at the new reply's start.
         *pos = 0;
         Ok(len)
     })())
 }
 
-/// Length of the reply, for `lseek(SEEK_END)`.
+/// Length of the reply produced so far, for `lseek(SEEK_END)`.
 #[no_mangle]
 unsafe extern "C" fn gfn_rs_reply_len(private: *mut c_void) -> i64 {
     // SAFETY: procfs passes the `private_data` set at open, not yet released.
     let file = unsafe { open_file(private) };
-    file.lock().len() as i64
+    let reply = file.lock();
+    (reply.base + reply.window.len() as u64) as i64
 }
 
 /// `proc_poll`: a reply is always ready and a request can always be sent.

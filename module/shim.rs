@@ -3,32 +3,81 @@
 //! Safe wrappers around `kvm_shim.c`: a referenced VM and the page walk.
 
 use crate::request::Reason;
-use kernel::error::code::{ENOENT, ESRCH};
-use kernel::error::Error;
-use kernel::ffi::{c_char, c_int, c_void};
+use kernel::error::code::{EINVAL, ENOENT};
+use kernel::error::{Error, Result};
+use kernel::ffi::{c_char, c_int, c_long, c_void};
+use kernel::prelude::*;
 
 /// Mirrors `struct gfn_shim_page` in `kvm_shim.h`.
 #[repr(C)]
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 pub(crate) struct ShimPage {
-    pub(crate) hva: u64,
     pub(crate) pfn: u64,
-    pub(crate) folio_size: u64,
+    pub(crate) pages: u32,
+    pub(crate) err: i32,
     pub(crate) flags: u32,
-    pub(crate) slot_id: i32,
+    pub(crate) nid: u32,
+    pub(crate) order: u32,
+    pad: u32,
 }
 
 /// `GFN_SHIM_PAGE_HUGETLB`: the folio is a hugetlbfs page.
 pub(crate) const PAGE_HUGETLB: u32 = 1 << 0;
 /// `GFN_SHIM_PAGE_LARGE`: the folio has more than one page.
 pub(crate) const PAGE_LARGE: u32 = 1 << 1;
+/// `GFN_SHIM_PAGE_ZERO`: the shared (huge) zero page.
+pub(crate) const PAGE_ZERO: u32 = 1 << 2;
+/// `GFN_SHIM_PAGE_KSM`: a KSM page.
+pub(crate) const PAGE_KSM: u32 = 1 << 3;
+
+/// Mirrors `struct gfn_shim_slot` in `kvm_shim.h`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct ShimSlot {
+    pub(crate) base_gfn: u64,
+    pub(crate) npages: u64,
+    pub(crate) hva: u64,
+    pub(crate) flags: u32,
+    pub(crate) id: u16,
+    pub(crate) as_id: u16,
+}
+
+impl ShimSlot {
+    /// Guest frame number just past the memslot.
+    pub(crate) fn end(&self) -> u64 {
+        self.base_gfn.saturating_add(self.npages)
+    }
+}
+
+/// Mirrors `struct gfn_shim_vm` in `kvm_shim.h`.
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct ShimVm {
+    pub(crate) pid: i32,
+    pub(crate) slots: u32,
+    pub(crate) pages: u64,
+}
+
+/// Most pages one walk covers: one mmap lock hold, one `KVec` of scratch.
+pub(crate) const BATCH: usize = 512;
 
 extern "C" {
     fn gfn_shim_proc_create(name: *const c_char, mode: u16) -> c_int;
     fn gfn_shim_proc_remove(name: *const c_char);
     fn gfn_shim_vm_get(pid: c_int, vmm_pid: *mut c_int) -> *mut c_void;
     fn gfn_shim_vm_put(kvm: *mut c_void);
-    fn gfn_shim_translate(kvm: *mut c_void, gpa: u64, out: *mut ShimPage) -> c_int;
+    fn gfn_shim_vm_nth(n: u32, out: *mut ShimVm) -> c_int;
+    fn gfn_shim_slot_find(kvm: *mut c_void, as_id: u32, gfn: u64, out: *mut ShimSlot) -> c_int;
+    fn gfn_shim_walk(
+        kvm: *mut c_void,
+        as_id: u32,
+        gfn: u64,
+        nr: u32,
+        nofault: bool,
+        scratch: *mut *mut c_void,
+        slot: *mut ShimSlot,
+        out: *mut ShimPage,
+    ) -> c_long;
 }
 
 /// Creates `/proc/<name>` with the Rust callbacks of `proc_file`.
@@ -52,6 +101,10 @@ pub(crate) struct Vm {
     pub(crate) vmm_pid: u32,
 }
 
+// SAFETY: a VM reference is not tied to the thread that took it; it may
+// be dropped from any thread (answers live in files shared across tasks).
+unsafe impl Send for Vm {}
+
 impl Vm {
     /// The VM whose VMM is process `pid`, or the first VM on `vm_list`.
     pub(crate) fn get(pid: Option<u32>) -> Result<Vm, Reason> {
@@ -74,25 +127,84 @@ impl Vm {
         })
     }
 
-    /// Finds the host page behind guest physical address `gpa`.
-    pub(crate) fn translate(&self, gpa: u64) -> Result<ShimPage, (Reason, Error)> {
-        let mut page = ShimPage::default();
+    /// The memslot of address space `as_id` holding `gfn` or, failing
+    /// that, the first one above it; `None` when there is none (or no such
+    /// address space).
+    pub(crate) fn slot_find(&self, as_id: u8, gfn: u64) -> Option<ShimSlot> {
+        let mut slot = ShimSlot::default();
         // SAFETY: `self.kvm` is referenced for as long as `self` lives and
-        // `page` is a valid, exclusively borrowed `struct gfn_shim_page`.
-        let ret = unsafe { gfn_shim_translate(self.kvm, gpa, &mut page) };
-        if ret == 0 {
-            return Ok(page);
-        }
-        let err = Error::from_errno(ret);
-        let reason = if err == ENOENT {
-            Reason::NoMemslot
-        } else if err == ESRCH {
-            Reason::NoMm
-        } else {
-            Reason::NoPage
-        };
-        Err((reason, err))
+        // `slot` is a valid, exclusively borrowed `struct gfn_shim_slot`.
+        let ret = unsafe { gfn_shim_slot_find(self.kvm, as_id.into(), gfn, &mut slot) };
+        (ret == 0).then_some(slot)
     }
+
+    /// Walks the host pages behind guest frames `gfn..` (as many as
+    /// `pages` and `out` hold, within one memslot): the memslot, and
+    /// entries that each cover consecutive pages of one folio.  `ENOENT`/`EINVAL` when no memslot of `as_id` holds
+    /// `gfn`, `ESRCH` when the VMM's address space is gone, `EINTR` on a
+    /// fatal signal.
+    pub(crate) fn walk<'a>(
+        &self,
+        as_id: u8,
+        gfn: u64,
+        nofault: bool,
+        pages: &mut [usize],
+        out: &'a mut [ShimPage],
+    ) -> Result<(ShimSlot, &'a [ShimPage])> {
+        let nr = pages.len().min(out.len()).min(BATCH);
+        let mut slot = ShimSlot::default();
+        // SAFETY: `self.kvm` is referenced for as long as `self` lives;
+        // `pages` and `out` are exclusively borrowed and hold at least `nr`
+        // entries each, which is all the shim writes.
+        let ret = unsafe {
+            gfn_shim_walk(
+                self.kvm,
+                as_id.into(),
+                gfn,
+                nr as u32,
+                nofault,
+                pages.as_mut_ptr().cast(),
+                &mut slot,
+                out.as_mut_ptr(),
+            )
+        };
+        if ret < 0 {
+            return Err(Error::from_errno(ret as c_int));
+        }
+        let n = (ret as usize).min(nr);
+        Ok((slot, &out[..n]))
+    }
+}
+
+/// Facts about the `n`-th live VM (from 0), or `None` past the last.
+pub(crate) fn vm_nth(n: u32) -> Option<ShimVm> {
+    let mut vm = ShimVm::default();
+    // SAFETY: `vm` is a valid, exclusively borrowed `struct gfn_shim_vm`;
+    // the shim takes `kvm_lock` itself.
+    let ret = unsafe { gfn_shim_vm_nth(n, &mut vm) };
+    (ret == 0).then_some(vm)
+}
+
+/// Room for one batched walk: page pointers for the shim and the facts it
+/// fills, `BATCH` of each.
+pub(crate) struct Scratch {
+    pub(crate) pages: KVec<usize>,
+    pub(crate) out: KVec<ShimPage>,
+}
+
+impl Scratch {
+    /// Allocates room for `BATCH` pages.
+    pub(crate) fn new() -> Result<Scratch> {
+        Ok(Scratch {
+            pages: KVec::from_elem(0, BATCH, GFP_KERNEL)?,
+            out: KVec::from_elem(ShimPage::default(), BATCH, GFP_KERNEL)?,
+        })
+    }
+}
+
+/// `ENOENT` and `EINVAL` from the shim both mean "no memslot there".
+pub(crate) fn is_no_slot(err: Error) -> bool {
+    err == ENOENT || err == EINVAL
 }
 
 impl Drop for Vm {

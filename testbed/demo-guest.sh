@@ -37,6 +37,15 @@ phys=$(echo "$reply" | sed -n 's/.*phys=\(0x[0-9a-f]*\).*/\1/p')
 
 say "reader $phys"
 reader "$phys"
+
+say "gfn_test vms; gfn_test slots --pid $qemu"
+gfn_test vms
+gfn_test slots --pid "$qemu"
+
+say "gfn_test map --pid $qemu | head -8; ... | wc -l   (every page of the VM, runs merged, nothing faulted in)"
+gfn_test map --pid "$qemu" >/tmp/map.txt
+head -8 /tmp/map.txt
+wc -l </tmp/map.txt
 kill $qemu
 wait $qemu 2>/dev/null || true
 
@@ -64,6 +73,9 @@ exec 3<>/proc/gfn_to_pfn
 echo "0x1111 0x2222 0x3333 0x4444" >&3
 cat <&3
 exec 3>&-
+
+say "gfn_test map --pid $pid 0x400000-0x800000   (the THP memslot: one line per 2 MiB page)"
+gfn_test map --pid "$pid" 0x400000-0x800000
 
 say "gfn_test --json --pid $pid 0x9a5678"
 gfn_test --json --pid "$pid" 0x9a5678

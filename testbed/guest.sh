@@ -2,7 +2,8 @@
 # Boots the test-bed kernel of one flavour under QEMU (TCG, -cpu max: SVM with
 # nested paging, so kvm_amd works in the guest) with an initramfs holding
 # busybox, the module and the static tools, and runs one job in it.
-#   guest.sh FLAVOUR JOB LOG      JOB: check (the in-guest suite) | demo
+#   guest.sh FLAVOUR JOB LOG      JOB: check (the in-guest suite) | soak | bench | demo
+# GFN_FILTER=A,B runs only the suite's tests whose names contain A or B.
 # The whole serial log is kept in LOG.  Exit status: the job's, or 1 when the
 # guest printed a kernel splat or no exit line.
 set -euo pipefail
@@ -51,7 +52,7 @@ echo "guest.sh: booting $flavour kernel for '$job' (log: $log)" >&2
 rc=0
 timeout 1500 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 \
 	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 loglevel=5 panic=-1 $tsc_arg gfn.job=$job" \
+	-append "console=ttyS0 loglevel=5 panic=-1 numa=fake=2 tsc=reliable $tsc_arg gfn.job=$job${GFN_FILTER:+ gfn.filter=$GFN_FILTER}" \
 	-nographic -no-reboot -nic none -vga none </dev/null >"$log" 2>&1 || rc=$?
 
 "$TOP/testbed/verdict.sh" "$log"

@@ -1,5 +1,5 @@
-//! The JSON form of a reply line: one object per address or bad token,
-//! every field typed (numbers as numbers, addresses also as hex strings).
+//! The JSON form of a reply line: one object per line, every field typed
+//! (numbers as numbers, addresses also as hex strings).
 
 use gfn_proto::reply::Reply;
 use serde::Serialize;
@@ -18,6 +18,13 @@ pub enum JsonReply {
         hva_hex: String,
         kind: &'static str,
         size: u64,
+        order: u8,
+        node: u32,
+        slot: u16,
+        #[serde(rename = "as")]
+        as_id: u8,
+        share: &'static str,
+        pages: u64,
         pid: u32,
     },
     Err {
@@ -27,11 +34,30 @@ pub enum JsonReply {
         #[serde(skip_serializing_if = "Option::is_none")]
         gpa_hex: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        pages: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
         pid: Option<u32>,
         #[serde(skip_serializing_if = "Option::is_none")]
         offset: Option<usize>,
         #[serde(skip_serializing_if = "Option::is_none")]
         len: Option<usize>,
+    },
+    Vm {
+        pid: u32,
+        slots: u32,
+        memory: u64,
+    },
+    Slot {
+        pid: u32,
+        #[serde(rename = "as")]
+        as_id: u8,
+        id: u16,
+        gpa: u64,
+        gpa_hex: String,
+        size: u64,
+        hva: u64,
+        hva_hex: String,
+        flags: u32,
     },
 }
 
@@ -48,12 +74,24 @@ impl From<&Reply> for JsonReply {
                 hva_hex: format!("{:#x}", t.hva),
                 kind: t.kind.as_str(),
                 size: t.size,
+                order: t.order,
+                node: t.node,
+                slot: t.slot,
+                as_id: t.as_id,
+                share: t.share.as_str(),
+                pages: t.pages,
                 pid: t.pid,
             },
-            Reply::AddrErr { reason, gpa, pid } => JsonReply::Err {
+            Reply::AddrErr {
+                reason,
+                gpa,
+                pid,
+                pages,
+            } => JsonReply::Err {
                 reason: reason.as_str(),
                 gpa: Some(gpa),
                 gpa_hex: Some(format!("{gpa:#x}")),
+                pages: Some(pages),
                 pid,
                 offset: None,
                 len: None,
@@ -62,9 +100,30 @@ impl From<&Reply> for JsonReply {
                 reason: reason.as_str(),
                 gpa: None,
                 gpa_hex: None,
+                pages: None,
                 pid: None,
                 offset: Some(span.offset),
                 len: Some(span.len),
+            },
+            Reply::Vm { pid, slots, memory } => JsonReply::Vm { pid, slots, memory },
+            Reply::Slot {
+                pid,
+                as_id,
+                id,
+                gpa,
+                size,
+                hva,
+                flags,
+            } => JsonReply::Slot {
+                pid,
+                as_id,
+                id,
+                gpa,
+                gpa_hex: format!("{gpa:#x}"),
+                size,
+                hva,
+                hva_hex: format!("{hva:#x}"),
+                flags,
             },
         }
     }
@@ -81,15 +140,18 @@ mod tests {
 
     #[test]
     fn ok_shape() {
-        let v =
-            json("ok phys=0x1a5c01111 kind=thp gpa=0x1111 hva=0x7f0000001111 pid=42 size=2097152");
+        let v = json(
+            "ok phys=0x1a5c01111 kind=thp gpa=0x1111 hva=0x7f0000001111 pid=42 size=2097152 \
+             order=9 node=0 slot=1 as=0 share=none",
+        );
         assert_eq!(
             v,
             serde_json::json!({
                 "status": "ok", "gpa": 0x1111, "gpa_hex": "0x1111",
                 "phys": 0x1a5c01111u64, "phys_hex": "0x1a5c01111", "pfn": 0x1a5c01,
                 "hva": 0x7f0000001111u64, "hva_hex": "0x7f0000001111",
-                "kind": "thp", "size": 2097152, "pid": 42
+                "kind": "thp", "size": 2097152, "order": 9, "node": 0, "slot": 1,
+                "as": 0, "share": "none", "pages": 1, "pid": 42
             })
         );
     }
@@ -98,15 +160,24 @@ mod tests {
     fn err_shapes() {
         assert_eq!(
             json("err:no-vm gpa=0x10 pid=7"),
-            serde_json::json!({"status": "err", "reason": "no-vm", "gpa": 16, "gpa_hex": "0x10", "pid": 7})
+            serde_json::json!({"status": "err", "reason": "no-vm", "gpa": 16, "gpa_hex": "0x10", "pages": 1, "pid": 7})
         );
         assert_eq!(
-            json("err:no-vms gpa=0x10"),
-            serde_json::json!({"status": "err", "reason": "no-vms", "gpa": 16, "gpa_hex": "0x10"})
+            json("err:not-present gpa=0x10000 pages=3"),
+            serde_json::json!({"status": "err", "reason": "not-present", "gpa": 65536, "gpa_hex": "0x10000", "pages": 3})
         );
         assert_eq!(
             json("err:invalid-token offset=3 len=2"),
             serde_json::json!({"status": "err", "reason": "invalid-token", "offset": 3, "len": 2})
+        );
+        assert_eq!(
+            json("vm pid=60 slots=2 memory=4096"),
+            serde_json::json!({"status": "vm", "pid": 60, "slots": 2, "memory": 4096})
+        );
+        assert_eq!(
+            json("slot pid=60 as=1 id=3 gpa=0x1000 size=4096 hva=0x2000 flags=0x2"),
+            serde_json::json!({"status": "slot", "pid": 60, "as": 1, "id": 3, "gpa": 4096,
+                "gpa_hex": "0x1000", "size": 4096, "hva": 8192, "hva_hex": "0x2000", "flags": 2})
         );
     }
 }

@@ -8,5 +8,5 @@ pub mod pagemap;
 pub mod query;
 
 pub use gfn_proto::reply::{Kind, Reply, Translation};
-pub use gfn_proto::request::{Reason, MAX_WRITE};
-pub use query::{query, requests, ClientError, PROC_PATH};
+pub use gfn_proto::request::{self, Reason, MAX_WRITE};
+pub use query::{query, query_each, requests, ClientError, PROC_PATH};

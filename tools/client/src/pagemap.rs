@@ -33,6 +33,17 @@ pub fn entry(pid: Option<u32>, vaddr: u64) -> io::Result<Entry> {
     Ok(Entry::decode(u64::from_le_bytes(buf)))
 }
 
+/// The pagemap entries of `n` pages from `vaddr` on in process `pid`, in
+/// one read: the kernel's own page walk, at its own speed.
+pub fn entries(pid: u32, vaddr: u64, n: usize) -> io::Result<Vec<Entry>> {
+    let mut buf = vec![0u8; n * 8];
+    File::open(format!("/proc/{pid}/pagemap"))?.read_exact_at(&mut buf, (vaddr >> 12) * 8)?;
+    Ok(buf
+        .chunks_exact(8)
+        .map(|c| Entry::decode(u64::from_le_bytes(c.try_into().unwrap_or_default())))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@ use gfn_proto::reply::{parse_line, ParseError, Reply};
 use gfn_proto::request::MAX_WRITE;
 use std::fmt;
 use std::fs::OpenOptions;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 
 /// The module's proc file.
 pub const PROC_PATH: &str = "/proc/gfn_to_pfn";
@@ -61,6 +61,20 @@ fn io_error(what: &'static str, e: io::Error) -> ClientError {
 
 /// Sends `request` in one write on a fresh open file and parses the reply.
 pub fn query(request: &str) -> Result<Vec<Reply>, ClientError> {
+    let mut replies = Vec::new();
+    query_each(request, |r| {
+        replies.push(r);
+        Ok(())
+    })?;
+    Ok(replies)
+}
+
+/// Sends `request` and hands each reply line to `each` as it is read, so a
+/// reply of any size (a whole-VM map) is never held in memory at once.
+pub fn query_each(
+    request: &str,
+    mut each: impl FnMut(Reply) -> Result<(), ClientError>,
+) -> Result<(), ClientError> {
     if request.len() > MAX_WRITE {
         return Err(ClientError::TooBig(request.len()));
     }
@@ -71,10 +85,21 @@ pub fn query(request: &str) -> Result<Vec<Reply>, ClientError> {
         .map_err(|e| io_error("open", e))?;
     f.write_all(request.as_bytes())
         .map_err(|e| io_error("write", e))?;
-    let mut text = String::new();
-    f.read_to_string(&mut text)
-        .map_err(|e| io_error("read", e))?;
-    parse_reply(&text)
+    let mut lines = BufReader::with_capacity(1 << 16, f);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines
+            .read_line(&mut line)
+            .map_err(|e| io_error("read", e))?
+            == 0
+        {
+            return Ok(());
+        }
+        let reply =
+            parse_line(&line).map_err(|e| ClientError::BadReply(line.trim_end().to_string(), e))?;
+        each(reply)?;
+    }
 }
 
 /// Parses a whole reply, line by line.
@@ -137,7 +162,8 @@ mod tests {
 
     #[test]
     fn parses_every_reply_form() {
-        let text = "ok phys=0x1a5c01111 kind=base gpa=0x1111 hva=0x7f0000001111 pid=42 size=4096\n\
+        let text = "ok phys=0x1a5c01111 kind=base gpa=0x1111 hva=0x7f0000001111 pid=42 size=4096 \
+                    order=0 node=0 slot=0 as=0 share=none\n\
                     err:no-memslot gpa=0x7ff00000000 pid=42\n\
                     err:no-vms gpa=0x1000\n\
                     err:invalid-token offset=3 len=2\n";

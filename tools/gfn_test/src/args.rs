@@ -1,5 +1,6 @@
 //! Command line of `gfn_test`: addresses, then optionally the VMM's pid
-//! last, as the seed client took them.
+//! last, as the seed client took them; or one of the `vms`, `slots` and
+//! `map` subcommands.
 
 use clap::Parser;
 
@@ -9,10 +10,15 @@ const EXAMPLES: &str = "Examples:
   gfn_test --pid 4242 0x1000 0x2000 0x3000
   gfn_test --json 0x1234 4242     one JSON object per address
   writer | grep -o '0x[0-9a-f]*' | gfn_test --pid 4242 -   addresses from stdin
+  gfn_test vms                    list every VM: VMM pid, memslots, guest memory
+  gfn_test slots --pid 4242       list the VM's memslots
+  gfn_test map --pid 4242         map every page of the VM, runs merged
+  gfn_test map 0x0-0x100000 0x40000000+512 --fault   map ranges, faulting pages in
 
-Exit status: 0 when every address translated, 1 when any failed, 2 on errors.";
+Exit status: 0 when every address translated (map, vms, slots: when the VM
+or the VMs were found), 1 when any failed, 2 on errors.";
 
-#[derive(Debug, Parser)]
+#[derive(Clone, Debug, Parser)]
 #[command(
     name = "gfn_test",
     version,
@@ -29,9 +35,85 @@ pub struct Cli {
     #[arg(long)]
     pub pid: Option<u32>,
 
-    /// Print one JSON object per address instead of the kernel's lines.
+    /// Print one JSON object per reply line instead of the kernel's lines.
     #[arg(long)]
     pub json: bool,
+
+    /// Fault pages in (and allocate them) rather than report them not
+    /// present; without it, asking never changes the VMM's memory.
+    #[arg(long)]
+    pub fault: bool,
+
+    /// Memslot address space (1 is SMM on x86).
+    #[arg(long = "as", value_name = "ID", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=1))]
+    pub as_id: u8,
+}
+
+/// A subcommand, when the first word names one.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sub {
+    Vms,
+    Slots,
+    /// Ranges as the module's grammar writes them; empty for the whole VM.
+    Map(Vec<String>),
+}
+
+/// The subcommand in `words`, if any; checks `map`'s ranges.
+pub fn sub(cli: &Cli) -> Result<Option<Sub>, String> {
+    let Some((first, rest)) = cli.words.split_first() else {
+        return Ok(None);
+    };
+    let extra = || format!("'{first}' takes no arguments (got {rest:?}); use --pid");
+    Ok(Some(match first.as_str() {
+        "vms" if rest.is_empty() => Sub::Vms,
+        "slots" if rest.is_empty() => Sub::Slots,
+        "vms" | "slots" => return Err(extra()),
+        "map" => {
+            for r in rest {
+                let tokens: Vec<_> = gfn_client::request::lines(r.as_bytes())
+                    .flat_map(|l| l.tokens().map(|(_, t)| t).collect::<Vec<_>>())
+                    .collect();
+                if !matches!(
+                    tokens.as_slice(),
+                    [gfn_client::request::Token::Range { .. }]
+                ) {
+                    return Err(format!(
+                        "'{r}' is not a range: write START-END or START+PAGES (0x... addresses)"
+                    ));
+                }
+            }
+            Sub::Map(rest.to_vec())
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// The request text for a subcommand, with the line's options.
+pub fn sub_request(sub: &Sub, cli: &Cli) -> String {
+    let mut req = match sub {
+        Sub::Vms => "vms".to_string(),
+        Sub::Slots => "slots".to_string(),
+        Sub::Map(ranges) if ranges.is_empty() => "all".to_string(),
+        Sub::Map(ranges) => ranges.join(" "),
+    };
+    req += &options(cli);
+    req
+}
+
+/// ` pid=N mode=fault as=1`, each only when asked for.
+pub fn options(cli: &Cli) -> String {
+    let mut o = String::new();
+    if let Some(pid) = cli.pid {
+        o += &format!(" pid={pid}");
+    }
+    if cli.fault {
+        o += " mode=fault";
+    }
+    if cli.as_id != 0 {
+        o += &format!(" as={}", cli.as_id);
+    }
+    o
 }
 
 /// What to translate, once the words are sorted out.
@@ -131,6 +213,34 @@ mod tests {
         assert!(p.stdin && p.pid == Some(42));
         assert_eq!(addrs_in("0x1 0x2,0x3\n 0x4\n").unwrap(), [1, 2, 3, 4]);
         assert!(addrs_in("0x1 zz").is_err());
+    }
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("gfn_test").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn subcommands() {
+        let c = cli(&["vms"]);
+        assert_eq!(sub(&c).unwrap(), Some(Sub::Vms));
+        assert_eq!(sub_request(&Sub::Vms, &c), "vms");
+        let c = cli(&["slots", "--pid", "7"]);
+        assert_eq!(sub_request(&sub(&c).unwrap().unwrap(), &c), "slots pid=7");
+        let c = cli(&["map", "--pid", "7", "--fault", "--as", "1"]);
+        assert_eq!(
+            sub_request(&sub(&c).unwrap().unwrap(), &c),
+            "all pid=7 mode=fault as=1"
+        );
+        let c = cli(&["map", "0x0-0x2000", "0x1000+3"]);
+        assert_eq!(
+            sub_request(&sub(&c).unwrap().unwrap(), &c),
+            "0x0-0x2000 0x1000+3"
+        );
+        assert!(sub(&cli(&["map", "0x1000"])).is_err());
+        assert!(sub(&cli(&["map", "0x2000-0x1000"])).is_err());
+        assert!(sub(&cli(&["vms", "7"])).is_err());
+        assert_eq!(sub(&cli(&["0x1000", "7"])).unwrap(), None);
+        assert!(Cli::try_parse_from(["gfn_test", "--as", "2", "vms"]).is_err());
     }
 
     #[test]

@@ -1,16 +1,56 @@
 //! gfn_test: the host client of gfn_to_pfn.  Sends guest physical
 //! addresses to `/proc/gfn_to_pfn` and prints the module's reply, as the
-//! seed's client did (`Kernel reply: ...`), or as JSON.
+//! seed's client did (`Kernel reply: ...`), or as JSON; `vms`, `slots` and
+//! `map` list VMs, memslots and whole-VM maps, streamed as they are read.
 
 mod args;
 
 use clap::Parser;
 use gfn_client::json::JsonReply;
-use gfn_client::{query, requests, Reply};
+use gfn_client::{query, query_each, requests, Reason, Reply};
 use std::io::Read;
 use std::process::ExitCode;
 
+/// Prints one reply line, as the kernel wrote it or as JSON.
+fn print(reply: &Reply, json: bool, prefix: &str) -> Result<(), String> {
+    if json {
+        let v = serde_json::to_string(&JsonReply::from(reply)).map_err(|e| e.to_string())?;
+        println!("{v}");
+    } else {
+        println!("{prefix}{reply}");
+    }
+    Ok(())
+}
+
+/// Runs `vms`, `slots` or `map`: fails only when a request as a whole
+/// failed (no such VM); unmapped pages are part of a map.
+fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
+    let mut ok = true;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    query_each(&args::sub_request(sub, cli), |reply| {
+        use std::io::Write;
+        ok &= match reply {
+            Reply::TokenErr { .. } => false,
+            Reply::AddrErr { reason, .. } => {
+                matches!(reason, Reason::NotPresent | Reason::NoMemslot)
+            }
+            _ => true,
+        };
+        let line = if cli.json {
+            serde_json::to_string(&JsonReply::from(&reply)).unwrap_or_default()
+        } else {
+            reply.to_string()
+        };
+        writeln!(out, "{line}").map_err(|e| gfn_client::ClientError::Io("print", e))
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(ok)
+}
+
 fn run(cli: &args::Cli) -> Result<bool, String> {
+    if let Some(sub) = args::sub(cli)? {
+        return run_sub(&sub, cli);
+    }
     let mut plan = args::plan(cli)?;
     if plan.stdin {
         let mut text = String::new();
@@ -23,16 +63,14 @@ fn run(cli: &args::Cli) -> Result<bool, String> {
         }
     }
     let mut all_ok = true;
+    let opts = args::options(&args::Cli {
+        pid: None,
+        ..cli.clone()
+    });
     for request in requests(&plan.addrs, plan.pid) {
-        for reply in query(&request).map_err(|e| e.to_string())? {
+        for reply in query(&(request + &opts)).map_err(|e| e.to_string())? {
             all_ok &= matches!(reply, Reply::Ok(_));
-            if cli.json {
-                let v =
-                    serde_json::to_string(&JsonReply::from(&reply)).map_err(|e| e.to_string())?;
-                println!("{v}");
-            } else {
-                println!("Kernel reply: {reply}");
-            }
+            print(&reply, cli.json, "Kernel reply: ")?;
         }
     }
     Ok(all_ok)

@@ -1,17 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The reply format of `/proc/gfn_to_pfn`: one line per address or bad
-//! token.  The kernel module formats lines with `Display`; the tools parse
-//! them with [`parse_line`].  Shared source, so both always agree.
+//! The reply format of `/proc/gfn_to_pfn`: one line per address, run of
+//! pages, listed VM or memslot, or bad token.  The kernel module formats
+//! lines with `Display`; the tools parse them with [`parse_line`].  Shared
+//! source, so both always agree.
 //!
 //! ```text
 //! ok phys=0x<hex> kind=<base|thp|hugetlb> gpa=0x<hex> hva=0x<hex> pid=<dec> size=<dec>
-//! err:<reason> gpa=0x<hex> [pid=<dec>]
+//!    order=<dec> node=<dec> slot=<dec> as=<dec> share=<none|zero|ksm> [pages=<dec>]
+//! err:<reason> gpa=0x<hex> [pid=<dec>] [pages=<dec>]
 //! err:<reason> offset=<dec> len=<dec>
+//! vm pid=<dec> slots=<dec> memory=<dec>
+//! slot pid=<dec> as=<dec> id=<dec> gpa=0x<hex> size=<dec> hva=0x<hex> flags=0x<hex>
 //! ```
 //!
-//! Parsers ignore `key=value` fields they do not know, so fields can be
-//! added without breaking older tools.
+//! (The `ok` line is one line.)  A line with `pages=N` stands for `N`
+//! consecutive guest pages from `gpa` on whose host pages are as
+//! consecutive, with the same facts; without it, `N` is 1.  For a single
+//! address `gpa`, `hva` and `phys` keep its offset in the page; for ranges
+//! they are page aligned.  Parsers ignore `key=value` fields they do not
+//! know, so fields can be added without breaking older tools.
 
 use super::request::{Reason, Span};
 use core::fmt;
@@ -45,14 +53,43 @@ impl Kind {
     }
 }
 
-/// A successful translation.
+/// Whether the host page is shared in a way that matters to its users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Share {
+    /// An ordinary page.
+    None,
+    /// The shared zero page (or huge zero page): never written.
+    Zero,
+    /// A page merged by KSM with identical pages elsewhere.
+    Ksm,
+}
+
+impl Share {
+    /// The value's name in replies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Share::None => "none",
+            Share::Zero => "zero",
+            Share::Ksm => "ksm",
+        }
+    }
+
+    /// The value named `name`, if any.
+    pub fn from_name(name: &[u8]) -> Option<Share> {
+        [Share::None, Share::Zero, Share::Ksm]
+            .into_iter()
+            .find(|k| k.as_str().as_bytes() == name)
+    }
+}
+
+/// A successful translation of one page or of a run of pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Translation {
     /// Host physical address: host PFN << 12 | (gpa & 0xfff).
     pub phys: u64,
     /// What backs the page.
     pub kind: Kind,
-    /// The guest physical address asked for.
+    /// The guest physical address asked for (first of a run).
     pub gpa: u64,
     /// Host virtual address of `gpa` in the VMM.
     pub hva: u64,
@@ -60,53 +97,107 @@ pub struct Translation {
     pub pid: u32,
     /// Size in bytes of the host page (folio) holding it.
     pub size: u64,
+    /// Order of that folio: `size == 4096 << order`.
+    pub order: u8,
+    /// NUMA node of the host page.
+    pub node: u32,
+    /// Id of the memslot holding `gpa`.
+    pub slot: u16,
+    /// Address space of that memslot (1 is SMM on x86).
+    pub as_id: u8,
+    /// Whether the page is the zero page or a KSM page.
+    pub share: Share,
+    /// Number of pages in the run (1 for a single address).
+    pub pages: u64,
 }
 
 /// One reply line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reply {
-    /// An address translated.
+    /// An address or a run of pages translated.
     Ok(Translation),
-    /// An address that could not be translated.
+    /// An address, or a run of pages, that could not be translated.
     AddrErr {
         /// Why.
         reason: Reason,
-        /// The address.
+        /// The address (first of a run).
         gpa: u64,
         /// The pid it was looked up with, if any.
         pid: Option<u32>,
+        /// Number of pages in the run (1 for a single address).
+        pages: u64,
     },
-    /// A token that is not valid.
+    /// A token that is not valid, or a request word that failed.
     TokenErr {
         /// Why.
         reason: Reason,
         /// Where it stands in the write.
         span: Span,
     },
+    /// A VM, in answer to `vms`.
+    Vm {
+        /// Pid of the thread that created the VM.
+        pid: u32,
+        /// Number of memslots, over all address spaces.
+        slots: u32,
+        /// Guest memory in those memslots, in bytes.
+        memory: u64,
+    },
+    /// A memslot, in answer to `slots`.
+    Slot {
+        /// The VMM's pid.
+        pid: u32,
+        /// Address space.
+        as_id: u8,
+        /// Memslot id.
+        id: u16,
+        /// First guest physical address.
+        gpa: u64,
+        /// Size in bytes.
+        size: u64,
+        /// Host virtual address of `gpa`.
+        hva: u64,
+        /// `KVM_MEM_*` flags.
+        flags: u32,
+    },
 }
 
 /// Longest formatted line, newline included.
-pub const MAX_LINE: usize = 160;
+pub const MAX_LINE: usize = 256;
 
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reply::Ok(t) => write!(
-                f,
-                "ok phys={:#x} kind={} gpa={:#x} hva={:#x} pid={} size={}",
-                t.phys,
-                t.kind.as_str(),
-                t.gpa,
-                t.hva,
-                t.pid,
-                t.size
-            ),
-            Reply::AddrErr { reason, gpa, pid } => {
+            Reply::Ok(t) => {
+                write!(
+                    f,
+                    "ok phys={:#x} kind={} gpa={:#x} hva={:#x} pid={} size={} \
+                     order={} node={} slot={} as={} share={}",
+                    t.phys,
+                    t.kind.as_str(),
+                    t.gpa,
+                    t.hva,
+                    t.pid,
+                    t.size,
+                    t.order,
+                    t.node,
+                    t.slot,
+                    t.as_id,
+                    t.share.as_str()
+                )?;
+                pages(f, t.pages)
+            }
+            Reply::AddrErr {
+                reason,
+                gpa,
+                pid,
+                pages: n,
+            } => {
                 write!(f, "err:{} gpa={:#x}", reason.as_str(), gpa)?;
-                match pid {
-                    Some(pid) => write!(f, " pid={}", pid),
-                    None => Ok(()),
+                if let Some(pid) = pid {
+                    write!(f, " pid={}", pid)?;
                 }
+                pages(f, *n)
             }
             Reply::TokenErr { reason, span } => write!(
                 f,
@@ -115,7 +206,32 @@ impl fmt::Display for Reply {
                 span.offset,
                 span.len
             ),
+            Reply::Vm { pid, slots, memory } => {
+                write!(f, "vm pid={} slots={} memory={}", pid, slots, memory)
+            }
+            Reply::Slot {
+                pid,
+                as_id,
+                id,
+                gpa,
+                size,
+                hva,
+                flags,
+            } => write!(
+                f,
+                "slot pid={} as={} id={} gpa={:#x} size={} hva={:#x} flags={:#x}",
+                pid, as_id, id, gpa, size, hva, flags
+            ),
         }
+    }
+}
+
+/// Writes ` pages=N` unless `N` is 1.
+fn pages(f: &mut fmt::Formatter<'_>, n: u64) -> fmt::Result {
+    if n == 1 {
+        Ok(())
+    } else {
+        write!(f, " pages={}", n)
     }
 }
 
@@ -141,8 +257,18 @@ struct Fields<'a> {
     hva: Option<&'a str>,
     pid: Option<&'a str>,
     size: Option<&'a str>,
+    order: Option<&'a str>,
+    node: Option<&'a str>,
+    slot: Option<&'a str>,
+    as_id: Option<&'a str>,
+    share: Option<&'a str>,
+    pages: Option<&'a str>,
     offset: Option<&'a str>,
     len: Option<&'a str>,
+    slots: Option<&'a str>,
+    memory: Option<&'a str>,
+    id: Option<&'a str>,
+    flags: Option<&'a str>,
 }
 
 impl<'a> Fields<'a> {
@@ -157,13 +283,31 @@ impl<'a> Fields<'a> {
                 "hva" => &mut f.hva,
                 "pid" => &mut f.pid,
                 "size" => &mut f.size,
+                "order" => &mut f.order,
+                "node" => &mut f.node,
+                "slot" => &mut f.slot,
+                "as" => &mut f.as_id,
+                "share" => &mut f.share,
+                "pages" => &mut f.pages,
                 "offset" => &mut f.offset,
                 "len" => &mut f.len,
+                "slots" => &mut f.slots,
+                "memory" => &mut f.memory,
+                "id" => &mut f.id,
+                "flags" => &mut f.flags,
                 _ => continue,
             };
             *slot = Some(value);
         }
         Ok(f)
+    }
+
+    /// `pages=`, 1 when absent.
+    fn pages(&self) -> Result<u64, ParseError> {
+        match self.pages {
+            Some(_) => dec(self.pages, "pages"),
+            None => Ok(1),
+        }
     }
 }
 
@@ -190,16 +334,45 @@ pub fn parse_line(line: &str) -> Result<Reply, ParseError> {
     let mut words = line.split_ascii_whitespace();
     let status = words.next().ok_or(ParseError::UnknownStatus)?;
     let fields = Fields::collect(words)?;
-    if status == "ok" {
-        let kind = fields.kind.ok_or(ParseError::MissingField("kind"))?;
-        return Ok(Reply::Ok(Translation {
-            phys: hex(fields.phys, "phys")?,
-            kind: Kind::from_name(kind.as_bytes()).ok_or(ParseError::BadValue("kind"))?,
-            gpa: hex(fields.gpa, "gpa")?,
-            hva: hex(fields.hva, "hva")?,
-            pid: dec(fields.pid, "pid")?,
-            size: dec(fields.size, "size")?,
-        }));
+    match status {
+        "ok" => {
+            let kind = fields.kind.ok_or(ParseError::MissingField("kind"))?;
+            let share = fields.share.ok_or(ParseError::MissingField("share"))?;
+            return Ok(Reply::Ok(Translation {
+                phys: hex(fields.phys, "phys")?,
+                kind: Kind::from_name(kind.as_bytes()).ok_or(ParseError::BadValue("kind"))?,
+                gpa: hex(fields.gpa, "gpa")?,
+                hva: hex(fields.hva, "hva")?,
+                pid: dec(fields.pid, "pid")?,
+                size: dec(fields.size, "size")?,
+                order: dec(fields.order, "order")?,
+                node: dec(fields.node, "node")?,
+                slot: dec(fields.slot, "slot")?,
+                as_id: dec(fields.as_id, "as")?,
+                share: Share::from_name(share.as_bytes()).ok_or(ParseError::BadValue("share"))?,
+                pages: fields.pages()?,
+            }));
+        }
+        "vm" => {
+            return Ok(Reply::Vm {
+                pid: dec(fields.pid, "pid")?,
+                slots: dec(fields.slots, "slots")?,
+                memory: dec(fields.memory, "memory")?,
+            })
+        }
+        "slot" => {
+            return Ok(Reply::Slot {
+                pid: dec(fields.pid, "pid")?,
+                as_id: dec(fields.as_id, "as")?,
+                id: dec(fields.id, "id")?,
+                gpa: hex(fields.gpa, "gpa")?,
+                size: dec(fields.size, "size")?,
+                hva: hex(fields.hva, "hva")?,
+                flags: u32::try_from(hex(fields.flags, "flags")?)
+                    .map_err(|_| ParseError::BadValue("flags"))?,
+            })
+        }
+        _ => {}
     }
     let name = status
         .strip_prefix("err:")
@@ -214,6 +387,7 @@ pub fn parse_line(line: &str) -> Result<Reply, ParseError> {
             reason,
             gpa: hex(fields.gpa, "gpa")?,
             pid,
+            pages: fields.pages()?,
         });
     }
     Ok(Reply::TokenErr {

@@ -7,14 +7,23 @@
 //! write   := line ( '\n' line )*
 //! line    := sep* ( token ( sep+ token )* )? sep*
 //! sep     := ' ' | '\t' | '\r' | '\v' | '\f' | ','
-//! token   := address | pid | key '=' value
-//! address := ('0x' | '0X') hexdigit+        a guest physical address (u64)
-//! pid     := digit+ | 'pid=' digit+         decimal, 1 ..= PID_MAX
+//! token   := address | range | 'all' | 'vms' | 'slots' | option
+//! address := hex                             a guest physical address (u64)
+//! range   := hex '-' hex                     every page with a byte in [start, end)
+//!          | hex '+' count                   count pages from start's page
+//! count   := digit+ | hex                    at least 1
+//! hex     := ('0x' | '0X') hexdigit+
+//! option  := pid | 'pid=' digit+ | 'mode=' ('fault' | 'nofault') | 'as=' ('0' | '1')
+//! pid     := digit+                          decimal, 1 ..= PID_MAX
 //! ```
 //!
-//! A token is a maximal run of non-separator bytes.  A pid applies to every
-//! address on its line, wherever it stands (the seed's `0x1234 4242`); a line
-//! without one queries the first VM.  Nothing here allocates or panics.
+//! A token is a maximal run of non-separator bytes.  Options apply to every
+//! other token of their line, wherever they stand (the seed's `0x1234
+//! 4242`), and each may appear once per line.  A line without a pid uses
+//! the first VM; without `mode=` pages are not faulted in (`nofault`);
+//! without `as=` memslots of address space 0 are used.  `all` stands for
+//! every memslot of the VM, `vms` lists the VMs, `slots` the VM's memslots.
+//! Nothing here allocates or panics.
 
 /// Largest request, in bytes, one write may carry; larger writes fail with
 /// `E2BIG` and change nothing.
@@ -23,10 +32,16 @@ pub const MAX_WRITE: usize = 16384;
 /// Largest pid the kernel can hand out (`PID_MAX_LIMIT` on 64-bit).
 pub const PID_MAX: u32 = 4_194_304;
 
+/// Page size of guest and host base pages.
+pub const PAGE_SHIFT: u32 = 12;
+
+/// Largest guest frame number plus one: a range may not reach past it.
+pub const GFN_LIMIT: u64 = 1 << (64 - PAGE_SHIFT);
+
 /// Why a token, or the translation of an address, failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reason {
-    /// Not an address, a pid or a `key=value`.
+    /// Not an address, a range, a request word or an option.
     InvalidToken,
     /// A number too large for its field.
     Overflow,
@@ -46,11 +61,19 @@ pub enum Reason {
     NoPage,
     /// The VMM's address space is gone.
     NoMm,
+    /// A known key with a value it does not take.
+    InvalidValue,
+    /// An option other than the pid given twice on a line.
+    DuplicateKey,
+    /// A range of no pages.
+    EmptyRange,
+    /// Nothing is mapped there, and the request did not fault pages in.
+    NotPresent,
 }
 
 impl Reason {
     /// Every reason, for lookups by name.
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 14] = [
         Reason::InvalidToken,
         Reason::Overflow,
         Reason::InvalidPid,
@@ -61,6 +84,10 @@ impl Reason {
         Reason::NoMemslot,
         Reason::NoPage,
         Reason::NoMm,
+        Reason::InvalidValue,
+        Reason::DuplicateKey,
+        Reason::EmptyRange,
+        Reason::NotPresent,
     ];
 
     /// The reason's name in replies (`err:<name>`).
@@ -76,6 +103,10 @@ impl Reason {
             Reason::NoMemslot => "no-memslot",
             Reason::NoPage => "no-page",
             Reason::NoMm => "no-mm",
+            Reason::InvalidValue => "invalid-value",
+            Reason::DuplicateKey => "duplicate-key",
+            Reason::EmptyRange => "empty-range",
+            Reason::NotPresent => "not-present",
         }
     }
 
@@ -102,10 +133,47 @@ pub struct Span {
 pub enum Token {
     /// A guest physical address.
     Addr(u64),
-    /// The pid of a VMM.
+    /// `pages` guest pages from guest frame `gfn` on; `pages >= 1` and
+    /// `gfn + pages <= GFN_LIMIT`.
+    Range {
+        /// First guest frame number.
+        gfn: u64,
+        /// Number of pages.
+        pages: u64,
+    },
+    /// Every memslot of the VM.
+    All,
+    /// List every VM.
+    Vms,
+    /// List the VM's memslots.
+    Slots,
+    /// The pid of a VMM (an option).
     Pid(u32),
+    /// Whether pages may be faulted in (an option).
+    Fault(bool),
+    /// Memslot address space (an option).
+    As(u8),
     /// A token that is not valid, and why.
     Bad(Reason),
+}
+
+/// Which option a token sets, valid or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum OptionKey {
+    Pid,
+    Mode,
+    As,
+}
+
+/// The options of one line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// The VMM's pid; `None` for the first VM.
+    pub pid: Option<u32>,
+    /// Fault pages in (`mode=fault`) rather than report them not present.
+    pub fault: bool,
+    /// Memslot address space.
+    pub as_id: u8,
 }
 
 fn is_sep(b: u8) -> bool {
@@ -133,84 +201,155 @@ fn parse_hex(digits: &[u8]) -> Result<u64, Reason> {
     Ok(v)
 }
 
-/// Parses a decimal pid; `bad` is the reason for a token that is not one.
-fn parse_pid(digits: &[u8], bad: Reason) -> Result<u32, Reason> {
+/// Parses decimal digits into a u64; `bad` is the reason for non-digits.
+fn parse_dec(digits: &[u8], bad: Reason) -> Result<u64, Reason> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return Err(bad);
     }
-    let mut v: u32 = 0;
+    let mut v: u64 = 0;
     for &d in digits {
         v = v
             .checked_mul(10)
-            .and_then(|v| v.checked_add(u32::from(d - b'0')))
+            .and_then(|v| v.checked_add(u64::from(d - b'0')))
             .ok_or(Reason::Overflow)?;
-    }
-    if v == 0 || v > PID_MAX {
-        return Err(Reason::InvalidPid);
     }
     Ok(v)
 }
 
-/// Classifies one token.  The bool says whether it is a pid token (valid
-/// or not), which decides the pid of its line.
-fn classify(tok: &[u8]) -> (Token, bool) {
-    let (token, is_pid) = match tok {
-        [b'0', b'x' | b'X', digits @ ..] => (parse_hex(digits).map(Token::Addr), false),
-        [b'0'..=b'9', ..] => (parse_pid(tok, Reason::InvalidToken).map(Token::Pid), true),
-        _ => match tok.iter().position(|&b| b == b'=') {
-            Some(0) | None => (Err(Reason::InvalidToken), false),
-            Some(eq) => match tok.split_at(eq) {
-                (b"pid", value) => (
-                    parse_pid(value.get(1..).unwrap_or(&[]), Reason::InvalidPid).map(Token::Pid),
-                    true,
-                ),
-                _ => (Err(Reason::UnknownKey), false),
+/// Parses a decimal pid; `bad` is the reason for a token that is not one.
+fn parse_pid(digits: &[u8], bad: Reason) -> Result<u32, Reason> {
+    let v = parse_dec(digits, bad)?;
+    if v > u64::from(u32::MAX) {
+        return Err(Reason::Overflow);
+    }
+    if v == 0 || v > u64::from(PID_MAX) {
+        return Err(Reason::InvalidPid);
+    }
+    Ok(v as u32)
+}
+
+/// Parses `0x...`, the only form of an address.
+fn parse_addr(tok: &[u8]) -> Result<u64, Reason> {
+    match tok {
+        [b'0', b'x' | b'X', digits @ ..] => parse_hex(digits),
+        _ => Err(Reason::InvalidToken),
+    }
+}
+
+/// Parses `start-end` or `start+count` (`op` says which) into a range.
+fn parse_range(start: &[u8], op: u8, rest: &[u8]) -> Result<Token, Reason> {
+    let start = parse_addr(start)?;
+    let gfn = start >> PAGE_SHIFT;
+    let pages = if op == b'-' {
+        let end = parse_addr(rest)?;
+        if end <= start {
+            return Err(Reason::EmptyRange);
+        }
+        ((end - 1) >> PAGE_SHIFT) - gfn + 1
+    } else {
+        let count = match rest {
+            [b'0', b'x' | b'X', ..] => parse_addr(rest)?,
+            _ => parse_dec(rest, Reason::InvalidToken)?,
+        };
+        if count == 0 {
+            return Err(Reason::EmptyRange);
+        }
+        if count > GFN_LIMIT - gfn {
+            return Err(Reason::Overflow);
+        }
+        count
+    };
+    Ok(Token::Range { gfn, pages })
+}
+
+/// Parses the value of `key=value`.
+fn parse_option(key: &[u8], value: &[u8]) -> (Result<Token, Reason>, Option<OptionKey>) {
+    match key {
+        b"pid" => (
+            parse_pid(value, Reason::InvalidPid).map(Token::Pid),
+            Some(OptionKey::Pid),
+        ),
+        b"mode" => (
+            match value {
+                b"fault" => Ok(Token::Fault(true)),
+                b"nofault" => Ok(Token::Fault(false)),
+                _ => Err(Reason::InvalidValue),
             },
+            Some(OptionKey::Mode),
+        ),
+        b"as" => (
+            match value {
+                b"0" => Ok(Token::As(0)),
+                b"1" => Ok(Token::As(1)),
+                _ => Err(Reason::InvalidValue),
+            },
+            Some(OptionKey::As),
+        ),
+        _ => (Err(Reason::UnknownKey), None),
+    }
+}
+
+/// Classifies one token, and says which option it sets, if any: that
+/// decides the options of its line even when its value is bad.
+fn classify(tok: &[u8]) -> (Token, Option<OptionKey>) {
+    let (token, key) = match tok {
+        [b'0', b'x' | b'X', ..] => match tok.iter().position(|&b| b == b'-' || b == b'+') {
+            Some(at) => (parse_range(&tok[..at], tok[at], &tok[at + 1..]), None),
+            None => (parse_addr(tok).map(Token::Addr), None),
+        },
+        [b'0'..=b'9', ..] => (
+            parse_pid(tok, Reason::InvalidToken).map(Token::Pid),
+            Some(OptionKey::Pid),
+        ),
+        b"all" => (Ok(Token::All), None),
+        b"vms" => (Ok(Token::Vms), None),
+        b"slots" => (Ok(Token::Slots), None),
+        _ => match tok.iter().position(|&b| b == b'=') {
+            Some(0) | None => (Err(Reason::InvalidToken), None),
+            Some(eq) => parse_option(&tok[..eq], &tok[eq + 1..]),
         },
     };
-    (token.unwrap_or_else(Token::Bad), is_pid)
+    (token.unwrap_or_else(Token::Bad), key)
 }
 
 /// Splits a write into its lines.
 pub fn lines(buf: &[u8]) -> Lines<'_> {
-    Lines {
-        buf,
-        pos: 0,
-        done: false,
-    }
+    Lines { buf, next: Some(0) }
+}
+
+/// The line that starts at byte `start` of `buf`, and where the next line
+/// starts, if there is one.  Lets a caller resume where it stopped.
+pub fn line_at(buf: &[u8], start: usize) -> Option<(Line<'_>, Option<usize>)> {
+    let rest = buf.get(start..)?;
+    Some(match rest.iter().position(|&b| b == b'\n') {
+        Some(n) => (
+            Line {
+                bytes: &rest[..n],
+                start,
+            },
+            Some(start + n + 1),
+        ),
+        None => (Line { bytes: rest, start }, None),
+    })
 }
 
 /// Iterator over the lines of a write.
 pub struct Lines<'a> {
     buf: &'a [u8],
-    pos: usize,
-    done: bool,
+    next: Option<usize>,
 }
 
 impl<'a> Iterator for Lines<'a> {
     type Item = Line<'a>;
 
     fn next(&mut self) -> Option<Line<'a>> {
-        if self.done {
-            return None;
-        }
-        let rest = self.buf.get(self.pos..).unwrap_or(&[]);
-        let start = self.pos;
-        let bytes = match rest.iter().position(|&b| b == b'\n') {
-            Some(n) => {
-                self.pos = start + n + 1;
-                &rest[..n]
-            }
-            None => {
-                self.done = true;
-                rest
-            }
-        };
-        Some(Line { bytes, start })
+        let (line, next) = line_at(self.buf, self.next?)?;
+        self.next = next;
+        Some(line)
     }
 }
 
-/// One line of a write: one VM selection and its addresses.
+/// One line of a write: one VM selection and its requests.
 #[derive(Clone, Copy, Debug)]
 pub struct Line<'a> {
     bytes: &'a [u8],
@@ -221,23 +360,35 @@ impl<'a> Line<'a> {
     /// The pid every address of this line is looked up in: `None` for the
     /// first VM, or why the line's pid cannot be determined.
     pub fn pid(&self) -> Result<Option<u32>, Reason> {
-        let mut pid = Ok(None);
-        let mut seen = false;
-        for (_, is_pid, token) in self.classified() {
-            if !is_pid {
-                continue;
+        self.options().map(|o| o.pid)
+    }
+
+    /// The line's options, or why they cannot be determined: a bad or
+    /// repeated option spoils every request of its line.
+    pub fn options(&self) -> Result<Options, Reason> {
+        let mut opts = Options::default();
+        let mut seen = [false; 3];
+        let mut pos = 0;
+        while let Some((_, tok)) = self.next_token(&mut pos) {
+            let (token, key) = classify(tok);
+            let Some(key) = key else { continue };
+            let seen = &mut seen[key as usize];
+            if *seen {
+                return Err(match key {
+                    OptionKey::Pid => Reason::DuplicatePid,
+                    _ => Reason::DuplicateKey,
+                });
             }
-            if seen {
-                return Err(Reason::DuplicatePid);
+            *seen = true;
+            match token {
+                Token::Pid(p) => opts.pid = Some(p),
+                Token::Fault(f) => opts.fault = f,
+                Token::As(a) => opts.as_id = a,
+                Token::Bad(r) => return Err(r),
+                _ => return Err(Reason::InvalidToken),
             }
-            seen = true;
-            pid = match token {
-                Token::Pid(p) => Ok(Some(p)),
-                Token::Bad(r) => Err(r),
-                Token::Addr(_) => Err(Reason::InvalidPid),
-            };
         }
-        pid
+        Ok(opts)
     }
 
     /// The line's tokens in order, with where they stand in the write.
@@ -248,14 +399,16 @@ impl<'a> Line<'a> {
         }
     }
 
-    fn classified(&self) -> impl Iterator<Item = (Span, bool, Token)> + 'a {
-        let line = *self;
-        let mut pos = 0;
-        core::iter::from_fn(move || {
-            let (span, tok) = line.next_token(&mut pos)?;
-            let (token, is_pid) = classify(tok);
-            Some((span, is_pid, token))
-        })
+    /// Byte offset of the line in the write.
+    pub fn start(&self) -> usize {
+        self.start
+    }
+
+    /// The token at or after byte `*pos` of the line, advancing `*pos`
+    /// past it.  Lets a caller resume where it stopped.
+    pub fn token_at(&self, pos: &mut usize) -> Option<(Span, Token)> {
+        let (span, tok) = self.next_token(pos)?;
+        Some((span, classify(tok).0))
     }
 
     /// The next raw token at or after `*pos`, advancing `*pos` past it.
@@ -284,7 +437,13 @@ impl Iterator for Tokens<'_> {
     type Item = (Span, Token);
 
     fn next(&mut self) -> Option<(Span, Token)> {
-        let (span, tok) = self.line.next_token(&mut self.pos)?;
-        Some((span, classify(tok).0))
+        self.line.token_at(&mut self.pos)
+    }
+}
+
+impl Token {
+    /// Whether the token is a line option rather than a request.
+    pub fn is_option(&self) -> bool {
+        matches!(self, Token::Pid(_) | Token::Fault(_) | Token::As(_))
     }
 }

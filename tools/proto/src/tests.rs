@@ -1,7 +1,7 @@
 //! Unit tests of the grammar and the reply format.
 
-use crate::reply::{parse_line, Kind, ParseError, Reply, Translation, MAX_LINE};
-use crate::request::{lines, Reason, Span, Token, PID_MAX};
+use crate::reply::{parse_line, Kind, ParseError, Reply, Share, Translation, MAX_LINE};
+use crate::request::{line_at, lines, Options, Reason, Span, Token, GFN_LIMIT, PID_MAX};
 use std::string::ToString;
 use std::vec::Vec;
 
@@ -150,10 +150,10 @@ fn reasons_round_trip_by_name() {
 
 fn sample_replies() -> Vec<Reply> {
     let mut v = Vec::new();
-    for (n, kind) in [
-        (0u64, Kind::Base),
-        (u64::MAX, Kind::Thp),
-        (0x1a5c01111, Kind::Hugetlb),
+    for (n, kind, share) in [
+        (0u64, Kind::Base, Share::None),
+        (u64::MAX, Kind::Thp, Share::Zero),
+        (0x1a5c01111, Kind::Hugetlb, Share::Ksm),
     ] {
         v.push(Reply::Ok(Translation {
             phys: n,
@@ -162,50 +162,218 @@ fn sample_replies() -> Vec<Reply> {
             hva: n,
             pid: u32::MAX,
             size: n,
+            order: u8::MAX,
+            node: u32::MAX,
+            slot: u16::MAX,
+            as_id: u8::MAX,
+            share,
+            pages: n,
         }));
     }
     v.push(Reply::AddrErr {
         reason: Reason::NoMemslot,
         gpa: u64::MAX,
         pid: Some(PID_MAX),
+        pages: u64::MAX,
     });
     v.push(Reply::AddrErr {
-        reason: Reason::NoVms,
+        reason: Reason::NotPresent,
         gpa: 0,
         pid: None,
+        pages: 1,
     });
     v.push(Reply::TokenErr {
         reason: Reason::InvalidToken,
         span: sp(usize::MAX, usize::MAX),
     });
+    v.push(Reply::Vm {
+        pid: u32::MAX,
+        slots: u32::MAX,
+        memory: u64::MAX,
+    });
+    v.push(Reply::Slot {
+        pid: u32::MAX,
+        as_id: u8::MAX,
+        id: u16::MAX,
+        gpa: u64::MAX,
+        size: u64::MAX,
+        hva: u64::MAX,
+        flags: u32::MAX,
+    });
     v
 }
 
-#[test]
-fn replies_format_as_documented() {
-    let t = Reply::Ok(Translation {
+fn translation() -> Translation {
+    Translation {
         phys: 0x1a5c01111,
         kind: Kind::Base,
         gpa: 0x1111,
         hva: 0x7f0000001111,
         pid: 4242,
         size: 4096,
-    });
+        order: 0,
+        node: 0,
+        slot: 1,
+        as_id: 0,
+        share: Share::None,
+        pages: 1,
+    }
+}
+
+#[test]
+fn replies_format_as_documented() {
+    let t = Reply::Ok(translation());
     assert_eq!(
         t.to_string(),
-        "ok phys=0x1a5c01111 kind=base gpa=0x1111 hva=0x7f0000001111 pid=4242 size=4096"
+        "ok phys=0x1a5c01111 kind=base gpa=0x1111 hva=0x7f0000001111 pid=4242 size=4096 \
+         order=0 node=0 slot=1 as=0 share=none"
     );
+    let run = Reply::Ok(Translation {
+        pages: 512,
+        ..translation()
+    });
+    assert!(run.to_string().ends_with(" share=none pages=512"));
     let e = Reply::AddrErr {
         reason: Reason::NoVm,
         gpa: 0x10,
         pid: Some(7),
+        pages: 1,
     };
     assert_eq!(e.to_string(), "err:no-vm gpa=0x10 pid=7");
+    let e = Reply::AddrErr {
+        reason: Reason::NotPresent,
+        gpa: 0x10000,
+        pid: Some(7),
+        pages: 3,
+    };
+    assert_eq!(e.to_string(), "err:not-present gpa=0x10000 pid=7 pages=3");
     let e = Reply::TokenErr {
         reason: Reason::UnknownKey,
         span: sp(3, 5),
     };
     assert_eq!(e.to_string(), "err:unknown-key offset=3 len=5");
+    let vm = Reply::Vm {
+        pid: 60,
+        slots: 2,
+        memory: 1 << 30,
+    };
+    assert_eq!(vm.to_string(), "vm pid=60 slots=2 memory=1073741824");
+    let slot = Reply::Slot {
+        pid: 60,
+        as_id: 0,
+        id: 3,
+        gpa: 0x100000,
+        size: 4096,
+        hva: 0x7f0000000000,
+        flags: 2,
+    };
+    assert_eq!(
+        slot.to_string(),
+        "slot pid=60 as=0 id=3 gpa=0x100000 size=4096 hva=0x7f0000000000 flags=0x2"
+    );
+}
+
+#[test]
+fn ranges() {
+    assert_eq!(
+        tokens(b"0x1000-0x3000 0x1fff-0x2001 0x0+512 0x5000+0x10"),
+        [
+            Token::Range { gfn: 1, pages: 2 },
+            Token::Range { gfn: 1, pages: 2 },
+            Token::Range { gfn: 0, pages: 512 },
+            Token::Range { gfn: 5, pages: 16 },
+        ]
+    );
+    assert_eq!(
+        tokens(b"0x0-0xffffffffffffffff"),
+        [Token::Range {
+            gfn: 0,
+            pages: GFN_LIMIT
+        }]
+    );
+    assert_eq!(
+        tokens(b"0xfffffffffffff000+1 0xfffffffffffff000+2"),
+        [
+            Token::Range {
+                gfn: GFN_LIMIT - 1,
+                pages: 1
+            },
+            Token::Bad(Reason::Overflow),
+        ]
+    );
+    assert_eq!(
+        tokens(b"0x2000-0x2000 0x3000-0x1000 0x1000+0 0x1000+0x0"),
+        [Token::Bad(Reason::EmptyRange); 4]
+    );
+    assert_eq!(
+        tokens(b"0x1000- 0x1000+ -0x1000 0x-1 0x1000-1000 0x10+1x 0x1+-1 0x1-0x2-0x3"),
+        [Token::Bad(Reason::InvalidToken); 8]
+    );
+    assert_eq!(
+        tokens(b"0x1+99999999999999999999"),
+        [Token::Bad(Reason::Overflow)]
+    );
+}
+
+#[test]
+fn request_words() {
+    assert_eq!(
+        tokens(b"all vms slots"),
+        [Token::All, Token::Vms, Token::Slots]
+    );
+    assert_eq!(
+        tokens(b"ALL al allx"),
+        [Token::Bad(Reason::InvalidToken); 3]
+    );
+}
+
+#[test]
+fn line_options() {
+    let opts = |s: &[u8]| lines(s).next().unwrap().options();
+    assert_eq!(opts(b"0x1"), Ok(Options::default()));
+    assert_eq!(
+        opts(b"mode=fault 0x1 as=1 pid=9"),
+        Ok(Options {
+            pid: Some(9),
+            fault: true,
+            as_id: 1
+        })
+    );
+    assert_eq!(opts(b"mode=nofault all").map(|o| o.fault), Ok(false));
+    assert_eq!(opts(b"mode=fault mode=fault"), Err(Reason::DuplicateKey));
+    assert_eq!(opts(b"as=0 as=1"), Err(Reason::DuplicateKey));
+    assert_eq!(opts(b"pid=1 2"), Err(Reason::DuplicatePid));
+    assert_eq!(opts(b"mode=fast 0x1"), Err(Reason::InvalidValue));
+    assert_eq!(opts(b"as=2 0x1"), Err(Reason::InvalidValue));
+    assert_eq!(opts(b"as= 0x1"), Err(Reason::InvalidValue));
+    assert_eq!(opts(b"size=1 0x1"), Ok(Options::default()));
+    assert_eq!(
+        tokens(b"mode=fault as=1 mode=x"),
+        [
+            Token::Fault(true),
+            Token::As(1),
+            Token::Bad(Reason::InvalidValue)
+        ]
+    );
+    assert!(Token::As(0).is_option() && Token::Pid(1).is_option());
+    assert!(!Token::All.is_option() && !Token::Bad(Reason::InvalidPid).is_option());
+}
+
+#[test]
+fn resuming_lines_and_tokens() {
+    let buf = b"0x1 0x2\n\nall pid=3";
+    let (first, next) = line_at(buf, 0).unwrap();
+    assert_eq!(next, Some(8));
+    let mut pos = 0;
+    assert_eq!(first.token_at(&mut pos), Some((sp(0, 3), Token::Addr(1))));
+    assert_eq!(first.token_at(&mut pos), Some((sp(4, 3), Token::Addr(2))));
+    assert_eq!(first.token_at(&mut pos), None);
+    let (empty, next) = line_at(buf, 8).unwrap();
+    assert_eq!((empty.start(), next), (8, Some(9)));
+    let (last, next) = line_at(buf, 9).unwrap();
+    assert_eq!(next, None);
+    assert_eq!(last.tokens().count(), 2);
+    assert!(line_at(buf, buf.len() + 1).is_none());
 }
 
 #[test]
@@ -220,7 +388,8 @@ fn replies_round_trip_and_fit_max_line() {
 
 #[test]
 fn parser_ignores_unknown_fields_and_rejects_garbage() {
-    let line = "ok phys=0x1000 kind=thp gpa=0x0 hva=0x2000 pid=1 size=2097152 node=0 order=9";
+    let line = "ok phys=0x1000 kind=thp gpa=0x0 hva=0x2000 pid=1 size=2097152 node=0 order=9 \
+                slot=0 as=0 share=none future=1";
     assert!(matches!(parse_line(line), Ok(Reply::Ok(t)) if t.kind == Kind::Thp));
     assert_eq!(parse_line(""), Err(ParseError::UnknownStatus));
     assert_eq!(parse_line("okay phys=0x1"), Err(ParseError::UnknownStatus));
@@ -229,15 +398,15 @@ fn parser_ignores_unknown_fields_and_rejects_garbage() {
         Err(ParseError::UnknownStatus)
     );
     assert_eq!(
-        parse_line("ok phys=0x1 kind=base gpa=0x1 hva=0x1 pid=1"),
+        parse_line("ok phys=0x1 kind=base gpa=0x1 hva=0x1 pid=1 share=none"),
         Err(ParseError::MissingField("size"))
     );
     assert_eq!(
-        parse_line("ok phys=1 kind=base gpa=0x1 hva=0x1 pid=1 size=1"),
+        parse_line("ok phys=1 kind=base gpa=0x1 hva=0x1 pid=1 size=1 share=none"),
         Err(ParseError::BadValue("phys"))
     );
     assert_eq!(
-        parse_line("ok phys=0x1 kind=big gpa=0x1 hva=0x1 pid=1 size=1"),
+        parse_line("ok phys=0x1 kind=big gpa=0x1 hva=0x1 pid=1 size=1 share=none"),
         Err(ParseError::BadValue("kind"))
     );
     assert_eq!(

@@ -5,8 +5,8 @@
 //! every run replays; proptest adds random and mutated ones
 //! (GFN_FUZZ_CASES sets how many; `make soak` runs more).
 
-use gfn_proto::reply::{parse_line, Kind, Reply, Translation};
-use gfn_proto::request::{lines, Reason, Span, Token, MAX_WRITE};
+use gfn_proto::reply::{parse_line, Kind, Reply, Share, Translation};
+use gfn_proto::request::{lines, Reason, Span, Token, GFN_LIMIT, MAX_WRITE};
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -57,6 +57,9 @@ fn walk(input: &[u8]) -> usize {
             if let Token::Addr(_) = token {
                 assert!(text.len() > 2 && text[0] == b'0' && (text[1] | 0x20) == b'x');
             }
+            if let Token::Range { gfn, pages } = token {
+                assert!(pages >= 1 && pages <= GFN_LIMIT - gfn, "{gfn} + {pages}");
+            }
             if let Token::Pid(p) = token {
                 assert!((1..=gfn_proto::request::PID_MAX).contains(&p));
                 // A line with a valid pid token has that pid, or none at all.
@@ -103,6 +106,13 @@ fn pieces() -> impl Strategy<Value = Vec<u8>> {
         Just(b"\0".to_vec()),
         Just(b"=".to_vec()),
         Just(b"-".to_vec()),
+        Just(b"+".to_vec()),
+        Just(b"all".to_vec()),
+        Just(b"vms".to_vec()),
+        Just(b"slots".to_vec()),
+        Just(b"mode=".to_vec()),
+        Just(b"fault".to_vec()),
+        Just(b"as=".to_vec()),
         "[0-9a-fA-FxX]{1,20}".prop_map(String::into_bytes),
         any::<u64>().prop_map(|v| format!("{v:#x}").into_bytes()),
         (0u64..5_000_000).prop_map(|v| v.to_string().into_bytes()),
@@ -111,34 +121,80 @@ fn pieces() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(piece, 0..64).prop_map(|v| v.concat())
 }
 
-fn reply() -> impl Strategy<Value = Reply> {
-    let reason = proptest::sample::select(Reason::ALL.to_vec());
+fn translation() -> impl Strategy<Value = Translation> {
     let kind = proptest::sample::select(vec![Kind::Base, Kind::Thp, Kind::Hugetlb]);
-    prop_oneof![
+    let share = proptest::sample::select(vec![Share::None, Share::Zero, Share::Ksm]);
+    (
+        (any::<u64>(), kind, any::<u64>(), any::<u64>(), any::<u32>()),
         (
             any::<u64>(),
-            kind,
-            any::<u64>(),
-            any::<u64>(),
+            any::<u8>(),
             any::<u32>(),
+            any::<u16>(),
+            any::<u8>(),
+        ),
+        (share, any::<u64>()),
+    )
+        .prop_map(
+            |((phys, kind, gpa, hva, pid), (size, order, node, slot, as_id), (share, pages))| {
+                Translation {
+                    phys,
+                    kind,
+                    gpa,
+                    hva,
+                    pid,
+                    size,
+                    order,
+                    node,
+                    slot,
+                    as_id,
+                    share,
+                    pages,
+                }
+            },
+        )
+}
+
+fn reply() -> impl Strategy<Value = Reply> {
+    let reason = proptest::sample::select(Reason::ALL.to_vec());
+    prop_oneof![
+        translation().prop_map(Reply::Ok),
+        (
+            reason.clone(),
+            any::<u64>(),
+            any::<Option<u32>>(),
             any::<u64>()
         )
-            .prop_map(|(phys, kind, gpa, hva, pid, size)| Reply::Ok(Translation {
-                phys,
-                kind,
+            .prop_map(|(reason, gpa, pid, pages)| Reply::AddrErr {
+                reason,
                 gpa,
-                hva,
                 pid,
-                size
-            })),
-        (reason.clone(), any::<u64>(), any::<Option<u32>>())
-            .prop_map(|(reason, gpa, pid)| Reply::AddrErr { reason, gpa, pid }),
+                pages
+            }),
         (reason, any::<usize>(), any::<usize>()).prop_map(|(reason, offset, len)| {
             Reply::TokenErr {
                 reason,
                 span: Span { offset, len },
             }
         }),
+        (any::<u32>(), any::<u32>(), any::<u64>()).prop_map(|(pid, slots, memory)| Reply::Vm {
+            pid,
+            slots,
+            memory
+        }),
+        (
+            (any::<u32>(), any::<u8>(), any::<u16>()),
+            (any::<u64>(), any::<u64>(), any::<u64>(), any::<u32>())
+        )
+            .prop_map(|((pid, as_id, id), (gpa, size, hva, flags))| Reply::Slot {
+                pid,
+                as_id,
+                id,
+                gpa,
+                size,
+                hva,
+                flags
+            }),
     ]
 }
 

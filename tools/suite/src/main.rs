@@ -5,13 +5,18 @@
 //! (pagemap, kpageflags, /dev/mem).  Prints one PASS/FAIL line per test and
 //! `N passed, M failed` last; exits non-zero when any test failed.
 
+mod bench;
 mod check;
 mod module;
 mod oracle;
+mod pages;
+mod t_facts;
 mod t_file;
 mod t_fuzz;
 mod t_input;
 mod t_lifecycle;
+mod t_map;
+mod t_map_races;
 mod t_qemu;
 mod t_stress;
 mod t_tools;
@@ -63,6 +68,28 @@ fn tests(ko: &'static str) -> Vec<Test> {
             Box::new(t_input::oversize_and_empty_writes),
         ),
         ("largest_reply", Box::new(t_input::largest_reply)),
+        (
+            "map_all_matches_pagemap",
+            Box::new(t_map::map_all_matches_pagemap),
+        ),
+        (
+            "range_edges_and_holes",
+            Box::new(t_map::range_edges_and_holes),
+        ),
+        (
+            "nofault_probe_keeps_rss",
+            Box::new(t_map::nofault_probe_keeps_rss),
+        ),
+        (
+            "streamed_reply_is_bounded",
+            Box::new(t_map::streamed_reply_is_bounded),
+        ),
+        ("huge_zero_page", Box::new(t_facts::huge_zero_page)),
+        ("mthp_order", Box::new(t_facts::mthp_order)),
+        ("ksm_pages", Box::new(t_facts::ksm_pages)),
+        ("numa_node", Box::new(t_facts::numa_node)),
+        ("smm_address_space", Box::new(t_facts::smm_address_space)),
+        ("discovery_vms_slots", Box::new(t_facts::discovery)),
         ("non_root_refused", Box::new(t_file::non_root_refused)),
         ("read_seek_poll", Box::new(t_file::read_seek_poll)),
         (
@@ -99,6 +126,14 @@ fn tests(ko: &'static str) -> Vec<Test> {
         ),
         ("vm_churn", Box::new(t_lifecycle::vm_churn)),
         (
+            "memslot_churn_during_map",
+            Box::new(move || t_map_races::memslot_churn_during_map(100 * k)),
+        ),
+        (
+            "unload_while_map_read",
+            Box::new(move || t_map_races::unload_while_map_read(ko)),
+        ),
+        (
             "unload_with_open_file",
             Box::new(move || t_lifecycle::unload_with_open_file(ko)),
         ),
@@ -106,7 +141,16 @@ fn tests(ko: &'static str) -> Vec<Test> {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    let mut args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--bench") {
+        args.remove(1);
+        let ko = args.get(1).map_or("/gfn_to_pfn.ko", String::as_str);
+        if let Err(e) = bench::run(ko) {
+            println!("bench failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let ko: &'static str = Box::leak(
         args.get(1)
             .cloned()
@@ -116,7 +160,11 @@ fn main() {
     let filter = args.get(2).cloned();
     let (mut passed, mut failed) = (0, 0);
     for (name, test) in tests(ko) {
-        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) && name != "module_loads" {
+        // A comma-separated list of name fragments selects tests.
+        let chosen = filter
+            .as_ref()
+            .is_none_or(|f| f.split(',').any(|part| name.contains(part)));
+        if !chosen && name != "module_loads" {
             continue;
         }
         let start = Instant::now();

@@ -44,26 +44,30 @@ pub fn translate(request: &str) -> Result<Translation, String> {
 }
 
 pub fn insmod(ko: &str) -> Result<(), String> {
-    run("insmod", &[ko])
+    run("insmod", &[ko]).map(drop)
 }
 
 pub fn rmmod() -> Result<(), String> {
-    run("rmmod", &["gfn_to_pfn"])
+    run("rmmod", &["gfn_to_pfn"]).map(drop)
 }
 
-pub fn run(cmd: &str, args: &[&str]) -> Result<(), String> {
+/// Runs `cmd`: whether it succeeded, and what it printed on stdout.
+pub fn output(cmd: &str, args: &[&str]) -> Result<(bool, String), String> {
     let out = std::process::Command::new(cmd)
         .args(args)
         .output()
         .map_err(|e| format!("{cmd}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{cmd} {args:?}: {}: {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
+}
+
+/// Runs `cmd`, which must succeed; returns its stdout.
+pub fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
+    match output(cmd, args)? {
+        (true, text) => Ok(text),
+        (false, text) => Err(format!("{cmd} {args:?} failed: {text}")),
     }
 }
 

@@ -10,6 +10,8 @@ const KPF_COMPOUND_HEAD: u32 = 15;
 const KPF_COMPOUND_TAIL: u32 = 16;
 const KPF_HUGE: u32 = 17;
 const KPF_THP: u32 = 22;
+pub const KPF_KSM: u32 = 21;
+pub const KPF_ZERO_PAGE: u32 = 24;
 
 fn read_u64_at(path: &str, offset: u64) -> Result<u64, String> {
     let f = File::open(path).map_err(|e| format!("open {path}: {e}"))?;
@@ -29,12 +31,36 @@ pub fn pagemap_pfn(pid: u32, vaddr: u64) -> Result<u64, String> {
 }
 
 /// The kpageflags word of host frame `pfn`.
-fn kpageflags(pfn: u64) -> Result<u64, String> {
+pub fn kpageflags(pfn: u64) -> Result<u64, String> {
     read_u64_at("/proc/kpageflags", pfn * 8)
 }
 
-fn has(flags: u64, bit: u32) -> bool {
+pub fn has(flags: u64, bit: u32) -> bool {
     flags >> bit & 1 == 1
+}
+
+/// The NUMA node of each page at `addrs` in process `pid`, from
+/// move_pages(2) without target nodes, which only reports.
+pub fn nodes(pid: u32, addrs: &[u64]) -> Result<Vec<i32>, String> {
+    let pages: Vec<*mut libc::c_void> = addrs.iter().map(|&a| a as *mut libc::c_void).collect();
+    let mut status = vec![i32::MIN; addrs.len()];
+    // SAFETY: `pages` and `status` hold `addrs.len()` entries each; with no
+    // node list the kernel only writes each page's node into `status`.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_pages,
+            pid as libc::c_long,
+            addrs.len() as libc::c_ulong,
+            pages.as_ptr(),
+            std::ptr::null::<i32>(),
+            status.as_mut_ptr(),
+            0 as libc::c_int,
+        )
+    };
+    if ret != 0 {
+        return Err(format!("move_pages: {}", std::io::Error::last_os_error()));
+    }
+    Ok(status)
 }
 
 /// What backs frame `pfn`, by kpageflags: HUGE for hugetlb, THP for

@@ -4,6 +4,7 @@
 //! `reader` finds the guest's value at the reported host address.
 
 use crate::check::ensure;
+use crate::module::run;
 use crate::oracle;
 use gfn_proto::reply::{parse_line, Kind, Reply, Translation};
 use std::io::{BufRead, BufReader};
@@ -94,22 +95,6 @@ fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
         Err(_) => Err(format!(
             "no WRITER line from the inner guest within {BOOT_TIMEOUT:?}"
         )),
-    }
-}
-
-fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if out.status.success() {
-        Ok(text)
-    } else {
-        Err(format!(
-            "{cmd} {args:?} failed: {text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        ))
     }
 }
 

@@ -3,22 +3,12 @@
 //! writer's printed address holds its value.
 
 use crate::check::{self, ensure};
+use crate::module::output;
 use crate::oracle;
 use crate::vmm::Vmm;
 use gfn_proto::reply::{parse_line, Kind, Reply};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-
-fn output(cmd: &str, args: &[&str]) -> Result<(bool, String), String> {
-    let out = Command::new(cmd)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{cmd}: {e}"))?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-    ))
-}
 
 /// Seed workflow with the test VMM: vCPU writes, gfn_test translates
 /// (seed form `ADDR PID`), reader prints the value at the reported address.

@@ -6,6 +6,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 /// One memslot as the VMM reports it.
 #[derive(Clone, Debug)]
 pub struct Slot {
+    pub id: u16,
+    pub as_id: u8,
     pub gpa: u64,
     pub size: u64,
     pub hva: u64,
@@ -32,6 +34,12 @@ fn hex(line: &str, key: &str) -> Result<u64, String> {
     u64::from_str_radix(v.trim_start_matches("0x"), 16).map_err(|e| format!("{key}: {e}"))
 }
 
+fn dec<T: std::str::FromStr>(line: &str, key: &str) -> Result<T, String> {
+    field(line, key)
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no decimal {key}= in '{line}'"))
+}
+
 impl Vmm {
     /// Starts `gfn-vmm ARGS --hold` and waits until its guest has run.
     pub fn start(args: &[&str]) -> Result<Vmm, String> {
@@ -55,6 +63,8 @@ impl Vmm {
             let line = line.map_err(|e| format!("gfn-vmm output: {e}"))?;
             if line.starts_with("SLOT ") {
                 vmm.slots.push(Slot {
+                    id: dec(&line, "id")?,
+                    as_id: dec(&line, "as")?,
                     gpa: hex(&line, "gpa")?,
                     size: hex(&line, "size")?,
                     hva: hex(&line, "hva")?,
@@ -74,7 +84,7 @@ impl Vmm {
     pub fn hva_of(&self, gpa: u64) -> Result<u64, String> {
         self.slots
             .iter()
-            .find(|s| gpa >= s.gpa && gpa - s.gpa < s.size)
+            .find(|s| s.as_id == 0 && gpa >= s.gpa && gpa - s.gpa < s.size)
             .map(|s| s.hva + (gpa - s.gpa))
             .ok_or_else(|| format!("gpa {gpa:#x} is in no slot of the VMM"))
     }

@@ -13,6 +13,8 @@ pub enum Backing {
     Hugetlb,
     /// MAP_HUGETLB with 1 GiB pages.
     Hugetlb1g,
+    /// Like `Anon`, plus MADV_MERGEABLE: KSM may merge its pages.
+    Ksm,
 }
 
 impl Backing {
@@ -22,9 +24,10 @@ impl Backing {
             "thp" => Backing::Thp,
             "hugetlb" => Backing::Hugetlb,
             "hugetlb1g" => Backing::Hugetlb1g,
+            "ksm" => Backing::Ksm,
             _ => {
                 return Err(format!(
-                    "unknown backing '{s}' (anon|thp|hugetlb|hugetlb1g)"
+                    "unknown backing '{s}' (anon|thp|hugetlb|hugetlb1g|ksm)"
                 ))
             }
         })
@@ -33,7 +36,7 @@ impl Backing {
     /// Alignment of the slot's guest and host addresses.
     pub fn align(self) -> u64 {
         match self {
-            Backing::Anon => 4096,
+            Backing::Anon | Backing::Ksm => 4096,
             Backing::Thp | Backing::Hugetlb => 2 << 20,
             Backing::Hugetlb1g => 1 << 30,
         }
@@ -47,6 +50,7 @@ impl fmt::Display for Backing {
             Backing::Thp => "thp",
             Backing::Hugetlb => "hugetlb",
             Backing::Hugetlb1g => "hugetlb1g",
+            Backing::Ksm => "ksm",
         })
     }
 }
@@ -57,6 +61,8 @@ pub struct SlotSpec {
     pub backing: Backing,
     pub size: u64,
     pub gpa: u64,
+    /// KVM address space: 1 is SMM on x86.
+    pub as_id: u16,
 }
 
 /// What to do once the guest has run.
@@ -78,11 +84,18 @@ pub struct Args {
     pub touch: bool,
     /// Create, run and destroy the VM this many times (quietly), then exit.
     pub cycles: Option<u64>,
+    /// NUMA node every slot's memory is bound to.
+    pub node: Option<u32>,
+    /// While holding, delete and re-add the first slot over and over.
+    pub churn: bool,
 }
 
-pub const USAGE: &str = "usage: gfn-vmm [--slot BACKING:SIZE[@GPA]]... [--write GPA=VALUE]...
+pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--write GPA=VALUE]...
                [--hold | --hold-secs N | --exit | --cycles N] [--no-touch]
-  BACKING: anon | thp | hugetlb | hugetlb1g;  SIZE: bytes with K/M/G suffix
+               [--node N] [--churn]
+  BACKING: anon | thp | hugetlb | hugetlb1g | ksm;  SIZE: bytes with K/M/G suffix
+  as1: the slot goes into address space 1 (SMM);  --node: bind memory to a NUMA node
+  --churn: while holding, delete and re-add the first slot in a loop
   Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.";
 
 /// First GPA used for slots placed without `@GPA`.
@@ -121,6 +134,8 @@ impl Args {
             after: After::Hold,
             touch: true,
             cycles: None,
+            node: None,
+            churn: false,
         };
         let mut next_gpa = FIRST_GPA;
         let mut it = argv.iter();
@@ -129,7 +144,11 @@ impl Args {
             match a.as_str() {
                 "--slot" => {
                     let v = value()?;
-                    let (backing, rest) = v.split_once(':').ok_or(format!("bad slot '{v}'"))?;
+                    let (as_id, spec) = match v.strip_prefix("as1:") {
+                        Some(spec) => (1, spec),
+                        None => (0, v.as_str()),
+                    };
+                    let (backing, rest) = spec.split_once(':').ok_or(format!("bad slot '{v}'"))?;
                     let backing = Backing::parse(backing)?;
                     let (size, gpa) = match rest.split_once('@') {
                         Some((size, gpa)) => (parse_size(size)?, Some(parse_num(gpa)?)),
@@ -143,7 +162,12 @@ impl Args {
                         ));
                     }
                     next_gpa = gpa + size;
-                    args.slots.push(SlotSpec { backing, size, gpa });
+                    args.slots.push(SlotSpec {
+                        backing,
+                        size,
+                        gpa,
+                        as_id,
+                    });
                 }
                 "--write" => {
                     let v = value()?;
@@ -155,6 +179,16 @@ impl Args {
                 "--exit" => args.after = After::Exit,
                 "--no-touch" => args.touch = false,
                 "--cycles" => args.cycles = Some(parse_num(value()?)?),
+                "--node" => {
+                    let n = parse_num(value()?)?;
+                    args.node = Some(
+                        u32::try_from(n)
+                            .ok()
+                            .filter(|&n| n < 64)
+                            .ok_or("bad node")?,
+                    );
+                }
+                "--churn" => args.churn = true,
                 "-h" | "--help" => return Err(USAGE.into()),
                 _ => return Err(format!("unknown argument '{a}'\n{USAGE}")),
             }
@@ -164,6 +198,7 @@ impl Args {
                 backing: Backing::Anon,
                 size: 2 << 20,
                 gpa: FIRST_GPA,
+                as_id: 0,
             });
         }
         Ok(args)
@@ -187,7 +222,8 @@ mod tests {
             [SlotSpec {
                 backing: Backing::Anon,
                 size: 2 << 20,
-                gpa: 0x100000
+                gpa: 0x100000,
+                as_id: 0
             }]
         );
         assert_eq!(a.after, After::Hold);
@@ -200,6 +236,10 @@ mod tests {
         let gpas: Vec<u64> = a.slots.iter().map(|s| s.gpa).collect();
         assert_eq!(gpas, [0x100000, 0x200000, 0x40000000, 0x40200000]);
         assert_eq!(a.slots[1].size, 4 << 20);
+        let a = parse("--slot as1:ksm:64K@0x30000 --node 1 --churn").unwrap();
+        assert_eq!(a.slots[0].as_id, 1);
+        assert_eq!(a.slots[0].backing, Backing::Ksm);
+        assert_eq!((a.node, a.churn), (Some(1), true));
     }
 
     #[test]

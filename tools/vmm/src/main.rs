@@ -15,6 +15,7 @@ use kvm_ioctls::{Kvm, VmFd};
 use memory::Region;
 use std::io::{BufRead, Write};
 use std::os::unix::io::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The code slot sits just below 4 GiB, out of the way of data slots.
 const CODE_GPA: u64 = 0xfff0_0000;
@@ -40,32 +41,22 @@ fn run_vm(
 
     let code = guest_code::encode(&args.writes)?;
     let mut regions = Vec::new();
-    let mut layout: Vec<(u64, u64, String)> = args
+    let mut layout: Vec<(u64, u64, String, u16)> = args
         .slots
         .iter()
-        .map(|s| (s.gpa, s.size, s.backing.to_string()))
+        .map(|s| (s.gpa, s.size, s.backing.to_string(), s.as_id))
         .collect();
-    layout.push((CODE_GPA, CODE_SIZE, "code".into()));
-    for (id, (gpa, size, backing)) in layout.iter().enumerate() {
+    layout.push((CODE_GPA, CODE_SIZE, "code".into(), 0));
+    for (id, (gpa, size, backing, as_id)) in layout.iter().enumerate() {
         let region = match args.slots.get(id) {
-            Some(s) => memory::allocate(s.backing, *size as usize, args.touch)?,
-            None => memory::allocate(args::Backing::Anon, *size as usize, true)?,
+            Some(s) => memory::allocate(s.backing, *size as usize, args.touch, args.node)?,
+            None => memory::allocate(args::Backing::Anon, *size as usize, true, None)?,
         };
-        let mem = kvm_userspace_memory_region {
-            slot: id as u32,
-            flags: 0,
-            guest_phys_addr: *gpa,
-            memory_size: *size,
-            userspace_addr: region.addr as u64,
-        };
-        // SAFETY: the region is a live mapping of `size` bytes that this
-        // process keeps until it exits, after the VM is gone.
-        unsafe { vm.set_user_memory_region(mem) }
-            .map_err(|e| format!("KVM_SET_USER_MEMORY_REGION slot {id} at {gpa:#x}: {e}"))?;
+        set_slot(&vm, id as u32, *as_id, *gpa, *size, region.addr as u64)?;
         say(
             out,
             format!(
-                "SLOT id={id} gpa={gpa:#x} size={size:#x} hva={:#x} backing={backing}",
+                "SLOT id={id} as={as_id} gpa={gpa:#x} size={size:#x} hva={:#x} backing={backing}",
                 region.addr as u64
             ),
         );
@@ -106,6 +97,36 @@ fn run_vm(
     Ok((vm, regions))
 }
 
+/// Sets (or, with `size` 0, deletes) memslot `id` of address space `as_id`.
+fn set_slot(vm: &VmFd, id: u32, as_id: u16, gpa: u64, size: u64, hva: u64) -> Result<(), String> {
+    let mem = kvm_userspace_memory_region {
+        slot: u32::from(as_id) << 16 | id,
+        flags: 0,
+        guest_phys_addr: gpa,
+        memory_size: size,
+        userspace_addr: hva,
+    };
+    // SAFETY: the region is a live mapping of `size` bytes that this
+    // process keeps until it exits, after the VM is gone.
+    unsafe { vm.set_user_memory_region(mem) }
+        .map_err(|e| format!("KVM_SET_USER_MEMORY_REGION slot {id} (as {as_id}) at {gpa:#x}: {e}"))
+}
+
+/// Deletes and re-adds the first slot until `stop` is set.
+/// `hva` is where the slot's memory is mapped.
+fn churn(vm: &VmFd, args: &Args, hva: u64, stop: &AtomicBool) -> Result<u64, String> {
+    let Some(spec) = args.slots.first() else {
+        return Ok(0);
+    };
+    let mut n = 0;
+    while !stop.load(Ordering::Relaxed) {
+        set_slot(vm, 0, spec.as_id, spec.gpa, 0, hva)?;
+        set_slot(vm, 0, spec.as_id, spec.gpa, spec.size, hva)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
 fn run(args: &Args) -> Result<(), String> {
     let kvm = Kvm::new().map_err(|e| format!("open /dev/kvm: {e} (is KVM available?)"))?;
     if let Some(n) = args.cycles {
@@ -124,6 +145,21 @@ fn run(args: &Args) -> Result<(), String> {
     match args.after {
         After::Exit => {}
         After::HoldSecs(s) => std::thread::sleep(std::time::Duration::from_secs(s)),
+        After::Hold if args.churn => {
+            let stop = AtomicBool::new(false);
+            let hva = regions.first().map_or(0, |(_, r)| r.addr as u64);
+            let n = std::thread::scope(|scope| {
+                let churner = scope.spawn(|| churn(&vm, args, hva, &stop));
+                let mut line = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut line);
+                stop.store(true, Ordering::Relaxed);
+                churner
+                    .join()
+                    .unwrap_or_else(|_| Err("churn thread panicked".into()))
+            })?;
+            // The reader of our stdout may be gone by now; that is fine.
+            let _ = writeln!(std::io::stdout(), "CHURNED times={n}");
+        }
         After::Hold => {
             let mut line = String::new();
             let _ = std::io::stdin().lock().read_line(&mut line);

@@ -46,13 +46,49 @@ fn madvise(addr: *mut u8, size: usize, advice: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Binds `addr..addr+size` to NUMA node `node` (MPOL_BIND), before any
+/// page of it is faulted in.
+fn bind(addr: *mut u8, size: usize, node: u32) -> Result<(), String> {
+    const MPOL_BIND: libc::c_long = 2;
+    let mask: u64 = 1 << node;
+    // SAFETY: mbind reads one u64 of node mask (maxnode 64) and changes only
+    // the policy of this process's own mapping.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mbind,
+            addr,
+            size,
+            MPOL_BIND,
+            &mask as *const u64,
+            64 as libc::c_ulong,
+            0 as libc::c_uint,
+        )
+    };
+    if ret != 0 {
+        return Err(format!(
+            "mbind to node {node}: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
 /// Maps `size` bytes backed as `backing`; with `touch`, faults in every
 /// page by writing to it, so the whole slot is present.
-pub fn allocate(backing: Backing, size: usize, touch: bool) -> Result<Region, String> {
+pub fn allocate(
+    backing: Backing,
+    size: usize,
+    touch: bool,
+    node: Option<u32>,
+) -> Result<Region, String> {
     let addr = match backing {
-        Backing::Anon => {
+        Backing::Anon | Backing::Ksm => {
             let p = mmap(size, libc::MAP_NORESERVE).map_err(|e| format!("mmap anon: {e}"))?;
             madvise(p, size, libc::MADV_NOHUGEPAGE).map_err(|e| format!("MADV_NOHUGEPAGE: {e}"))?;
+            if backing == Backing::Ksm {
+                madvise(p, size, libc::MADV_MERGEABLE)
+                    .map_err(|e| format!("MADV_MERGEABLE: {e} (is CONFIG_KSM on?)"))?;
+            }
             p
         }
         Backing::Thp => {
@@ -82,6 +118,9 @@ pub fn allocate(backing: Backing, size: usize, touch: bool) -> Result<Region, St
             })?
         }
     };
+    if let Some(node) = node {
+        bind(addr, size, node)?;
+    }
     if touch {
         for off in (0..size).step_by(4096) {
             // SAFETY: `off` is inside the writable mapping of `size` bytes.

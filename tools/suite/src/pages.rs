@@ -1,0 +1,136 @@
+//! A map reply expanded to one answer per guest page, and the check of a
+//! memslot's pages against the VMM's pagemap and /proc/kpageflags.
+
+use crate::oracle;
+use crate::vmm::{Slot, Vmm};
+use gfn_client::pagemap;
+use gfn_proto::reply::{Reply, Translation};
+use gfn_proto::request::Reason;
+use std::collections::BTreeMap;
+
+/// What the module said about one guest page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// Translated; the addresses are those of this page, `pages` is 1.
+    Ok(Translation),
+    Err(Reason),
+}
+
+/// Largest run this expands; larger ones are holes no test walks.
+const MAX_EXPAND: u64 = 1 << 22;
+
+/// Expands the run lines of `replies` into one entry per guest frame
+/// number.  Fails on a line of another form, or on a page told twice.
+pub fn per_page(replies: &[Reply]) -> Result<BTreeMap<u64, Page>, String> {
+    let mut map = BTreeMap::new();
+    let mut insert = |gfn: u64, page: Page| match map.insert(gfn, page) {
+        None => Ok(()),
+        Some(old) => Err(format!("gfn {gfn:#x} told twice: {old:?} and {page:?}")),
+    };
+    for r in replies {
+        match *r {
+            Reply::Ok(t) if t.pages <= MAX_EXPAND => {
+                for i in 0..t.pages {
+                    let step = i * 4096;
+                    let page = Translation {
+                        phys: t.phys + step,
+                        gpa: t.gpa + step,
+                        hva: t.hva + step,
+                        pages: 1,
+                        ..t
+                    };
+                    insert((t.gpa >> 12) + i, Page::Ok(page))?;
+                }
+            }
+            Reply::AddrErr {
+                reason, gpa, pages, ..
+            } if pages <= MAX_EXPAND => {
+                for i in 0..pages {
+                    insert((gpa >> 12) + i, Page::Err(reason))?;
+                }
+            }
+            _ => return Err(format!("unexpected line in a map: {r}")),
+        }
+    }
+    Ok(map)
+}
+
+/// How many pages of a slot were present and absent.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub present: u64,
+    pub absent: u64,
+}
+
+/// Checks every page of `slot` in `map` (a no-fault map of `vmm`'s VM)
+/// against the VMM's pagemap, read in one go: a present page must be
+/// reported with pagemap's frame, the VMM's host virtual address, the
+/// slot's id and address space and kpageflags' kind; an absent one as
+/// not present.
+pub fn check_slot(vmm: &Vmm, slot: &Slot, map: &BTreeMap<u64, Page>) -> Result<Counts, String> {
+    let n = (slot.size / 4096) as usize;
+    let entries = pagemap::entries(vmm.pid, slot.hva, n)
+        .map_err(|e| format!("pagemap of {}: {e}", vmm.pid))?;
+    let mut counts = Counts::default();
+    for (i, e) in entries.iter().enumerate() {
+        let gfn = (slot.gpa >> 12) + i as u64;
+        let hva = slot.hva + i as u64 * 4096;
+        let what = map.get(&gfn);
+        let bad = |why: &str| {
+            Err(format!(
+                "gfn {gfn:#x} (slot {}): {why}: module {what:?}, pagemap {e:?}",
+                slot.id
+            ))
+        };
+        match what {
+            Some(Page::Ok(t)) if e.present => {
+                counts.present += 1;
+                if t.phys >> 12 != e.pfn {
+                    return bad("frame differs");
+                }
+                if (t.hva, t.pid, t.slot, t.as_id) != (hva, vmm.pid, slot.id, slot.as_id) {
+                    return bad("hva, pid, slot or address space differs");
+                }
+                if t.size != 4096 << t.order {
+                    return bad("size is not 4 KiB << order");
+                }
+                if oracle::kind(e.pfn)? != t.kind {
+                    return bad("kpageflags tells another kind");
+                }
+            }
+            Some(Page::Err(Reason::NotPresent)) if !e.present => counts.absent += 1,
+            _ => return bad("module and pagemap disagree"),
+        }
+    }
+    Ok(counts)
+}
+
+/// Resident KiB of the mapping holding `hva` in process `pid`, from
+/// /proc/PID/smaps: counted by walking the page tables, so exact, and
+/// blind to whatever else the VMM process does meanwhile.
+pub fn rss_kib(pid: u32, hva: u64) -> Result<u64, String> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps"))
+        .map_err(|e| format!("smaps of {pid}: {e}"))?;
+    let mut inside = false;
+    for line in smaps.lines() {
+        let range = line
+            .split_whitespace()
+            .next()
+            .and_then(|r| r.split_once('-'));
+        if let Some((a, b)) = range {
+            if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                inside = (a..b).contains(&hva);
+                continue;
+            }
+        }
+        if let (true, Some(v)) = (inside, line.strip_prefix("Rss:")) {
+            return v
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .map_err(|e| format!("smaps Rss {v:?}: {e}"));
+        }
+    }
+    Err(format!("no mapping of {hva:#x} in {pid}'s smaps"))
+}

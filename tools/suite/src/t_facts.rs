@@ -1,0 +1,233 @@
+//! Facts per page: folio order (THP, huge zero page, multi-size THP), KSM,
+//! NUMA node and SMM address space, each against its own oracle
+//! (kpageflags, move_pages(2), the VMM's slot table).
+
+use crate::check::ensure;
+use crate::module::ask;
+use crate::oracle::{self, has, kpageflags, KPF_KSM, KPF_ZERO_PAGE};
+use crate::pages::{check_slot, per_page, Page};
+use crate::vmm::Vmm;
+use gfn_proto::reply::{Kind, Reply, Share};
+use std::time::{Duration, Instant};
+
+/// Writes sysfs settings and puts the old values back when dropped.
+struct Sysfs(Vec<(String, String)>);
+
+impl Sysfs {
+    fn set(settings: &[(&str, &str)]) -> Result<Sysfs, String> {
+        let mut saved = Sysfs(Vec::new());
+        for (path, value) in settings {
+            let old = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
+            // "always [madvise] never" style files: keep the bracketed one.
+            let old = match (old.find('['), old.find(']')) {
+                (Some(a), Some(b)) if a < b => old[a + 1..b].to_string(),
+                _ => old.trim().to_string(),
+            };
+            std::fs::write(path, value).map_err(|e| format!("{path} <- {value}: {e}"))?;
+            saved.0.push((path.to_string(), old));
+        }
+        Ok(saved)
+    }
+}
+
+impl Drop for Sysfs {
+    fn drop(&mut self) {
+        for (path, old) in self.0.iter().rev() {
+            let _ = std::fs::write(path, old);
+        }
+    }
+}
+
+/// Every translated page of the VMM's first slot, checked against pagemap.
+fn first_slot_pages(vmm: &Vmm, extra: &str) -> Result<Vec<gfn_proto::reply::Translation>, String> {
+    let slot = &vmm.slots[0];
+    let map = per_page(&ask(&format!(
+        "{:#x}+{} pid={} {extra}",
+        slot.gpa,
+        slot.size >> 12,
+        vmm.pid
+    ))?)?;
+    if extra.is_empty() {
+        check_slot(vmm, slot, &map)?;
+    }
+    map.values()
+        .map(|p| match p {
+            Page::Ok(t) => Ok(*t),
+            Page::Err(r) => Err(format!("page not translated: {r:?}")),
+        })
+        .collect()
+}
+
+/// Read-faulting untouched THP-eligible memory maps the huge zero page:
+/// kind thp, order 9, share zero, as kpageflags says (ZERO_PAGE + THP).
+pub fn huge_zero_page() -> Result<(), String> {
+    let vmm = Vmm::start(&["--no-touch", "--slot", "thp:4M@0x40000000"])?;
+    let pages = first_slot_pages(&vmm, "mode=fault")?;
+    for t in &pages {
+        let flags = kpageflags(t.phys >> 12)?;
+        ensure(
+            t.share == Share::Zero
+                && t.kind == Kind::Thp
+                && t.order == 9
+                && has(flags, KPF_ZERO_PAGE)
+                && oracle::kind(t.phys >> 12)? == Kind::Thp,
+            || format!("{t:?}, kpageflags {flags:#x}"),
+        )?;
+    }
+    ensure(pages.len() == 1024, || format!("{} pages", pages.len()))?;
+    vmm.stop()
+}
+
+/// With only 64 KiB THPs enabled, anonymous memory comes in order-4
+/// folios: the module's order and size match kpageflags' compound size.
+pub fn mthp_order() -> Result<(), String> {
+    let base = "/sys/kernel/mm/transparent_hugepage";
+    let _sysfs = Sysfs::set(&[
+        (&format!("{base}/hugepages-2048kB/enabled"), "never"),
+        (&format!("{base}/hugepages-64kB/enabled"), "always"),
+    ])?;
+    let vmm = Vmm::start(&["--slot", "thp:2M@0x40000000"])?;
+    let pages = first_slot_pages(&vmm, "")?;
+    for t in &pages {
+        let size = oracle::compound_size(t.phys >> 12)?;
+        ensure(
+            t.order == 4 && t.size == 65536 && size == 65536 && t.kind == Kind::Thp,
+            || format!("{t:?}; kpageflags compound size {size}"),
+        )?;
+    }
+    vmm.stop()
+}
+
+/// Pages KSM merged are told `share=ksm`, exactly those kpageflags marks
+/// KSM.
+pub fn ksm_pages() -> Result<(), String> {
+    let ksm = "/sys/kernel/mm/ksm";
+    let _sysfs = Sysfs::set(&[
+        (&format!("{ksm}/pages_to_scan"), "5000"),
+        (&format!("{ksm}/sleep_millisecs"), "10"),
+        (&format!("{ksm}/run"), "1"),
+    ])?;
+    let vmm = Vmm::start(&["--slot", "ksm:4M@0x40000000"])?;
+    let start = Instant::now();
+    let merged = loop {
+        let pages = first_slot_pages(&vmm, "")?;
+        let merged = pages.iter().filter(|t| t.share == Share::Ksm).count();
+        if merged >= pages.len() / 2 || start.elapsed() > Duration::from_secs(60) {
+            break pages;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let mut n = 0;
+    for t in &merged {
+        let flags = kpageflags(t.phys >> 12)?;
+        ensure((t.share == Share::Ksm) == has(flags, KPF_KSM), || {
+            format!("{t:?}, kpageflags {flags:#x}")
+        })?;
+        n += usize::from(t.share == Share::Ksm);
+    }
+    ensure(n >= merged.len() / 2, || {
+        format!("KSM merged {n} of {} pages in 60 s", merged.len())
+    })?;
+    println!("     {n} of {} pages merged by KSM", merged.len());
+    let _ = std::fs::write(format!("{ksm}/run"), "2");
+    vmm.stop()
+}
+
+/// The node of each page matches move_pages(2), for memory bound to
+/// either of the guest's two (fake) NUMA nodes.
+pub fn numa_node() -> Result<(), String> {
+    ensure(
+        std::path::Path::new("/sys/devices/system/node/node1").exists(),
+        || "the test guest has one NUMA node (numa=fake=2 missing?)".into(),
+    )?;
+    for node in [1u32, 0] {
+        let vmm = Vmm::start(&["--node", &node.to_string(), "--slot", "anon:1M@0x100000"])?;
+        let pages = first_slot_pages(&vmm, "")?;
+        let hvas: Vec<u64> = pages.iter().map(|t| t.hva).collect();
+        let nodes = oracle::nodes(vmm.pid, &hvas)?;
+        for (t, n) in pages.iter().zip(&nodes) {
+            ensure(i64::from(t.node) == i64::from(*n) && t.node == node, || {
+                format!("{t:?}: move_pages says node {n}, bound to {node}")
+            })?;
+        }
+        vmm.stop()?;
+    }
+    Ok(())
+}
+
+/// A memslot in address space 1 (SMM) at the same guest address as one in
+/// address space 0: `as=1` reaches it, the default does not, and `slots`
+/// lists both.
+pub fn smm_address_space() -> Result<(), String> {
+    let vmm = Vmm::start(&[
+        "--slot",
+        "anon:64K@0x30000",
+        "--slot",
+        "as1:anon:64K@0x30000",
+    ])?;
+    let (normal, smm) = (&vmm.slots[0], &vmm.slots[1]);
+    for (slot, opt) in [(normal, ""), (smm, "as=1")] {
+        let replies = ask(&format!("0x30010 pid={} {opt}", vmm.pid))?;
+        ensure(
+            matches!(replies.as_slice(), [Reply::Ok(t)]
+                if t.hva == slot.hva + 0x10 && t.slot == slot.id && t.as_id == slot.as_id),
+            || format!("{opt:?}: {replies:?}, want slot {slot:?}"),
+        )?;
+    }
+    let listed = ask(&format!("slots pid={}", vmm.pid))?;
+    for slot in &vmm.slots {
+        ensure(
+            listed.iter().any(|r| {
+                *r == Reply::Slot {
+                    pid: vmm.pid,
+                    as_id: slot.as_id,
+                    id: slot.id,
+                    gpa: slot.gpa,
+                    size: slot.size,
+                    hva: slot.hva,
+                    flags: 0,
+                }
+            }),
+            || format!("slot {slot:?} not in {listed:?}"),
+        )?;
+    }
+    vmm.stop()
+}
+
+/// `vms` lists every VM with its memslots and memory; `slots` each memslot
+/// as the VMM set it up.
+pub fn discovery() -> Result<(), String> {
+    let a = Vmm::start(&["--slot", "anon:1M@0x100000"])?;
+    let b = Vmm::start(&["--slot", "thp:4M@0x40000000", "--slot", "anon:64K@0x0"])?;
+    let vms = ask("vms")?;
+    for vmm in [&a, &b] {
+        let memory: u64 = vmm.slots.iter().map(|s| s.size).sum();
+        let want = Reply::Vm {
+            pid: vmm.pid,
+            slots: vmm.slots.len() as u32,
+            memory,
+        };
+        ensure(vms.contains(&want), || format!("{want} not in {vms:?}"))?;
+        let slots = ask(&format!("slots pid={}", vmm.pid))?;
+        ensure(slots.len() == vmm.slots.len(), || format!("{slots:?}"))?;
+        for slot in &vmm.slots {
+            let want = Reply::Slot {
+                pid: vmm.pid,
+                as_id: 0,
+                id: slot.id,
+                gpa: slot.gpa,
+                size: slot.size,
+                hva: slot.hva,
+                flags: 0,
+            };
+            ensure(slots.contains(&want), || format!("{want} not in {slots:?}"))?;
+        }
+    }
+    a.stop()?;
+    b.stop()?;
+    let none = ask("vms")?;
+    ensure(
+        matches!(none.as_slice(), [Reply::TokenErr { reason, .. }] if *reason == gfn_proto::request::Reason::NoVms),
+        || format!("vms with no VM: {none:?}"),
+    )
+}
