@@ -162,7 +162,10 @@ struct Pages {
 enum Job {
     Pages(Pages),
     /// `vms`: the index of the next VM to list.
-    Vms { span: Span, n: u32 },
+    Vms {
+        span: Span,
+        n: u32,
+    },
     /// `slots`: the next memslot at or above `gfn` in `as_id`.
     Slots {
         span: Span,
@@ -254,7 +257,9 @@ fn line_vm(
     vm: &mut Option<core::result::Result<Vm, Reason>>,
     pid: Option<u32>,
 ) -> core::result::Result<&Vm, Reason> {
-    vm.get_or_insert_with(|| Vm::get(pid)).as_ref().map_err(|r| *r)
+    vm.get_or_insert_with(|| Vm::get(pid))
+        .as_ref()
+        .map_err(|r| *r)
 }
 
 /// Answers a single address, or sets up the job of a request word.
@@ -278,9 +283,7 @@ fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut KVVec<u8>
             Err(reason) => Reply::TokenErr { reason, span },
         },
         Token::Slots | Token::All => {
-            let found = st
-                .opts
-                .and_then(|o| line_vm(&mut st.vm, o.pid).map(|_| ()));
+            let found = st.opts.and_then(|o| line_vm(&mut st.vm, o.pid).map(|_| ()));
             match found {
                 Err(reason) => {
                     pr_info!("request at offset {}: {}\n", span.offset, reason.as_str());
@@ -309,12 +312,15 @@ fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut KVVec<u8>
             }
         }
         Token::Range { gfn, pages } => {
-            let found = st
-                .opts
-                .and_then(|o| line_vm(&mut st.vm, o.pid).map(|_| ()));
+            let found = st.opts.and_then(|o| line_vm(&mut st.vm, o.pid).map(|_| ()));
             match found {
                 Err(reason) => {
-                    pr_info!("range {:#x}+{}: {}\n", gfn << PAGE_SHIFT, pages, reason.as_str());
+                    pr_info!(
+                        "range {:#x}+{}: {}\n",
+                        gfn << PAGE_SHIFT,
+                        pages,
+                        reason.as_str()
+                    );
                     Reply::AddrErr {
                         reason,
                         gpa: gfn << PAGE_SHIFT,
@@ -372,7 +378,13 @@ fn single(gpa: u64, st: &mut LineState) -> Result<Reply> {
     let offset = gpa & (PAGE_SIZE - 1);
     let mut pages = [0usize; 1];
     let mut out = [ShimPage::default(); 1];
-    let reply = match vm.walk(opts.as_id, gpa >> PAGE_SHIFT, !opts.fault, &mut pages, &mut out) {
+    let reply = match vm.walk(
+        opts.as_id,
+        gpa >> PAGE_SHIFT,
+        !opts.fault,
+        &mut pages,
+        &mut out,
+    ) {
         Ok((slot, [page])) => page_reply(page, &slot, gpa >> PAGE_SHIFT, offset, pid, opts.fault),
         Ok(_) => Reply::AddrErr {
             reason: Reason::NoPage,

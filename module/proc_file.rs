@@ -109,18 +109,17 @@ unsafe extern "C" fn gfn_rs_open(private: *mut *mut c_void) -> c_int {
     if !unsafe { bindings::capable(bindings::CAP_SYS_ADMIN as c_int) } {
         return EPERM.to_errno();
     }
-    let state: Pin<KBox<OpenFile>> =
-        match KBox::pin_init(
-            kernel::new_mutex!(Reply {
-                window: KVVec::new(),
-                base: 0,
-                rest: None,
-            }),
-            GFP_KERNEL,
-        ) {
-            Ok(state) => state,
-            Err(e) => return e.to_errno(),
-        };
+    let state: Pin<KBox<OpenFile>> = match KBox::pin_init(
+        kernel::new_mutex!(Reply {
+            window: KVVec::new(),
+            base: 0,
+            rest: None,
+        }),
+        GFP_KERNEL,
+    ) {
+        Ok(state) => state,
+        Err(e) => return e.to_errno(),
+    };
     // SAFETY: the box is turned into a raw pointer and only ever used in
     // place until `gfn_rs_release` rebuilds the pinned box, so it never moves.
     let raw = KBox::into_raw(unsafe { Pin::into_inner_unchecked(state) });

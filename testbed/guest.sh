@@ -3,7 +3,8 @@
 # nested paging, so kvm_amd works in the guest) with an initramfs holding
 # busybox, the module and the static tools, and runs one job in it.
 #   guest.sh FLAVOUR JOB LOG      JOB: check (the in-guest suite) | soak | bench | demo
-# GFN_FILTER=A,B runs only the suite's tests whose names contain A or B.
+# GFN_FILTER=A,B runs only the suite's tests whose names contain A or B;
+# GFN_TIMEOUT (seconds, default 1800) bounds the whole boot.
 # The whole serial log is kept in LOG.  Exit status: the job's, or 1 when the
 # guest printed a kernel splat or no exit line.
 set -euo pipefail
@@ -47,12 +48,18 @@ echo "nobody:x:65534:65534:nobody:/:/bin/sh" >>"$root/etc/passwd"
 # KVM_RUN loops forever; so tell the guest the host's TSC rate up front.
 tsc_khz=$(awk -F: '/^cpu MHz/ { printf "%d", $2 * 1000; exit }' /proc/cpuinfo)
 tsc_arg=${tsc_khz:+tsc_early_khz=$tsc_khz}
+# numa=fake=2: two NUMA nodes for the node tests.  tsc=reliable: the
+# clocksource watchdog would otherwise judge the TSC by jiffies, which TCG
+# delays under load, and fall back to a 4 ms clock.  One 1 GiB hugetlb page,
+# reserved at boot on node 1, for the 1 GiB test: with 6 GiB, node 1 is
+# [4G, 7G) and has a free aligned GiB (QEMU puts the initrd just below 2G,
+# and early boot allocations take the top of memory).
 
 echo "guest.sh: booting $flavour kernel for '$job' (log: $log)" >&2
 rc=0
-timeout 1500 qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3072 \
+timeout "${GFN_TIMEOUT:-1800}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 6144 \
 	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 loglevel=5 panic=-1 numa=fake=2 tsc=reliable $tsc_arg gfn.job=$job${GFN_FILTER:+ gfn.filter=$GFN_FILTER}" \
+	-append "console=ttyS0 loglevel=5 panic=-1 numa=fake=2 tsc=reliable hugepagesz=1G hugepages=1:1 $tsc_arg gfn.job=$job${GFN_FILTER:+ gfn.filter=$GFN_FILTER}" \
 	-nographic -no-reboot -nic none -vga none </dev/null >"$log" 2>&1 || rc=$?
 
 "$TOP/testbed/verdict.sh" "$log"

@@ -85,6 +85,7 @@ fn tests(ko: &'static str) -> Vec<Test> {
             Box::new(t_map::streamed_reply_is_bounded),
         ),
         ("huge_zero_page", Box::new(t_facts::huge_zero_page)),
+        ("hugetlb_1g", Box::new(t_facts::hugetlb_1g)),
         ("mthp_order", Box::new(t_facts::mthp_order)),
         ("ksm_pages", Box::new(t_facts::ksm_pages)),
         ("numa_node", Box::new(t_facts::numa_node)),
@@ -97,6 +98,10 @@ fn tests(ko: &'static str) -> Vec<Test> {
             Box::new(t_tools::gfn_test_then_reader),
         ),
         ("gfn_test_json", Box::new(t_tools::gfn_test_json)),
+        (
+            "gfn_test_subcommands",
+            Box::new(t_tools::gfn_test_subcommands),
+        ),
         ("writer_then_reader", Box::new(t_tools::writer_then_reader)),
         ("qemu_default_memory", Box::new(t_qemu::qemu_default_memory)),
         ("qemu_thp_memory", Box::new(t_qemu::qemu_thp_memory)),

@@ -58,6 +58,29 @@ fn first_slot_pages(vmm: &Vmm, extra: &str) -> Result<Vec<gfn_proto::reply::Tran
         .collect()
 }
 
+/// A 1 GiB hugetlb page (reserved at boot: `hugepagesz=1G hugepages=1`):
+/// a deep address in it has pagemap's frame, kind hugetlb, order 18 and
+/// kpageflags' 1 GiB compound size; a range over it is one run.
+pub fn hugetlb_1g() -> Result<(), String> {
+    let vmm = Vmm::start(&[
+        "--slot",
+        "hugetlb1g:1G@0x40000000",
+        "--write",
+        "0x6abc1234=0x1a1a1a1a",
+    ])?;
+    let t = crate::module::translate(&format!("0x6abc1234 {}", vmm.pid))?;
+    crate::check::translation(&vmm, 0x6abc1234, &t, Kind::Hugetlb, 1 << 30)?;
+    crate::check::devmem_value(t.phys, 0x1a1a1a1a)?;
+    ensure(t.order == 18, || format!("{t:?}"))?;
+    let run = ask(&format!("0x40000000-0x80000000 pid={}", vmm.pid))?;
+    ensure(
+        matches!(run.as_slice(), [Reply::Ok(r)]
+            if r.pages == 1 << 18 && r.phys == (t.phys & !((1 << 30) - 1)) && r.order == 18),
+        || format!("{run:?}"),
+    )?;
+    vmm.stop()
+}
+
 /// Read-faulting untouched THP-eligible memory maps the huge zero page:
 /// kind thp, order 9, share zero, as kpageflags says (ZERO_PAGE + THP).
 pub fn huge_zero_page() -> Result<(), String> {

@@ -92,6 +92,69 @@ pub fn gfn_test_json() -> Result<(), String> {
     vmm.stop()
 }
 
+/// `gfn_test vms`, `slots` and `map` (text and `--json`): the VMs, memslots
+/// and pages the VMM has, pages checked against its pagemap.
+pub fn gfn_test_subcommands() -> Result<(), String> {
+    let vmm = Vmm::start(&[
+        "--no-touch",
+        "--slot",
+        "thp:4M@0x200000",
+        "--write",
+        "0x200080=0x1",
+    ])?;
+    let pid = vmm.pid.to_string();
+    let (ok, text) = output("gfn_test", &["vms"])?;
+    let memory: u64 = vmm.slots.iter().map(|s| s.size).sum();
+    let want = format!("vm pid={pid} slots={} memory={memory}", vmm.slots.len());
+    ensure(ok && text.lines().any(|l| l == want), || {
+        format!("gfn_test vms: ok={ok} {text:?}, want {want:?}")
+    })?;
+    let (ok, text) = output("gfn_test", &["slots", "--json", "--pid", &pid])?;
+    ensure(ok && text.lines().count() == vmm.slots.len(), || {
+        format!("gfn_test slots: {text:?}")
+    })?;
+    for (line, slot) in text.lines().zip(&vmm.slots) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("{line}: {e}"))?;
+        ensure(
+            v["status"] == "slot"
+                && v["gpa"].as_u64() == Some(slot.gpa)
+                && v["hva"].as_u64() == Some(slot.hva)
+                && v["size"].as_u64() == Some(slot.size),
+            || format!("{line} for {slot:?}"),
+        )?;
+    }
+    // The THP slot: the written huge page is present, the other is not.
+    let (ok, text) = output("gfn_test", &["map", "--pid", &pid, "0x200000-0x600000"])?;
+    ensure(ok, || format!("gfn_test map failed: {text}"))?;
+    let replies = text
+        .lines()
+        .map(parse_line)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{e:?} in {text:?}"))?;
+    let map = crate::pages::per_page(&replies)?;
+    let c = crate::pages::check_slot(&vmm, &vmm.slots[0], &map)?;
+    ensure(c.present == 512 && c.absent == 512, || format!("{c:?}"))?;
+    let (ok, text) = output("gfn_test", &["map", "--json", "--pid", &pid])?;
+    let pages: u64 = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .map(|v| v["pages"].as_u64().unwrap_or(0))
+                .map_err(|e| e.to_string())
+        })
+        .sum::<Result<u64, String>>()?;
+    ensure(ok && pages == memory / 4096, || {
+        format!(
+            "gfn_test map --json: ok={ok}, {pages} pages told of {}",
+            memory / 4096
+        )
+    })?;
+    let (ok, _) = output("gfn_test", &["map", "--pid", "4194304"])?;
+    ensure(!ok, || "gfn_test map of no VM succeeded".into())?;
+    vmm.stop()
+}
+
 /// writer in the test guest: the physical address it prints holds its
 /// value (read through /dev/mem with reader).
 pub fn writer_then_reader() -> Result<(), String> {
