@@ -10,28 +10,16 @@
 use crate::reply::{Kind, Reply, Share, Translation};
 use crate::request::{self, Options, Reason, Span, Token, GFN_LIMIT, PAGE_SHIFT};
 use crate::shim::{self, Scratch, ShimPage, ShimSlot, Vm};
-use core::fmt::Write;
 use kernel::error::code::ESRCH;
 use kernel::prelude::*;
 
 const PAGE_SIZE: u64 = 1 << PAGE_SHIFT;
 
-/// Appends formatted text to a growable reply buffer.
-struct ReplyWriter<'a> {
-    buf: &'a mut KVVec<u8>,
-}
-
-impl Write for ReplyWriter<'_> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.buf
-            .extend_from_slice(s.as_bytes(), GFP_KERNEL)
-            .map_err(|_| core::fmt::Error)
-    }
-}
-
 /// Appends one reply line.
 fn emit(out: &mut KVVec<u8>, reply: &Reply) -> Result {
-    writeln!(ReplyWriter { buf: out }, "{}", reply).map_err(|_| ENOMEM)
+    out.extend_from_slice(reply.encode().as_bytes(), GFP_KERNEL)?;
+    out.push(b'\n', GFP_KERNEL)?;
+    Ok(())
 }
 
 /// The reply for one entry the shim walked (`page.pages` pages from guest

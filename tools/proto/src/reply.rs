@@ -165,49 +165,125 @@ pub enum Reply {
 /// Longest formatted line, newline included.
 pub const MAX_LINE: usize = 256;
 
-impl fmt::Display for Reply {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+/// One reply line, formatted without `core::fmt` (which costs the kernel
+/// more than the page walk when a map has a line per page).
+pub struct Encoded {
+    buf: [u8; MAX_LINE],
+    len: usize,
+}
+
+impl Encoded {
+    /// The line's bytes, without a newline.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if let Some(slot) = self.buf.get_mut(self.len) {
+                *slot = b;
+                self.len += 1;
+            }
+        }
+    }
+
+    fn dec(&mut self, mut v: u64) {
+        let mut digits = [0u8; 20];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        self.put(&digits[i..]);
+    }
+
+    fn hex(&mut self, mut v: u64) {
+        let mut digits = [0u8; 16];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b"0123456789abcdef"[(v & 0xf) as usize];
+            v >>= 4;
+            if v == 0 {
+                break;
+            }
+        }
+        self.put(b"0x");
+        self.put(&digits[i..]);
+    }
+
+    /// ` key=<decimal>`.
+    fn kdec(&mut self, key: &[u8], v: u64) {
+        self.put(key);
+        self.dec(v);
+    }
+
+    /// ` key=0x<hex>`.
+    fn khex(&mut self, key: &[u8], v: u64) {
+        self.put(key);
+        self.hex(v);
+    }
+
+    /// ` pages=N` unless `N` is 1.
+    fn pages(&mut self, n: u64) {
+        if n != 1 {
+            self.kdec(b" pages=", n);
+        }
+    }
+}
+
+impl Reply {
+    /// The reply's line, as documented at the top of this file.
+    pub fn encode(&self) -> Encoded {
+        let mut e = Encoded {
+            buf: [0; MAX_LINE],
+            len: 0,
+        };
         match self {
             Reply::Ok(t) => {
-                write!(
-                    f,
-                    "ok phys={:#x} kind={} gpa={:#x} hva={:#x} pid={} size={} \
-                     order={} node={} slot={} as={} share={}",
-                    t.phys,
-                    t.kind.as_str(),
-                    t.gpa,
-                    t.hva,
-                    t.pid,
-                    t.size,
-                    t.order,
-                    t.node,
-                    t.slot,
-                    t.as_id,
-                    t.share.as_str()
-                )?;
-                pages(f, t.pages)
+                e.khex(b"ok phys=", t.phys);
+                e.put(b" kind=");
+                e.put(t.kind.as_str().as_bytes());
+                e.khex(b" gpa=", t.gpa);
+                e.khex(b" hva=", t.hva);
+                e.kdec(b" pid=", t.pid.into());
+                e.kdec(b" size=", t.size);
+                e.kdec(b" order=", t.order.into());
+                e.kdec(b" node=", t.node.into());
+                e.kdec(b" slot=", t.slot.into());
+                e.kdec(b" as=", t.as_id.into());
+                e.put(b" share=");
+                e.put(t.share.as_str().as_bytes());
+                e.pages(t.pages);
             }
             Reply::AddrErr {
                 reason,
                 gpa,
                 pid,
-                pages: n,
+                pages,
             } => {
-                write!(f, "err:{} gpa={:#x}", reason.as_str(), gpa)?;
+                e.put(b"err:");
+                e.put(reason.as_str().as_bytes());
+                e.khex(b" gpa=", *gpa);
                 if let Some(pid) = pid {
-                    write!(f, " pid={}", pid)?;
+                    e.kdec(b" pid=", (*pid).into());
                 }
-                pages(f, *n)
+                e.pages(*pages);
             }
-            Reply::TokenErr { reason, span } => write!(
-                f,
-                "err:{} offset={} len={}",
-                reason.as_str(),
-                span.offset,
-                span.len
-            ),
+            Reply::TokenErr { reason, span } => {
+                e.put(b"err:");
+                e.put(reason.as_str().as_bytes());
+                e.kdec(b" offset=", span.offset as u64);
+                e.kdec(b" len=", span.len as u64);
+            }
             Reply::Vm { pid, slots, memory } => {
-                write!(f, "vm pid={} slots={} memory={}", pid, slots, memory)
+                e.kdec(b"vm pid=", (*pid).into());
+                e.kdec(b" slots=", (*slots).into());
+                e.kdec(b" memory=", *memory);
             }
             Reply::Slot {
                 pid,
@@ -217,21 +293,24 @@ impl fmt::Display for Reply {
                 size,
                 hva,
                 flags,
-            } => write!(
-                f,
-                "slot pid={} as={} id={} gpa={:#x} size={} hva={:#x} flags={:#x}",
-                pid, as_id, id, gpa, size, hva, flags
-            ),
+            } => {
+                e.kdec(b"slot pid=", (*pid).into());
+                e.kdec(b" as=", (*as_id).into());
+                e.kdec(b" id=", (*id).into());
+                e.khex(b" gpa=", *gpa);
+                e.kdec(b" size=", *size);
+                e.khex(b" hva=", *hva);
+                e.khex(b" flags=", (*flags).into());
+            }
         }
+        e
     }
 }
 
-/// Writes ` pages=N` unless `N` is 1.
-fn pages(f: &mut fmt::Formatter<'_>, n: u64) -> fmt::Result {
-    if n == 1 {
-        Ok(())
-    } else {
-        write!(f, " pages={}", n)
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Only ASCII is ever put into a line.
+        f.write_str(core::str::from_utf8(self.encode().as_bytes()).map_err(|_| fmt::Error)?)
     }
 }
 
