@@ -609,8 +609,9 @@ fn walk_step(
                 Some(_) => p.gfn + 1,
                 None => p.end,
             };
-            p.tally.holes += hole_end - p.gfn;
             if !p.all {
+                // `all` skips what lies between memslots without counting it.
+                p.tally.holes += hole_end - p.gfn;
                 let hole = Reply::AddrErr {
                     reason: Reason::NoMemslot,
                     gpa: p.gfn << PAGE_SHIFT,

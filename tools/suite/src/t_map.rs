@@ -52,6 +52,15 @@ pub fn map_all_matches_pagemap() -> Result<(), String> {
     ensure(total.present > 0 && total.absent > 0, || {
         format!("expected present and absent pages: {total:?}")
     })?;
+    // The kernel log sums the map up in one line.
+    let log = module::run("dmesg", &[])?;
+    let summary = format!(
+        "all at offset 0 (pid {}): {} pages mapped, {} not present, 0 failed, 0 outside memslots",
+        vmm.pid, total.present, total.absent
+    );
+    ensure(log.lines().any(|l| l.ends_with(&summary)), || {
+        format!("no log line ending {summary:?}")
+    })?;
     let thp_runs = replies
         .iter()
         .filter(|r| matches!(r, Reply::Ok(t) if t.kind == Kind::Thp && t.pages >= 512))
