@@ -10,7 +10,6 @@ const KPF_COMPOUND_HEAD: u32 = 15;
 const KPF_COMPOUND_TAIL: u32 = 16;
 const KPF_HUGE: u32 = 17;
 const KPF_THP: u32 = 22;
-pub const KPF_KSM: u32 = 21;
 pub const KPF_ZERO_PAGE: u32 = 24;
 
 fn read_u64_at(path: &str, offset: u64) -> Result<u64, String> {
