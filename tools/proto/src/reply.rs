@@ -178,12 +178,13 @@ impl Encoded {
         self.buf.get(..self.len).unwrap_or(&[])
     }
 
+    /// Appends `bytes`, cut at `MAX_LINE` (which no line reaches).
     fn put(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if let Some(slot) = self.buf.get_mut(self.len) {
-                *slot = b;
-                self.len += 1;
-            }
+        let end = (self.len + bytes.len()).min(MAX_LINE);
+        let n = end - self.len;
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..end), bytes.get(..n)) {
+            dst.copy_from_slice(src);
+            self.len = end;
         }
     }
 

@@ -38,9 +38,13 @@ impl Drop for Sysfs {
     }
 }
 
-/// Every translated page of the VMM's first slot, checked against pagemap
-/// unless `extra` options are given.
-fn first_slot_pages(vmm: &Vmm, extra: &str) -> Result<Vec<gfn_proto::reply::Translation>, String> {
+/// Every translated page of the VMM's first slot, asked with the `extra`
+/// options; with `check`, each checked against the VMM's pagemap.
+fn first_slot_pages(
+    vmm: &Vmm,
+    extra: &str,
+    check: bool,
+) -> Result<Vec<gfn_proto::reply::Translation>, String> {
     let slot = &vmm.slots[0];
     let map = per_page(&ask(&format!(
         "{:#x}+{} pid={} {extra}",
@@ -48,7 +52,7 @@ fn first_slot_pages(vmm: &Vmm, extra: &str) -> Result<Vec<gfn_proto::reply::Tran
         slot.size >> 12,
         vmm.pid
     ))?)?;
-    if extra.is_empty() {
+    if check {
         check_slot(vmm, slot, &map)?;
     }
     map.values()
@@ -86,7 +90,7 @@ pub fn hugetlb_1g() -> Result<(), String> {
 /// kind thp, order 9, share zero, as kpageflags says (ZERO_PAGE + THP).
 pub fn huge_zero_page() -> Result<(), String> {
     let vmm = Vmm::start(&["--no-touch", "--slot", "thp:4M@0x40000000"])?;
-    let pages = first_slot_pages(&vmm, "mode=fault")?;
+    let pages = first_slot_pages(&vmm, "mode=fault", false)?;
     for t in &pages {
         let flags = kpageflags(t.phys >> 12)?;
         ensure(
@@ -111,7 +115,7 @@ pub fn mthp_order() -> Result<(), String> {
         (&format!("{base}/hugepages-64kB/enabled"), "always"),
     ])?;
     let vmm = Vmm::start(&["--slot", "thp:2M@0x40000000"])?;
-    let pages = first_slot_pages(&vmm, "")?;
+    let pages = first_slot_pages(&vmm, "", true)?;
     for t in &pages {
         let size = oracle::compound_size(t.phys >> 12)?;
         ensure(
@@ -139,7 +143,7 @@ pub fn ksm_pages() -> Result<(), String> {
     let start = Instant::now();
     loop {
         // Not checked against pagemap yet: ksmd may merge in between.
-        let pages = first_slot_pages(&vmm, "mode=nofault")?;
+        let pages = first_slot_pages(&vmm, "", false)?;
         let merged = pages.iter().filter(|t| t.share == Share::Ksm).count();
         if merged >= pages.len() / 2 || start.elapsed() > Duration::from_secs(60) {
             break;
@@ -149,7 +153,7 @@ pub fn ksm_pages() -> Result<(), String> {
     // Stop ksmd (merged pages stay merged), so that nothing moves while the
     // module and the counters are compared.
     std::fs::write(format!("{ksm}/run"), "0").map_err(|e| format!("ksm run: {e}"))?;
-    let pages = first_slot_pages(&vmm, "")?;
+    let pages = first_slot_pages(&vmm, "", true)?;
     let ksm_pages: Vec<u64> = pages
         .iter()
         .filter(|t| t.share == Share::Ksm)
@@ -203,7 +207,7 @@ pub fn numa_node() -> Result<(), String> {
     )?;
     for node in [1u32, 0] {
         let vmm = Vmm::start(&["--node", &node.to_string(), "--slot", "anon:1M@0x100000"])?;
-        let pages = first_slot_pages(&vmm, "")?;
+        let pages = first_slot_pages(&vmm, "", true)?;
         let hvas: Vec<u64> = pages.iter().map(|t| t.hva).collect();
         let nodes = oracle::nodes(vmm.pid, &hvas)?;
         for (t, n) in pages.iter().zip(&nodes) {
