@@ -24,6 +24,9 @@ mod reply;
 #[path = "module/shim.rs"]
 mod shim;
 
+#[path = "module/log.rs"]
+mod log;
+
 #[path = "module/answer.rs"]
 mod answer;
 

@@ -7,7 +7,9 @@
 
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/pid.h>
+#include <linux/pid_namespace.h>
 #include <linux/poll.h>
 #include <linux/proc_fs.h>
 #include <linux/sched/mm.h>
@@ -69,6 +71,48 @@ void gfn_shim_proc_remove(const char *name)
 	remove_proc_entry(name, NULL);
 }
 
+/*
+ * The "log" module parameter (/sys/module/gfn_to_pfn/parameters/log): what
+ * goes to the kernel log.  Module parameters are not reachable from Rust
+ * on 6.12; the shim only stores the setting, module/log.rs acts on it and
+ * reads the levels as 0, 1, 2 in this order.
+ */
+static const char * const gfn_log_names[] = { "all", "summary", "none" };
+static int gfn_log_level;
+/* Counts writes to the parameter: each starts a new rate-limit interval. */
+static atomic_t gfn_log_writes;
+
+static int gfn_log_set(const char *val, const struct kernel_param *kp)
+{
+	int level = sysfs_match_string(gfn_log_names, val);
+
+	if (level < 0)
+		return -EINVAL;
+	WRITE_ONCE(gfn_log_level, level);
+	atomic_inc(&gfn_log_writes);
+	return 0;
+}
+
+static int gfn_log_get(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%s\n",
+			 gfn_log_names[READ_ONCE(gfn_log_level)]);
+}
+
+static const struct kernel_param_ops gfn_log_ops = {
+	.set = gfn_log_set,
+	.get = gfn_log_get,
+};
+
+module_param_cb(log, &gfn_log_ops, NULL, 0644);
+MODULE_PARM_DESC(log, "all (default): single addresses and summaries, rate-limited; summary: range and all summaries only; none");
+
+u32 gfn_shim_log_level(u32 *writes)
+{
+	*writes = atomic_read(&gfn_log_writes);
+	return READ_ONCE(gfn_log_level);
+}
+
 /* The address space of process @nr as the caller sees it, referenced. */
 static struct mm_struct *gfn_shim_task_mm(pid_t nr)
 {
@@ -89,8 +133,32 @@ static struct mm_struct *gfn_shim_task_mm(pid_t nr)
 }
 
 /*
+ * The VMM of @kvm as the caller's pid namespace sees it: the process id of
+ * the thread that created the VM (kvm->userspace_pid, a thread id in the
+ * initial namespace), or 0 when the caller cannot see it.  With the thread
+ * gone, the initial namespace sees the old number and others see nothing.
+ */
+static pid_t gfn_shim_vmm_pid(struct kvm *kvm)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	struct task_struct *task;
+	pid_t nr = 0;
+
+	rcu_read_lock();
+	task = pid_task(find_pid_ns(kvm->userspace_pid, &init_pid_ns),
+			PIDTYPE_PID);
+	if (task)
+		nr = task_tgid_nr_ns(task, ns);
+	else if (ns == &init_pid_ns)
+		nr = kvm->userspace_pid;
+	rcu_read_unlock();
+	return nr;
+}
+
+/*
  * Returns a referenced VM: the one whose VMM is process @pid, or the first
- * on vm_list when @pid is 0; NULL when there is none.  Matching on the mm
+ * on vm_list that the caller can see when @pid is 0; NULL when there is
+ * none.  @vmm_pid is the VMM's pid in the caller's namespace.  Matching on the mm
  * rather than kvm->userspace_pid finds the VM from any thread of its VMM.
  * kvm_get_kvm_safe() under kvm_lock fails for a VM that is being destroyed.
  */
@@ -108,9 +176,11 @@ void *gfn_shim_vm_get(pid_t pid, pid_t *vmm_pid)
 	list_for_each_entry(kvm, &vm_list, vm_list) {
 		if (mm && kvm->mm != mm)
 			continue;
+		*vmm_pid = gfn_shim_vmm_pid(kvm);
+		if (!mm && !*vmm_pid)
+			continue;	/* a VMM the caller cannot see */
 		if (kvm_get_kvm_safe(kvm)) {
 			found = kvm;
-			*vmm_pid = kvm->userspace_pid;
 			break;
 		}
 	}
@@ -126,37 +196,47 @@ void gfn_shim_vm_put(void *kvm)
 }
 
 /*
- * Facts about the @n-th live VM on vm_list (0-based): -ENOENT past the end.
+ * Facts about every live VM on vm_list (newest first) whose VMM the caller's
+ * pid namespace can see, with the VMM's pid there, in one pass under
+ * one kvm_lock hold, so the listing is consistent: a VM alive throughout
+ * is in it once.  Fills at most @max entries of @out and returns how many
+ * live VMs there are; more than @max means the caller needs more room.
  * kvm_lock keeps every listed VM and its memslots alive (kvm_destroy_vm
  * unlists it first), so no reference is taken: dropping one here could
  * destroy the VM, which takes kvm_lock.
  */
-int gfn_shim_vm_nth(u32 n, struct gfn_shim_vm *out)
+u32 gfn_shim_vms(struct gfn_shim_vm *out, u32 max)
 {
 	struct kvm_memory_slot *slot;
 	struct kvm *kvm;
-	int as, bkt, idx, ret = -ENOENT;
+	int as, bkt, idx;
+	u32 n = 0;
 
 	mutex_lock(&kvm_lock);
 	list_for_each_entry(kvm, &vm_list, vm_list) {
-		if (!refcount_read(&kvm->users_count) || n--)
+		pid_t pid = gfn_shim_vmm_pid(kvm);
+
+		/* Not yet set up (no pid), or a VMM the caller cannot see. */
+		if (!refcount_read(&kvm->users_count) || !pid)
 			continue;
-		out->pid = kvm->userspace_pid;
-		out->slots = 0;
-		out->pages = 0;
-		idx = srcu_read_lock(&kvm->srcu);
-		for (as = 0; as < kvm_arch_nr_memslot_as_ids(kvm); as++) {
-			kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, as)) {
-				out->slots++;
-				out->pages += slot->npages;
+		if (n < max) {
+			out[n].pid = pid;
+			out[n].slots = 0;
+			out[n].pages = 0;
+			idx = srcu_read_lock(&kvm->srcu);
+			for (as = 0; as < kvm_arch_nr_memslot_as_ids(kvm); as++) {
+				kvm_for_each_memslot(slot, bkt,
+						     __kvm_memslots(kvm, as)) {
+					out[n].slots++;
+					out[n].pages += slot->npages;
+				}
 			}
+			srcu_read_unlock(&kvm->srcu, idx);
 		}
-		srcu_read_unlock(&kvm->srcu, idx);
-		ret = 0;
-		break;
+		n++;
 	}
 	mutex_unlock(&kvm_lock);
-	return ret;
+	return n;
 }
 
 static void gfn_shim_slot_facts(struct kvm_memory_slot *slot,
@@ -236,6 +316,23 @@ static u32 gfn_shim_folio_run(struct page **pages, long max,
 }
 
 /*
+ * Why gup found no page at @addr, as far as the VMA says: no VMA at all
+ * (the VMM unmapped the memslot's memory), or memory without struct pages
+ * (VM_IO | VM_PFNMAP: device memory, a /dev/mem mapping).  Needs the mmap
+ * lock.
+ */
+static u32 gfn_shim_vma_facts(struct mm_struct *mm, unsigned long addr)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, addr);
+
+	if (!vma)
+		return GFN_SHIM_PAGE_NO_VMA;
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
+		return GFN_SHIM_PAGE_PFNMAP;
+	return 0;
+}
+
+/*
  * Describes the host pages behind guest frames @gfn.. of @kvm (referenced
  * by the caller): up to @nr pages, stopping at the end of the memslot
  * holding @gfn, whose facts go to @slot.  Each entry of @out covers pages
@@ -243,7 +340,7 @@ static u32 gfn_shim_folio_run(struct page **pages, long max,
  * entries, @scratch for @nr page pointers.  One SRCU section, one mm
  * reference and one mmap lock cover the whole batch.  With @nofault,
  * pages are never faulted in, swapped in or allocated: such pages get err
- * -EFAULT.  Every page is put back before returning.  Returns the number
+ * -EFAULT.  An entry with err also says what the VMA is (flags).  Every page is put back before returning.  Returns the number
  * of entries, -ENOENT (no memslot), -EINVAL (bad @as_id), -ESRCH (VMM mm
  * gone) or -EINTR (fatal signal).
  */
@@ -286,6 +383,8 @@ long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 			/* This page has none; gup may get the next ones. */
 			out[n].pages = 1;
 			out[n].err = got ? got : -EFAULT;
+			out[n].flags = gfn_shim_vma_facts(kvm->mm,
+							  hva + done * PAGE_SIZE);
 			n++;
 			done++;
 			continue;

@@ -27,6 +27,9 @@ struct gfn_shim_page {
 #define GFN_SHIM_PAGE_LARGE	(1U << 1)	/* folio has more than one page */
 #define GFN_SHIM_PAGE_ZERO	(1U << 2)	/* the (huge) zero page */
 #define GFN_SHIM_PAGE_KSM	(1U << 3)	/* a KSM page */
+/* With err: why there is no page. */
+#define GFN_SHIM_PAGE_NO_VMA	(1U << 4)	/* no VMA at the address */
+#define GFN_SHIM_PAGE_PFNMAP	(1U << 5)	/* VM_IO or VM_PFNMAP memory */
 
 /* A memslot, as userspace set it up. */
 struct gfn_shim_slot {
@@ -40,7 +43,7 @@ struct gfn_shim_slot {
 
 /* A VM on vm_list. */
 struct gfn_shim_vm {
-	s32 pid;		/* kvm->userspace_pid */
+	s32 pid;		/* the VMM, in the caller's pid namespace */
 	u32 slots;		/* memslots in every address space */
 	u64 pages;		/* guest pages in them */
 };
@@ -55,11 +58,12 @@ loff_t gfn_rs_reply_len(void *private);
 unsigned int gfn_rs_poll(void *private);
 
 int gfn_shim_proc_create(const char *name, umode_t mode);
+u32 gfn_shim_log_level(u32 *writes);
 void gfn_shim_proc_remove(const char *name);
 
 void *gfn_shim_vm_get(pid_t pid, pid_t *vmm_pid);
 void gfn_shim_vm_put(void *kvm);
-int gfn_shim_vm_nth(u32 n, struct gfn_shim_vm *out);
+u32 gfn_shim_vms(struct gfn_shim_vm *out, u32 max);
 int gfn_shim_slot_find(void *kvm, u32 as_id, u64 gfn,
 		       struct gfn_shim_slot *out);
 long gfn_shim_walk(void *kvm, u32 as_id, u64 gfn, u32 nr, bool nofault,

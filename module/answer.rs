@@ -5,11 +5,12 @@
 //! resumes where it stopped.  A range or `all` is walked in batches of
 //! `shim::BATCH` pages, so memory stays bounded whatever the request asks.
 //! Single addresses are logged in the seed's words; a range or `all` gets
-//! one summary line in the log.
+//! one summary line in the log (as `log.rs` allows).
 
+use crate::log::log_line;
 use crate::reply::{Kind, Reply, Share, Translation};
 use crate::request::{self, Options, Reason, Span, Token, GFN_LIMIT, PAGE_SHIFT};
-use crate::shim::{self, Scratch, ShimPage, ShimSlot, Vm};
+use crate::shim::{self, Scratch, ShimPage, ShimSlot, ShimVm, Vm};
 use kernel::error::code::ESRCH;
 use kernel::prelude::*;
 
@@ -35,12 +36,7 @@ fn page_reply(
 ) -> Reply {
     if page.err != 0 {
         return Reply::AddrErr {
-            // Without faulting, a page gup cannot reach is simply not there.
-            reason: if fault {
-                Reason::NoPage
-            } else {
-                Reason::NotPresent
-            },
+            reason: no_page_reason(page, fault),
             gpa: (gfn << PAGE_SHIFT) | offset,
             pid: Some(pid),
             pages: page.pages.max(1).into(),
@@ -78,6 +74,22 @@ fn page_reply(
         share,
         pages: page.pages.max(1).into(),
     })
+}
+
+/// Why the shim found no page: what the VMA says first, then gup's error.
+fn no_page_reason(page: &ShimPage, fault: bool) -> Reason {
+    if page.flags & shim::PAGE_NO_VMA != 0 {
+        Reason::NoVma
+    } else if page.flags & shim::PAGE_PFNMAP != 0 {
+        Reason::Pfnmap
+    } else if page.err == ENOMEM.to_errno() {
+        Reason::NoMem
+    } else if fault {
+        Reason::NoPage
+    } else {
+        // Without faulting, a page gup cannot reach is simply not there.
+        Reason::NotPresent
+    }
 }
 
 /// Whether `next`, one page, continues the run `run`: the same facts, and
@@ -149,10 +161,12 @@ struct Pages {
 /// A request word whose reply takes more than one line.
 enum Job {
     Pages(Pages),
-    /// `vms`: the index of the next VM to list.
+    /// `vms`: one snapshot of the VMs, taken at the first step, and the
+    /// next of them to list.
     Vms {
         span: Span,
-        n: u32,
+        vms: Option<KVVec<ShimVm>>,
+        next: usize,
     },
     /// `slots`: the next memslot at or above `gfn` in `as_id`.
     Slots {
@@ -255,7 +269,8 @@ fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut KVVec<u8>
     let reply = match token {
         t if t.is_option() => return Ok(()),
         Token::Bad(reason) => {
-            pr_info!(
+            log_line!(
+                Address,
                 "bad token at offset {} (length {}): {}\n",
                 span.offset,
                 span.len,
@@ -265,7 +280,11 @@ fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut KVVec<u8>
         }
         Token::Vms => match st.opts {
             Ok(_) => {
-                st.job = Some(Job::Vms { span, n: 0 });
+                st.job = Some(Job::Vms {
+                    span,
+                    vms: None,
+                    next: 0,
+                });
                 return Ok(());
             }
             Err(reason) => Reply::TokenErr { reason, span },
@@ -274,7 +293,12 @@ fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut KVVec<u8>
             let found = st.opts.and_then(|o| line_vm(&mut st.vm, o.pid).map(|_| ()));
             match found {
                 Err(reason) => {
-                    pr_info!("request at offset {}: {}\n", span.offset, reason.as_str());
+                    log_line!(
+                        Address,
+                        "request at offset {}: {}\n",
+                        span.offset,
+                        reason.as_str()
+                    );
                     Reply::TokenErr { reason, span }
                 }
                 Ok(()) => {
@@ -303,7 +327,8 @@ fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut KVVec<u8>
             let found = st.opts.and_then(|o| line_vm(&mut st.vm, o.pid).map(|_| ()));
             match found {
                 Err(reason) => {
-                    pr_info!(
+                    log_line!(
+                        Address,
                         "range {:#x}+{}: {}\n",
                         gfn << PAGE_SHIFT,
                         pages,
@@ -341,7 +366,7 @@ fn single(gpa: u64, st: &mut LineState) -> Result<Reply> {
     let opts = match st.opts {
         Ok(opts) => opts,
         Err(reason) => {
-            pr_info!("gpa {:#x}: {}\n", gpa, reason.as_str());
+            log_line!(Address, "gpa {:#x}: {}\n", gpa, reason.as_str());
             return Ok(Reply::AddrErr {
                 reason,
                 gpa,
@@ -353,7 +378,7 @@ fn single(gpa: u64, st: &mut LineState) -> Result<Reply> {
     let vm = match line_vm(&mut st.vm, opts.pid) {
         Ok(vm) => vm,
         Err(reason) => {
-            pr_info!("gpa {:#x}: {}\n", gpa, reason.as_str());
+            log_line!(Address, "gpa {:#x}: {}\n", gpa, reason.as_str());
             return Ok(Reply::AddrErr {
                 reason,
                 gpa,
@@ -389,7 +414,8 @@ fn single(gpa: u64, st: &mut LineState) -> Result<Reply> {
             } else {
                 Reason::NoPage
             };
-            pr_info!(
+            log_line!(
+                Address,
                 "gpa {:#x} (pid {}): {} (error {})\n",
                 gpa,
                 pid,
@@ -406,15 +432,28 @@ fn single(gpa: u64, st: &mut LineState) -> Result<Reply> {
     };
     match reply {
         Reply::Ok(t) => {
-            pr_info!("exact phys addr for gpa {:#x}: {:#x}\n", gpa, t.phys);
+            log_line!(
+                Address,
+                "exact phys addr for gpa {:#x}: {:#x}\n",
+                gpa,
+                t.phys
+            );
             match t.kind {
-                Kind::Base => pr_info!("page is not huge page\n"),
-                Kind::Thp => pr_info!("page is THP, size {} KiB\n", t.size >> 10),
-                Kind::Hugetlb => pr_info!("page is hugetlb page, size {} KiB\n", t.size >> 10),
+                Kind::Base => log_line!(Address, "page is not huge page\n"),
+                Kind::Thp => log_line!(Address, "page is THP, size {} KiB\n", t.size >> 10),
+                Kind::Hugetlb => {
+                    log_line!(Address, "page is hugetlb page, size {} KiB\n", t.size >> 10)
+                }
             }
         }
         Reply::AddrErr { reason, .. } => {
-            pr_info!("gpa {:#x} (pid {}): {}\n", gpa, pid, reason.as_str())
+            log_line!(
+                Address,
+                "gpa {:#x} (pid {}): {}\n",
+                gpa,
+                pid,
+                reason.as_str()
+            )
         }
         _ => {}
     }
@@ -430,32 +469,38 @@ fn step(
     out: &mut KVVec<u8>,
 ) -> Result<bool> {
     match job {
-        Job::Vms { span, n } => match shim::vm_nth(*n) {
-            Some(vm) => {
-                *n += 1;
-                emit(
-                    out,
-                    &Reply::Vm {
-                        pid: vm.pid as u32,
-                        slots: vm.slots,
-                        memory: vm.pages << PAGE_SHIFT,
-                    },
-                )?;
-                Ok(false)
-            }
-            None => {
-                if *n == 0 {
+        Job::Vms { span, vms, next } => {
+            let vms = match vms {
+                Some(vms) => vms,
+                None => vms.insert(shim::vms()?),
+            };
+            match vms.get(*next) {
+                Some(vm) => {
+                    *next += 1;
                     emit(
                         out,
-                        &Reply::TokenErr {
-                            reason: Reason::NoVms,
-                            span: *span,
+                        &Reply::Vm {
+                            pid: vm.pid as u32,
+                            slots: vm.slots,
+                            memory: vm.pages << PAGE_SHIFT,
                         },
                     )?;
+                    Ok(false)
                 }
-                Ok(true)
+                None => {
+                    if *next == 0 {
+                        emit(
+                            out,
+                            &Reply::TokenErr {
+                                reason: Reason::NoVms,
+                                span: *span,
+                            },
+                        )?;
+                    }
+                    Ok(true)
+                }
             }
-        },
+        }
         Job::Slots {
             span,
             as_id,
@@ -562,7 +607,7 @@ fn walk_step(
                 },
             )?;
         }
-        pr_info!(
+        log_line!(Summary,
             "{} at offset {} (pid {}): {} pages mapped, {} not present, {} failed, {} outside memslots\n",
             if p.all { "all" } else { "range" },
             p.span.offset,
@@ -591,8 +636,11 @@ fn walk_step(
                 let n = u64::from(page.pages.max(1));
                 match reply {
                     Reply::Ok(_) => p.tally.mapped += n,
-                    _ if opts.fault => p.tally.failed += n,
-                    _ => p.tally.absent += n,
+                    Reply::AddrErr {
+                        reason: Reason::NotPresent,
+                        ..
+                    } => p.tally.absent += n,
+                    _ => p.tally.failed += n,
                 }
                 push(p, reply, out)?;
                 p.gfn = p.gfn.saturating_add(n).min(p.end);

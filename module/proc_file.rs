@@ -16,6 +16,7 @@ use crate::request::{self, MAX_WRITE};
 use crate::shim;
 use kernel::bindings;
 use kernel::ffi::{c_int, c_uint, c_void};
+use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Mutex;
@@ -167,8 +168,19 @@ unsafe extern "C" fn gfn_rs_read(
                     Err(e) => return Err(e),
                 }
             }
-            let n = (reply.window.len() - off).min(len - copied);
-            user.write_slice(&reply.window[off..off + n])?;
+            // At most to the end of the user's page: a buffer whose later
+            // part is not mapped then gets what fits before the fault, as
+            // from seq_file, and the position stays with the window.
+            let to_page_end = PAGE_SIZE - (buf as usize + copied) % PAGE_SIZE;
+            let n = (reply.window.len() - off)
+                .min(len - copied)
+                .min(to_page_end);
+            if let Err(e) = user.write_slice(&reply.window[off..off + n]) {
+                if copied > 0 {
+                    break;
+                }
+                return Err(e);
+            }
             *pos += n as i64;
             copied += n;
         }

@@ -29,6 +29,20 @@ pub(crate) const PAGE_LARGE: u32 = 1 << 1;
 pub(crate) const PAGE_ZERO: u32 = 1 << 2;
 /// `GFN_SHIM_PAGE_KSM`: a KSM page.
 pub(crate) const PAGE_KSM: u32 = 1 << 3;
+/// `GFN_SHIM_PAGE_NO_VMA`: no page, and no VMA at the address.
+pub(crate) const PAGE_NO_VMA: u32 = 1 << 4;
+/// `GFN_SHIM_PAGE_PFNMAP`: no page, in `VM_IO | VM_PFNMAP` memory.
+pub(crate) const PAGE_PFNMAP: u32 = 1 << 5;
+
+/// The `log` module parameter (0 all, 1 summary, 2 none) and how many
+/// times it was written.
+pub(crate) fn log_level() -> (u32, u32) {
+    let mut writes = 0;
+    // SAFETY: reads two integers the parameter's setter writes atomically;
+    // `writes` is a valid place for one.
+    let level = unsafe { gfn_shim_log_level(&mut writes) };
+    (level, writes)
+}
 
 /// Mirrors `struct gfn_shim_slot` in `kvm_shim.h`.
 #[repr(C)]
@@ -51,7 +65,7 @@ impl ShimSlot {
 
 /// Mirrors `struct gfn_shim_vm` in `kvm_shim.h`.
 #[repr(C)]
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 pub(crate) struct ShimVm {
     pub(crate) pid: i32,
     pub(crate) slots: u32,
@@ -64,9 +78,10 @@ pub(crate) const BATCH: usize = 512;
 extern "C" {
     fn gfn_shim_proc_create(name: *const c_char, mode: u16) -> c_int;
     fn gfn_shim_proc_remove(name: *const c_char);
+    fn gfn_shim_log_level(writes: *mut u32) -> u32;
     fn gfn_shim_vm_get(pid: c_int, vmm_pid: *mut c_int) -> *mut c_void;
     fn gfn_shim_vm_put(kvm: *mut c_void);
-    fn gfn_shim_vm_nth(n: u32, out: *mut ShimVm) -> c_int;
+    fn gfn_shim_vms(out: *mut ShimVm, max: u32) -> u32;
     fn gfn_shim_slot_find(kvm: *mut c_void, as_id: u32, gfn: u64, out: *mut ShimSlot) -> c_int;
     fn gfn_shim_walk(
         kvm: *mut c_void,
@@ -176,13 +191,24 @@ impl Vm {
     }
 }
 
-/// Facts about the `n`-th live VM (from 0), or `None` past the last.
-pub(crate) fn vm_nth(n: u32) -> Option<ShimVm> {
-    let mut vm = ShimVm::default();
-    // SAFETY: `vm` is a valid, exclusively borrowed `struct gfn_shim_vm`;
-    // the shim takes `kvm_lock` itself.
-    let ret = unsafe { gfn_shim_vm_nth(n, &mut vm) };
-    (ret == 0).then_some(vm)
+/// Facts about every live VM, newest first, from one consistent pass over
+/// `vm_list` (16 bytes per VM).
+pub(crate) fn vms() -> Result<KVVec<ShimVm>> {
+    let mut room = 64;
+    loop {
+        let mut vms = KVVec::with_capacity(room, GFP_KERNEL)?;
+        let max = u32::try_from(room).unwrap_or(u32::MAX);
+        // SAFETY: `vms` has room for `max` entries, which the shim fills
+        // (under `kvm_lock`) without reading them.
+        let n = unsafe { gfn_shim_vms(vms.as_mut_ptr(), max) };
+        if n <= max {
+            // SAFETY: the shim initialised the first `n` entries.
+            unsafe { vms.set_len(n as usize) };
+            return Ok(vms);
+        }
+        // VMs came meanwhile: try again with room for them and a few more.
+        room = (n as usize).saturating_add(16);
+    }
 }
 
 /// Room for one batched walk: page pointers for the shim and the facts it

@@ -12,7 +12,7 @@ passed=0 failed=0
 
 count() { # adds the "N passed, M failed" line of a log to the totals
 	local line
-	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1)
+	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1 || true)
 	if [ -z "$line" ]; then
 		echo "check: no result line in $1" >&2
 		failed=$((failed + 1))
@@ -22,10 +22,45 @@ count() { # adds the "N passed, M failed" line of a log to the totals
 	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
 }
 
+flavours=${GFN_FLAVOURS:-fast debug}
+logs_of() { echo "$logs/kernel-$1.log"; }
+phase=$SECONDS
+took() { # prints how long the phase just ended took
+	echo "== $1: $((SECONDS - phase)) s"
+	phase=$SECONDS
+}
+
+# The kernels build in the background while the host tests and lints run,
+# the debug one at the lowest priority so that it only takes what the rest
+# leaves idle (serial link steps, single-threaded tests, the fast guest
+# suite) and never slows the fast suite's timed tests.  Each in a session
+# of its own, so that an interrupted check stops the whole build.
+builds=()
+trap 'for b in "${builds[@]}"; do kill -- "-$b" 2>/dev/null || true; done' EXIT
+build() { # flavour nice: starts the kernel build; its pid is ${builds[-1]}
+	setsid nice -n "$2" "$TOP/testbed/kernel.sh" "$1" >"$(logs_of "$1")" 2>&1 &
+	builds+=($!)
+}
+finish() { # flavour pid: waits for the build (in this shell: a subshell
+	# cannot wait for it); fails, saying why, when it did not build
+	if ! wait "$2"; then
+		echo "check: the $1 kernel did not build ($(logs_of "$1")):" >&2
+		tail -20 "$(logs_of "$1")" >&2
+		return 1
+	fi
+}
+build fast 0
+fast_build=${builds[-1]}
+debug_build=
+case " $flavours " in
+*" debug "*) build debug 19 && debug_build=${builds[-1]} ;;
+esac
+
 echo "== host: cargo test (tools/, shared parser)"
 export CARGO_TARGET_DIR="$CACHE/cargo-target"
 host_log="$logs/host-tests.log"
-if ! (cd "$TOP/tools" && cargo test --locked --workspace 2>&1) >"$host_log"; then
+if ! (cd "$TOP/tools" && RUSTFLAGS="$TOOLS_RUSTFLAGS" \
+	cargo test --locked --release --target "$TOOLS_TARGET" --workspace 2>&1) >"$host_log"; then
 	grep -aE '^test .* FAILED|panicked|error' "$host_log" | head -20 >&2 || true
 fi
 h_pass=$(grep -aoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$host_log" |
@@ -47,13 +82,30 @@ lint() { # name command...: one more test passed or failed
 		failed=$((failed + 1)) && echo "FAIL lint $1 ($logs/lint-$1.log)" && tail -5 "$logs/lint-$1.log"
 	fi
 }
-kdir=$("$TOP/testbed/kernel.sh" fast)
-lint kernel-rustfmt rustfmt --edition 2021 --config-path "$kdir/.rustfmt.toml" --check "$TOP/gfn_main.rs"
-lint checkpatch "$kdir/scripts/checkpatch.pl" --no-tree --quiet -f "$TOP/kvm_shim.c" "$TOP/kvm_shim.h"
 lint cargo-fmt bash -c "cd '$TOP/tools' && cargo fmt --check"
 lint clippy bash -c "cd '$TOP/tools' && cargo clippy --locked --workspace --all-targets -- -D warnings"
+"$TOP/testbed/tools.sh"
+took "host tests, cargo lints and guest tools (kernels building meanwhile)"
+echo "== waiting for the fast kernel"
+if ! finish fast "$fast_build"; then
+	echo "$passed passed, $((failed + 1)) failed"
+	exit 1
+fi
+kdir=$(tail -1 "$(logs_of fast)")
+took "rest of the fast kernel"
+lint kernel-rustfmt rustfmt --edition 2021 --config-path "$kdir/source/.rustfmt.toml" --check "$TOP/gfn_main.rs"
+lint checkpatch "$kdir/source/scripts/checkpatch.pl" --no-tree --quiet -f "$TOP/kvm_shim.c" "$TOP/kvm_shim.h"
 
-for flavour in ${GFN_FLAVOURS:-fast debug}; do
+slowest=
+for flavour in $flavours; do
+	if [ "$flavour" = debug ] && [ -n "$debug_build" ]; then
+		echo "== waiting for the debug kernel"
+		if ! finish debug "$debug_build"; then
+			failed=$((failed + 1))
+			continue
+		fi
+		took "rest of the debug kernel"
+	fi
 	echo "== guest suite on the $flavour kernel"
 	log="$logs/guest-$flavour-check.log"
 	if "$TOP/testbed/guest.sh" "$flavour" check "$log"; then
@@ -63,9 +115,14 @@ for flavour in ${GFN_FLAVOURS:-fast debug}; do
 		# A splat or a missing exit line fails the run even if tests passed.
 		grep -aq '^GUEST-EXIT rc=0' "$log" && failed=$((failed + 1))
 	fi
-	sed -n '/^GUEST-START/,/^---- guest dmesg/p' "$log" | grep -aE '^(PASS|FAIL|GUEST)' || true
+	sed -n '/^GUEST-START/,/^---- guest dmesg/p' "$log" | grep -aE '^(suite:|PASS|FAIL|TIMEOUT|GUEST)' || true
 	count "$log"
+	slowest+=$("$TOP/testbed/slowest.sh" "$log" "$flavour")$'\n'
+	took "$flavour guest suite"
 done
+
+printf '%s' "$slowest"
+echo "== make check: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 
 echo "logs: $logs"
 echo "$passed passed, $failed failed"

@@ -6,3 +6,7 @@ KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
 # The kernel side must use Debian's rustc (it ships rust-src); rustup's is for tools/.
 KMAKE=(make LLVM=-19 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindgen)
 export PATH="$HOME/.cargo/bin:$PATH"
+# The guest's tools are static binaries; the host tests are built the same
+# way (same target, profile and flags), so the two share every dependency.
+TOOLS_TARGET=x86_64-unknown-linux-gnu
+TOOLS_RUSTFLAGS="-C target-feature=+crt-static"

@@ -6,6 +6,6 @@ export CARGO_TARGET_DIR="$CACHE/cargo-target"
 # Packages whose binaries go into the test guest.
 GUEST_TOOLS=${GUEST_TOOLS:-guest-suite gfn-vmm gfn_test writer reader}
 cd "$TOP/tools"
-RUSTFLAGS="-C target-feature=+crt-static" \
-	cargo build --quiet --release --locked --target x86_64-unknown-linux-gnu \
+RUSTFLAGS="$TOOLS_RUSTFLAGS" \
+	cargo build --quiet --release --locked --target "$TOOLS_TARGET" \
 	$(printf -- '-p %s ' $GUEST_TOOLS)

@@ -32,7 +32,10 @@ fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
         ok &= match reply {
             Reply::TokenErr { .. } => false,
             Reply::AddrErr { reason, .. } => {
-                matches!(reason, Reason::NotPresent | Reason::NoMemslot)
+                matches!(
+                    reason,
+                    Reason::NotPresent | Reason::NoMemslot | Reason::NoVma | Reason::Pfnmap
+                )
             }
             _ => true,
         };

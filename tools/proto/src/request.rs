@@ -69,11 +69,19 @@ pub enum Reason {
     EmptyRange,
     /// Nothing is mapped there, and the request did not fault pages in.
     NotPresent,
+    /// The memslot's host address has no mapping in the VMM at all (the
+    /// VMM unmapped the memory behind the memslot).
+    NoVma,
+    /// The memory is `VM_IO | VM_PFNMAP` (device memory, a `/dev/mem`
+    /// mapping): it has no page the module can describe.
+    Pfnmap,
+    /// `mode=fault` ran out of memory faulting the page in.
+    NoMem,
 }
 
 impl Reason {
     /// Every reason, for lookups by name.
-    pub const ALL: [Reason; 14] = [
+    pub const ALL: [Reason; 17] = [
         Reason::InvalidToken,
         Reason::Overflow,
         Reason::InvalidPid,
@@ -88,6 +96,9 @@ impl Reason {
         Reason::DuplicateKey,
         Reason::EmptyRange,
         Reason::NotPresent,
+        Reason::NoVma,
+        Reason::Pfnmap,
+        Reason::NoMem,
     ];
 
     /// The reason's name in replies (`err:<name>`).
@@ -107,6 +118,9 @@ impl Reason {
             Reason::DuplicateKey => "duplicate-key",
             Reason::EmptyRange => "empty-range",
             Reason::NotPresent => "not-present",
+            Reason::NoVma => "no-vma",
+            Reason::Pfnmap => "pfnmap",
+            Reason::NoMem => "no-mem",
         }
     }
 

@@ -78,3 +78,32 @@ pub fn dmesg() -> Result<String, String> {
         .map_err(|e| format!("dmesg: {e}"))?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// The `log` module parameter's file.
+pub const LOG_PARAM: &str = "/sys/module/gfn_to_pfn/parameters/log";
+
+/// Sets the `log` parameter; every write starts a new rate-limit interval,
+/// so a test that reads the log sees its own lines.
+pub fn set_log(value: &str) -> Result<(), String> {
+    std::fs::write(LOG_PARAM, value).map_err(|e| format!("write {value:?} to {LOG_PARAM}: {e}"))
+}
+
+/// Puts a marker line into the kernel log; returns it.
+pub fn log_mark(what: &str) -> Result<String, String> {
+    let mark = format!("guest-suite mark {what} {:?}", std::time::Instant::now());
+    std::fs::write("/dev/kmsg", &mark).map_err(|e| format!("/dev/kmsg: {e}"))?;
+    Ok(mark)
+}
+
+/// The module's kernel log lines after `mark`, without their prefix.
+pub fn log_since(mark: &str) -> Result<Vec<String>, String> {
+    let log = dmesg()?;
+    let after = log
+        .rfind(mark)
+        .map(|at| &log[at..])
+        .ok_or_else(|| format!("the kernel log lost the mark {mark:?}"))?;
+    Ok(after
+        .lines()
+        .filter_map(|l| l.split_once("gfn_to_pfn: ").map(|(_, msg)| msg.to_string()))
+        .collect())
+}

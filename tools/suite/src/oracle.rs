@@ -75,25 +75,58 @@ pub fn kind(pfn: u64) -> Result<Kind, String> {
     })
 }
 
+/// kpageflags words of frames `first..first + n` (fewer at the end of
+/// memory), in one read.
+fn kpageflags_run(f: &File, first: u64, n: u64) -> Result<Vec<u64>, String> {
+    let mut buf = vec![0u8; n as usize * 8];
+    let got = f
+        .read_at(&mut buf, first * 8)
+        .map_err(|e| format!("read /proc/kpageflags at pfn {first:#x}: {e}"))?;
+    Ok(buf[..got - got % 8]
+        .chunks_exact(8)
+        .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+        .collect())
+}
+
 /// Size in bytes of the compound page holding `pfn`, counted from
-/// kpageflags: back to the head, then forward over the tails.
+/// kpageflags: back to the head, then forward over the tails.  Read in
+/// runs of 512 frames: a 1 GiB page is 2^18 frames, and one read per frame
+/// took minutes on the debug kernel.
 pub fn compound_size(pfn: u64) -> Result<u64, String> {
     const MAX_PAGES: u64 = 1 << 18; // 1 GiB
-    let mut head = pfn;
-    while has(kpageflags(head)?, KPF_COMPOUND_TAIL) {
-        if pfn - head >= MAX_PAGES || head == 0 {
+    const RUN: u64 = 512;
+    let f = File::open("/proc/kpageflags").map_err(|e| format!("open /proc/kpageflags: {e}"))?;
+    // Back to the head: the last frame at or below `pfn` that is no tail.
+    let mut end = pfn + 1; // frames below `end` are still to look at
+    let (head, head_flags) = loop {
+        if pfn + 1 - end >= MAX_PAGES || end == 0 {
             return Err(format!("no compound head within 1 GiB below pfn {pfn:#x}"));
         }
-        head -= 1;
-    }
-    if !has(kpageflags(head)?, KPF_COMPOUND_HEAD) {
+        let first = end.saturating_sub(RUN);
+        let flags = kpageflags_run(&f, first, end - first)?;
+        let below = flags.iter().rposition(|&fl| !has(fl, KPF_COMPOUND_TAIL));
+        if let Some(i) = below {
+            break (first + i as u64, flags[i]);
+        }
+        end = first;
+    };
+    if !has(head_flags, KPF_COMPOUND_HEAD) {
         return Ok(4096);
     }
+    // Forward over the tails.
     let mut pages = 1;
-    while pages < MAX_PAGES && has(kpageflags(head + pages)?, KPF_COMPOUND_TAIL) {
-        pages += 1;
+    while pages < MAX_PAGES {
+        let flags = kpageflags_run(&f, head + pages, RUN)?;
+        let tails = flags
+            .iter()
+            .take_while(|&&fl| has(fl, KPF_COMPOUND_TAIL))
+            .count() as u64;
+        pages += tails;
+        if tails < RUN {
+            break;
+        }
     }
-    Ok(pages * 4096)
+    Ok(pages.min(MAX_PAGES) * 4096)
 }
 
 /// Reads `N` bytes of host physical memory at `phys` through /dev/mem.

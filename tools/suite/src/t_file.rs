@@ -147,3 +147,70 @@ pub fn read_seek_poll() -> Result<(), String> {
         || format!("second request on one file: {rb2:?}"),
     )
 }
+
+/// Reads a streamed map (several 64 KiB chunks) into a buffer whose second
+/// page is `PROT_NONE`: each read returns what fits before the fault, never
+/// an error, and the pieces make the same reply as plain reads.  The map
+/// is of zero pages, one line each (they never merge into runs), faulted
+/// in by the first, plain, read, so both reads see the same memory.
+pub fn read_into_faulting_buffer() -> Result<(), String> {
+    let vmm = crate::vmm::Vmm::start(&["--no-touch", "--slot", "anon:16M@0x40000000"])?;
+    let request = format!("0x40000000+4096 mode=fault pid={}", vmm.pid);
+    let e = |e: std::io::Error| e.to_string();
+    let plain = ask_on(&mut module::open().map_err(e)?, request.as_bytes()).map_err(e)?;
+    ensure(plain.len() > 3 * 65536, || {
+        format!("the map is only {} bytes", plain.len())
+    })?;
+    let page = 4096;
+    // SAFETY: a fresh anonymous mapping of two pages, unmapped below; the
+    // kernel writes into it only through read(2) with its address and size.
+    let buf = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            2 * page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    ensure(buf != libc::MAP_FAILED, || "mmap failed".into())?;
+    // SAFETY: the second page of the mapping just made.
+    let prot = unsafe { libc::mprotect(buf.cast::<u8>().add(page).cast(), page, libc::PROT_NONE) };
+    let mut f = module::open().map_err(e)?;
+    let result = (|| {
+        ensure(prot == 0, || "mprotect failed".into())?;
+        std::io::Write::write_all(&mut f, request.as_bytes()).map_err(e)?;
+        let mut got = Vec::new();
+        loop {
+            // SAFETY: `buf` is 2 pages long; the kernel must stop at the
+            // second, which faults.
+            let n = unsafe { libc::read(f.as_raw_fd(), buf, 2 * page) };
+            if n < 0 {
+                let err = std::io::Error::last_os_error();
+                return Err(format!("read after {} bytes: {err}", got.len()));
+            }
+            if n == 0 {
+                break;
+            }
+            ensure(n as usize <= page, || {
+                format!("read {n} bytes past the fault")
+            })?;
+            // SAFETY: the kernel wrote `n` bytes at `buf`.
+            got.extend_from_slice(unsafe {
+                std::slice::from_raw_parts(buf.cast::<u8>(), n as usize)
+            });
+        }
+        ensure(got == plain.as_bytes(), || {
+            format!(
+                "{} bytes read in pieces, {} in one go",
+                got.len(),
+                plain.len()
+            )
+        })
+    })();
+    // SAFETY: unmaps the mapping made above, no longer used.
+    unsafe { libc::munmap(buf, 2 * page) };
+    result?;
+    vmm.stop()
+}

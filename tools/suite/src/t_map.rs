@@ -32,6 +32,8 @@ pub fn map_all_matches_pagemap() -> Result<(), String> {
         "--write",
         "0x80000010=0x44",
     ])?;
+    module::set_log("all")?; // a fresh rate-limit interval for the summary read below
+    let mark = module::log_mark("all")?;
     let replies = ask(&format!("all pid={}", vmm.pid))?;
     let map = per_page(&replies)?;
     let want: BTreeSet<u64> = vmm
@@ -53,7 +55,7 @@ pub fn map_all_matches_pagemap() -> Result<(), String> {
         format!("expected present and absent pages: {total:?}")
     })?;
     // The kernel log sums the map up in one line.
-    let log = module::run("dmesg", &[])?;
+    let log = module::log_since(&mark)?.join("\n");
     let summary = format!(
         "all at offset 0 (pid {}): {} pages mapped, {} not present, 0 failed, 0 outside memslots",
         vmm.pid, total.present, total.absent

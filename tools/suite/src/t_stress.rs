@@ -74,6 +74,7 @@ pub fn clients_during_vm_cycles(cycles: u64) -> Result<(), String> {
             )
         },
     )?;
+    println!("     {cycles} VM cycles; {answered} client requests answered meanwhile");
     ensure(answered > 0, || "no client request was answered".into())
 }
 
@@ -109,12 +110,12 @@ fn meminfo(key: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("no {key} in /proc/meminfo"))
 }
 
-/// `batches` × 500 translations (10^5 in make check) of hugetlb, THP and
+/// `batches` × 500 translations of hugetlb, THP and
 /// base pages; afterwards the VMM's
 /// exit must free every page (a leaked page reference would keep a hugetlb
 /// page from going back to the pool) and the VM (a leaked VM reference would
 /// keep it on vm_list).
-pub fn no_leak_after_100k_queries(batches: u64) -> Result<(), String> {
+pub fn no_leak_after_queries(batches: u64) -> Result<(), String> {
     let free_before = meminfo("HugePages_Free")?;
     let vmm = Vmm::start(&[
         "--slot",
@@ -144,6 +145,7 @@ pub fn no_leak_after_100k_queries(batches: u64) -> Result<(), String> {
             },
         )?;
     }
+    println!("     {} translations", batches * 500);
     vmm.stop()?;
     ensure(meminfo("HugePages_Free")? == free_before, || {
         format!(
@@ -167,4 +169,38 @@ pub fn user_namespace_root_refused() -> Result<(), String> {
     ensure(code == libc::EPERM || code == libc::EACCES, || {
         format!("user-namespace root open: errno {code}, want EPERM")
     })
+}
+
+/// `vms` lists from one consistent pass: while another process creates
+/// and destroys VMs, each of 64 VMs alive throughout is listed exactly
+/// once in every listing.
+pub fn vms_listing_is_consistent() -> Result<(), String> {
+    let held = Vmm::start(&["--vms", "64", "--slot", "anon:64K@0x100000"])?;
+    let mut churner = Command::new("/bin/gfn-vmm")
+        .args(["--slot", "anon:64K@0x100000", "--cycles", "1000000"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("gfn-vmm --cycles: {e}"))?;
+    let listings = 40;
+    let result = (|| -> Result<(), String> {
+        for i in 0..listings {
+            let replies = ask("vms")?;
+            let ours = replies
+                .iter()
+                .filter(|r| matches!(r, Reply::Vm { pid, .. } if *pid == held.pid))
+                .count();
+            ensure(ours == 64, || {
+                format!("listing {i}: the 64 held VMs appear {ours} times")
+            })?;
+            ensure(replies.len() <= 66, || {
+                format!("listing {i}: {} lines", replies.len())
+            })?;
+        }
+        Ok(())
+    })();
+    let _ = churner.kill();
+    let _ = churner.wait();
+    result?;
+    println!("     {listings} listings of 64 held VMs while VMs came and went");
+    held.stop()
 }

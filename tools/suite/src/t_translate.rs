@@ -106,12 +106,14 @@ pub fn two_vms_by_pid() -> Result<(), String> {
 /// The seed README's own example: four addresses, no PID, first VM.
 pub fn seed_four_addresses() -> Result<(), String> {
     let vmm = Vmm::start(&["--slot", "anon:2M@0x0"])?;
+    module::set_log("all")?; // a fresh rate-limit interval for the lines read below
+    let mark = module::log_mark("seed")?;
     let gpas = [0x1111u64, 0x2222, 0x3333, 0x4444];
     let replies = ask("0x1111 0x2222 0x3333 0x4444\n")?;
     ensure(replies.len() == 4, || {
         format!("expected 4 reply lines, got {replies:?}")
     })?;
-    let log = module::dmesg()?;
+    let log = module::log_since(&mark)?.join("\n");
     for (gpa, reply) in gpas.iter().zip(&replies) {
         let Reply::Ok(t) = reply else {
             return Err(format!("gpa {gpa:#x}: {reply:?}"));
@@ -141,6 +143,8 @@ pub fn mixed_backings_one_write() -> Result<(), String> {
         (0x5ff123, Kind::Thp, MIB2),
         (0x9a5678, Kind::Hugetlb, MIB2),
     ];
+    module::set_log("all")?; // a fresh rate-limit interval for the lines read below
+    let mark = module::log_mark("mixed")?;
     let req = format!(
         "{:#x},{:#x}\t{:#x} {}",
         cases[0].0, cases[1].0, cases[2].0, vmm.pid
@@ -155,7 +159,7 @@ pub fn mixed_backings_one_write() -> Result<(), String> {
         };
         check::translation(&vmm, *gpa, t, *kind, *size)?;
     }
-    let log = module::dmesg()?;
+    let log = module::log_since(&mark)?.join("\n");
     ensure(log.contains("page is THP, size 2048 KiB"), || {
         "no THP line in the kernel log".into()
     })?;

@@ -15,6 +15,10 @@ pub enum Backing {
     Hugetlb1g,
     /// Like `Anon`, plus MADV_MERGEABLE: KSM may merge its pages.
     Ksm,
+    /// A `/dev/mem` mapping (VM_IO | VM_PFNMAP) of a 2 MiB hugetlb page
+    /// the VMM holds: memory without struct pages as KVM sees it, at a
+    /// physical address the VMM knows.  At most 2 MiB.
+    Devmem,
 }
 
 impl Backing {
@@ -25,9 +29,10 @@ impl Backing {
             "hugetlb" => Backing::Hugetlb,
             "hugetlb1g" => Backing::Hugetlb1g,
             "ksm" => Backing::Ksm,
+            "devmem" => Backing::Devmem,
             _ => {
                 return Err(format!(
-                    "unknown backing '{s}' (anon|thp|hugetlb|hugetlb1g|ksm)"
+                    "unknown backing '{s}' (anon|thp|hugetlb|hugetlb1g|ksm|devmem)"
                 ))
             }
         })
@@ -36,7 +41,7 @@ impl Backing {
     /// Alignment of the slot's guest and host addresses.
     pub fn align(self) -> u64 {
         match self {
-            Backing::Anon | Backing::Ksm => 4096,
+            Backing::Anon | Backing::Ksm | Backing::Devmem => 4096,
             Backing::Thp | Backing::Hugetlb => 2 << 20,
             Backing::Hugetlb1g => 1 << 30,
         }
@@ -51,6 +56,7 @@ impl fmt::Display for Backing {
             Backing::Hugetlb => "hugetlb",
             Backing::Hugetlb1g => "hugetlb1g",
             Backing::Ksm => "ksm",
+            Backing::Devmem => "devmem",
         })
     }
 }
@@ -88,12 +94,20 @@ pub struct Args {
     pub node: Option<u32>,
     /// While holding, delete and re-add the first slot over and over.
     pub churn: bool,
+    /// Guest addresses whose slot's host memory is unmapped once the guest
+    /// has run (the memslot stays).
+    pub unmap: Vec<u64>,
+    /// How many VMs of this layout to create and hold.
+    pub vms: u64,
 }
 
 pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--write GPA=VALUE]...
                [--hold | --hold-secs N | --exit | --cycles N] [--no-touch]
-               [--node N] [--churn]
-  BACKING: anon | thp | hugetlb | hugetlb1g | ksm;  SIZE: bytes with K/M/G suffix
+               [--node N] [--churn] [--unmap GPA]... [--vms N]
+  BACKING: anon | thp | hugetlb | hugetlb1g | ksm | devmem;  SIZE: bytes with K/M/G suffix
+  devmem: a /dev/mem mapping of a 2 MiB hugetlb page the VMM holds (at most 2M)
+  --unmap: once the guest ran, munmap the host memory of the slot holding GPA
+  --vms: create and hold N VMs of this layout (the last one reports its slots)
   as1: the slot goes into address space 1 (SMM);  --node: bind memory to a NUMA node
   --churn: while holding, delete and re-add the first slot in a loop
   Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.";
@@ -136,6 +150,8 @@ impl Args {
             cycles: None,
             node: None,
             churn: false,
+            unmap: Vec::new(),
+            vms: 1,
         };
         let mut next_gpa = FIRST_GPA;
         let mut it = argv.iter();
@@ -155,6 +171,9 @@ impl Args {
                         None => (parse_size(rest)?, None),
                     };
                     let gpa = gpa.unwrap_or_else(|| align_up(next_gpa, backing.align()));
+                    if backing == Backing::Devmem && size > 2 << 20 {
+                        return Err(format!("slot '{v}': devmem slots hold at most 2M"));
+                    }
                     if gpa % backing.align() != 0 || size % backing.align() != 0 {
                         return Err(format!(
                             "slot '{v}': gpa and size must be {}-aligned",
@@ -189,6 +208,8 @@ impl Args {
                     );
                 }
                 "--churn" => args.churn = true,
+                "--unmap" => args.unmap.push(parse_num(value()?)?),
+                "--vms" => args.vms = parse_num(value()?)?.max(1),
                 "-h" | "--help" => return Err(USAGE.into()),
                 _ => return Err(format!("unknown argument '{a}'\n{USAGE}")),
             }
@@ -240,6 +261,11 @@ mod tests {
         assert_eq!(a.slots[0].as_id, 1);
         assert_eq!(a.slots[0].backing, Backing::Ksm);
         assert_eq!((a.node, a.churn), (Some(1), true));
+        let a = parse("--slot devmem:8K@0x30000 --unmap 0x30000").unwrap();
+        assert_eq!(a.slots[0].backing, Backing::Devmem);
+        assert_eq!(a.unmap, [0x30000]);
+        assert_eq!(parse("--vms 64").unwrap().vms, 64);
+        assert!(parse("--slot devmem:4M").is_err());
     }
 
     #[test]

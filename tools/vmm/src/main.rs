@@ -53,10 +53,13 @@ fn run_vm(
             None => memory::allocate(args::Backing::Anon, *size as usize, true, None)?,
         };
         set_slot(&vm, id as u32, *as_id, *gpa, *size, region.addr as u64)?;
+        let phys = region
+            .phys
+            .map_or(String::new(), |p| format!(" phys={p:#x}"));
         say(
             out,
             format!(
-                "SLOT id={id} as={as_id} gpa={gpa:#x} size={size:#x} hva={:#x} backing={backing}",
+                "SLOT id={id} as={as_id} gpa={gpa:#x} size={size:#x} hva={:#x} backing={backing}{phys}",
                 region.addr as u64
             ),
         );
@@ -93,7 +96,14 @@ fn run_vm(
             format!("WROTE gpa={gpa:#x} value={value:#x} hva={hva:#x}"),
         );
     }
-    say(out, "READY".into());
+    for &gpa in &args.unmap {
+        let (_, region) = regions
+            .iter_mut()
+            .find(|(base, r)| gpa >= *base && gpa < *base + r.size as u64)
+            .ok_or_else(|| format!("--unmap {gpa:#x} is in no slot"))?;
+        memory::unmap(region)?;
+        say(out, format!("UNMAPPED gpa={gpa:#x}"));
+    }
     Ok((vm, regions))
 }
 
@@ -140,7 +150,13 @@ fn run(args: &Args) -> Result<(), String> {
         return Ok(());
     }
     let mut out = std::io::stdout();
+    // `--vms N`: more VMs of the same layout, held alongside the first.
+    let mut more = Vec::new();
+    for _ in 1..args.vms {
+        more.push(run_vm(&kvm, args, &mut std::io::sink())?);
+    }
     let (vm, regions) = run_vm(&kvm, args, &mut out)?;
+    println!("READY");
 
     match args.after {
         After::Exit => {}
@@ -167,6 +183,7 @@ fn run(args: &Args) -> Result<(), String> {
     }
     drop(vm);
     drop(regions);
+    drop(more);
     Ok(())
 }
 

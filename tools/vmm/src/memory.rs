@@ -4,14 +4,21 @@
 use crate::args::Backing;
 use std::io;
 
-/// A private anonymous mapping, unmapped when dropped.
+/// A mapping of this process, unmapped when dropped.
 pub struct Region {
     pub addr: *mut u8,
     pub size: usize,
+    /// What a `devmem` region maps: the hugetlb page, kept until after it (held, never read).
+    pub _behind: Option<Box<Region>>,
+    /// The host physical address of a `devmem` region.
+    pub phys: Option<u64>,
 }
 
 impl Drop for Region {
     fn drop(&mut self) {
+        if self.size == 0 {
+            return; // unmapped already (`unmap`)
+        }
         // SAFETY: the mapping is this region's own; the VM whose memslot
         // used it is dropped first (see `run_vm`).
         unsafe { libc::munmap(self.addr.cast(), self.size) };
@@ -111,6 +118,7 @@ pub fn allocate(
             madvise(p, size, libc::MADV_HUGEPAGE).map_err(|e| format!("MADV_HUGEPAGE: {e}"))?;
             p
         }
+        Backing::Devmem => return devmem(size),
         Backing::Hugetlb | Backing::Hugetlb1g => {
             let shift = if backing == Backing::Hugetlb { 21 } else { 30 };
             mmap(size, libc::MAP_HUGETLB | (shift << libc::MAP_HUGE_SHIFT)).map_err(|e| {
@@ -127,5 +135,78 @@ pub fn allocate(
             unsafe { addr.add(off).write_volatile(0) };
         }
     }
-    Ok(Region { addr, size })
+    Ok(Region {
+        addr,
+        size,
+        _behind: None,
+        phys: None,
+    })
+}
+
+/// The host physical address of this process's page at `addr`, from its
+/// pagemap (root sees frame numbers).
+fn phys_of(addr: *mut u8) -> Result<u64, String> {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::open("/proc/self/pagemap").map_err(|e| format!("pagemap: {e}"))?;
+    let mut entry = [0u8; 8];
+    f.read_exact_at(&mut entry, (addr as u64 >> 12) * 8)
+        .map_err(|e| format!("pagemap: {e}"))?;
+    let entry = u64::from_le_bytes(entry);
+    let pfn = entry & ((1 << 55) - 1);
+    if entry >> 63 == 0 || pfn == 0 {
+        return Err("pagemap shows no frame (not root?)".into());
+    }
+    Ok(pfn << 12)
+}
+
+/// A `/dev/mem` mapping of `size` bytes of a 2 MiB hugetlb page that the
+/// returned region keeps: VM_IO | VM_PFNMAP memory that is this process's
+/// own, so writes through it hurt nobody.
+fn devmem(size: usize) -> Result<Region, String> {
+    let page = allocate(Backing::Hugetlb, 2 << 20, true, None)?;
+    let phys = phys_of(page.addr)?;
+    let mem = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/mem")
+        .map_err(|e| format!("open /dev/mem: {e}"))?;
+    // SAFETY: a new shared mapping of /dev/mem at an address of the
+    // kernel's choosing; it aliases only the hugetlb page held in `_behind`,
+    // as long as that page is not migrated (nothing in the test guest
+    // migrates hugetlb pages: no memory hot-unplug, no gigantic-page or CMA
+    // allocations while a VMM runs).
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            std::os::unix::io::AsRawFd::as_raw_fd(&mem),
+            phys as libc::off_t,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(format!(
+            "mmap /dev/mem at {phys:#x}: {}",
+            io::Error::last_os_error()
+        ));
+    }
+    Ok(Region {
+        addr: p.cast(),
+        size,
+        _behind: Some(Box::new(page)),
+        phys: Some(phys),
+    })
+}
+
+/// Unmaps `region`'s memory now; dropping the region later unmaps nothing
+/// (the address range may hold another mapping by then).
+pub fn unmap(region: &mut Region) -> Result<(), String> {
+    // SAFETY: the mapping is this region's own; the memslot on it stays, so
+    // KVM and gfn_to_pfn find no VMA there, which is what is tested.
+    if unsafe { libc::munmap(region.addr.cast(), region.size) } != 0 {
+        return Err(format!("munmap: {}", io::Error::last_os_error()));
+    }
+    region.size = 0;
+    Ok(())
 }
