@@ -117,7 +117,7 @@ for flavour in $flavours; do
 	fi
 	sed -n '/^GUEST-START/,/^---- guest dmesg/p' "$log" | grep -aE '^(suite:|PASS|FAIL|TIMEOUT|GUEST)' || true
 	count "$log"
-	slowest+=$("$TOP/testbed/slowest.sh" "$log" "$flavour")$'\n'
+	slowest+=$("$TOP/testbed/slowest.sh" "$log" "$flavour" || true)$'\n'
 	took "$flavour guest suite"
 done
 
