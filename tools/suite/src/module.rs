@@ -91,7 +91,9 @@ pub fn set_log(value: &str) -> Result<(), String> {
 /// Puts a marker line into the kernel log; returns it.
 pub fn log_mark(what: &str) -> Result<String, String> {
     let mark = format!("guest-suite mark {what} {:?}", std::time::Instant::now());
-    std::fs::write("/dev/kmsg", &mark).map_err(|e| format!("/dev/kmsg: {e}"))?;
+    // With its newline the record is complete at once; without, the kernel
+    // holds it open for a continuation and dmesg does not show it yet.
+    std::fs::write("/dev/kmsg", format!("{mark}\n")).map_err(|e| format!("/dev/kmsg: {e}"))?;
     Ok(mark)
 }
 

@@ -21,6 +21,8 @@ pub struct Counts {
     pub leak_batches: u64,
     /// Maps read while the VMM deletes and re-adds its memslot.
     pub churn_rounds: u64,
+    /// VMMs started and stopped while another thread queries.
+    pub vm_starts: u64,
 }
 
 /// What this run of the suite is.
@@ -42,6 +44,7 @@ pub const FAST: Plan = Plan {
         fuzz_ops: 100_000,
         leak_batches: 200,
         churn_rounds: 100,
+        vm_starts: 40,
     },
     slowdown: 1,
 };
@@ -54,6 +57,7 @@ pub const DEBUG: Plan = Plan {
         fuzz_ops: 20_000,
         leak_batches: 40,
         churn_rounds: 40,
+        vm_starts: 15,
     },
     slowdown: 6,
 };
@@ -66,6 +70,7 @@ pub const SOAK: Plan = Plan {
         fuzz_ops: 1_000_000,
         leak_batches: 2_000,
         churn_rounds: 1_000,
+        vm_starts: 400,
     },
     slowdown: 6,
 };
@@ -104,6 +109,7 @@ mod tests {
             (f.fuzz_ops, d.fuzz_ops, s.fuzz_ops),
             (f.leak_batches, d.leak_batches, s.leak_batches),
             (f.churn_rounds, d.churn_rounds, s.churn_rounds),
+            (f.vm_starts, d.vm_starts, s.vm_starts),
         ] {
             assert!(debug > 0 && debug <= fast && fast < soak);
         }

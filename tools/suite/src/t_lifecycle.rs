@@ -16,9 +16,9 @@ pub fn module_loads(ko: &str) -> Result<(), String> {
     })
 }
 
-/// VMs are created and destroyed in a loop while another thread queries
-/// the first VM without a PID: every reply must be well formed.
-pub fn vm_churn() -> Result<(), String> {
+/// `starts` VMMs are started and stopped in a loop while another thread
+/// queries the first VM without a PID: every reply must be well formed.
+pub fn vm_churn(starts: u64) -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let querier = thread::spawn(move || -> Result<u64, String> {
@@ -36,7 +36,7 @@ pub fn vm_churn() -> Result<(), String> {
         Ok(n)
     });
     let mut result = Ok(());
-    for _ in 0..40 {
+    for _ in 0..starts {
         match Vmm::start(&["--slot", "anon:2M@0x100000"]).and_then(Vmm::stop) {
             Ok(()) => {}
             Err(e) => {
@@ -50,6 +50,7 @@ pub fn vm_churn() -> Result<(), String> {
         .join()
         .map_err(|_| "querier panicked".to_string())??;
     result?;
+    println!("     {starts} VMMs started and stopped; {queries} queries meanwhile");
     ensure(queries > 0, || "the querier never ran".into())
 }
 

@@ -5,7 +5,7 @@
 use crate::check::ensure;
 use crate::module::ask;
 use crate::vmm::Vmm;
-use gfn_proto::reply::Reply;
+use gfn_proto::reply::{parse_line, Reply};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -171,36 +171,101 @@ pub fn user_namespace_root_refused() -> Result<(), String> {
     })
 }
 
-/// `vms` lists from one consistent pass: while another process creates
-/// and destroys VMs, each of 64 VMs alive throughout is listed exactly
-/// once in every listing.
+/// How many `vm` lines of `text` name `pid`.
+fn vm_lines(text: &str, pid: u32) -> usize {
+    text.lines()
+        .filter(|l| matches!(parse_line(l), Ok(Reply::Vm { pid: p, .. }) if p == pid))
+        .count()
+}
+
+/// Finds a request (single addresses of VMM `pid`, then `vms`) whose first
+/// 64 KiB chunk of reply ends inside the listing of VMM `pid`'s 64 VMs.
+/// Returns the file, with that chunk read, and the text read.
+fn listing_split_across_reads(pid: u32) -> Result<(std::fs::File, String), String> {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let e = |e: std::io::Error| e.to_string();
+    let (mut lo, mut hi) = (1u64, 1500u64);
+    while lo < hi {
+        let n = (lo + hi) / 2;
+        let pads: String = (0..n)
+            .map(|i| format!("{:#x} ", 0x100000 + (i % 8192) * 8))
+            .collect();
+        let mut f = crate::module::open().map_err(e)?;
+        f.write_all(format!("{pads}{pid}\nvms").as_bytes())
+            .map_err(e)?;
+        // What the write produced: the first chunk, read without producing more.
+        let produced = f.seek(SeekFrom::End(0)).map_err(e)?;
+        f.seek(SeekFrom::Start(0)).map_err(e)?;
+        let mut first = vec![0u8; produced as usize];
+        f.read_exact(&mut first).map_err(e)?;
+        let first = String::from_utf8(first).map_err(|e| e.to_string())?;
+        match vm_lines(&first, pid) {
+            0 => hi = n,
+            64 => lo = n + 1,
+            _ => return Ok((f, first)),
+        }
+    }
+    Err(format!(
+        "no request splits the listing (ended at {lo} addresses)"
+    ))
+}
+
+/// `vms` lists from one consistent pass.  First, a listing whose reply is
+/// split across two reads, with a VM created between them: the 64 VMs
+/// alive throughout are listed once each (a listing taken VM by VM, by
+/// index, lists one twice when a VM comes between two steps).  Then, while
+/// four other processes create and destroy VMs, 3 seconds of listings, each
+/// with the 64 VMs exactly once.
 pub fn vms_listing_is_consistent() -> Result<(), String> {
+    use std::io::Read;
     let held = Vmm::start(&["--vms", "64", "--slot", "anon:64K@0x100000"])?;
-    let mut churner = Command::new("/bin/gfn-vmm")
-        .args(["--slot", "anon:64K@0x100000", "--cycles", "1000000"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| format!("gfn-vmm --cycles: {e}"))?;
-    let listings = 40;
+    let (mut f, first) = listing_split_across_reads(held.pid)?;
+    let newcomer = Vmm::start(&["--slot", "anon:64K@0x100000"])?;
+    let mut rest = String::new();
+    f.read_to_string(&mut rest).map_err(|e| e.to_string())?;
+    let (before, after) = (vm_lines(&first, held.pid), vm_lines(&rest, held.pid));
+    ensure(before + after == 64, || {
+        format!("a listing split after {before} of 64 VMs, a VM created, then {after} more")
+    })?;
+    newcomer.stop()?;
+    println!("     a listing split after {before} of 64 VMs by a new VM: 64 listed once each");
+
+    let mut churners = Vec::new();
+    for _ in 0..4 {
+        let churner = Command::new("/bin/gfn-vmm")
+            .args(["--slot", "anon:64K@0x100000", "--cycles", "1000000"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| format!("gfn-vmm --cycles: {e}"));
+        churners.push(churner);
+    }
+    let start = std::time::Instant::now();
+    let mut listings = 0;
     let result = (|| -> Result<(), String> {
-        for i in 0..listings {
+        for churner in &churners {
+            churner.as_ref().map_err(Clone::clone)?;
+        }
+        while start.elapsed().as_secs() < 3 {
             let replies = ask("vms")?;
             let ours = replies
                 .iter()
                 .filter(|r| matches!(r, Reply::Vm { pid, .. } if *pid == held.pid))
                 .count();
             ensure(ours == 64, || {
-                format!("listing {i}: the 64 held VMs appear {ours} times")
+                format!("listing {listings}: the 64 held VMs appear {ours} times")
             })?;
-            ensure(replies.len() <= 66, || {
-                format!("listing {i}: {} lines", replies.len())
+            ensure(replies.len() <= 68, || {
+                format!("listing {listings}: {} lines", replies.len())
             })?;
+            listings += 1;
         }
         Ok(())
     })();
-    let _ = churner.kill();
-    let _ = churner.wait();
+    for mut churner in churners.into_iter().flatten() {
+        let _ = churner.kill();
+        let _ = churner.wait();
+    }
     result?;
-    println!("     {listings} listings of 64 held VMs while VMs came and went");
+    println!("     {listings} listings of 64 held VMs while 4 processes created and destroyed VMs");
     held.stop()
 }
