@@ -34,11 +34,17 @@ took() { # prints how long the phase just ended took
 # the debug one at the lowest priority so that it only takes what the rest
 # leaves idle (serial link steps, single-threaded tests, the fast guest
 # suite) and never slows the fast suite's timed tests.  Each in a session
-# of its own, so that an interrupted check stops the whole build.
+# of its own, so that an interrupted check stops the whole build.  A new
+# session is a new scheduler autogroup, where nice alone means nothing
+# against other sessions: the autogroup gets the same nice value.  The
+# debug build starts a moment later, so that the fast one (at full
+# priority) unpacks the shared sources and the debug one waits for them.
 builds=()
 trap 'for b in "${builds[@]}"; do kill -- "-$b" 2>/dev/null || true; done' EXIT
-build() { # flavour nice: starts the kernel build; its pid is ${builds[-1]}
-	setsid nice -n "$2" "$TOP/testbed/kernel.sh" "$1" >"$(logs_of "$1")" 2>&1 &
+build() { # flavour nice delay: starts the kernel build; its pid is ${builds[-1]}
+	setsid bash -c 'echo "$1" >/proc/self/autogroup 2>/dev/null; sleep "$2"
+		exec nice -n "$1" "$3" "$4"' build "$2" "$3" "$TOP/testbed/kernel.sh" "$1" \
+		>"$(logs_of "$1")" 2>&1 &
 	builds+=($!)
 }
 finish() { # flavour pid: waits for the build (in this shell: a subshell
@@ -49,11 +55,11 @@ finish() { # flavour pid: waits for the build (in this shell: a subshell
 		return 1
 	fi
 }
-build fast 0
+build fast 0 0
 fast_build=${builds[-1]}
 debug_build=
 case " $flavours " in
-*" debug "*) build debug 19 && debug_build=${builds[-1]} ;;
+*" debug "*) build debug 19 3 && debug_build=${builds[-1]} ;;
 esac
 
 echo "== host: cargo test (tools/, shared parser)"
