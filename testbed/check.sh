@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make check: host unit tests of tools/ (which include the module's parser),
-# then the in-guest end-to-end suite on the fast and the debug kernel.
+# make check: host unit tests of tools/ (which include the module's parser)
+# and lints, and the in-guest end-to-end suite on the fast and the debug
+# kernel; the kernels build in the background, and the host tests run beside
+# the last guest suite (see below), so that both cores stay busy.
 # Installs what it needs.  Last line: "N passed, M failed".
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
@@ -41,19 +43,15 @@ took() { # prints how long the phase just ended took
 # priority) unpacks the shared sources and the debug one waits for them.
 builds=()
 trap 'for b in "${builds[@]}"; do kill -- "-$b" 2>/dev/null || true; done' EXIT
-build() { # flavour nice delay: starts the kernel build; its pid is ${builds[-1]}
-	setsid bash -c 'echo "$1" >/proc/self/autogroup 2>/dev/null; sleep "$2"
-		exec nice -n "$1" "$3" "$4"' build "$2" "$3" "$TOP/testbed/kernel.sh" "$1" \
-		>"$(logs_of "$1")" 2>&1 &
+background() { # nice delay log command...: starts it; its pid is ${builds[-1]}
+	local nice=$1 delay=$2 log=$3
+	shift 3
+	setsid bash -c 'echo "$1" >/proc/self/autogroup 2>/dev/null; sleep "$2"; n=$1
+		shift 2; exec nice -n "$n" "$@"' background "$nice" "$delay" "$@" >"$log" 2>&1 &
 	builds+=($!)
 }
-finish() { # flavour pid: waits for the build (in this shell: a subshell
-	# cannot wait for it); fails, saying why, when it did not build
-	if ! wait "$2"; then
-		echo "check: the $1 kernel did not build ($(logs_of "$1")):" >&2
-		tail -20 "$(logs_of "$1")" >&2
-		return 1
-	fi
+build() { # flavour nice delay: starts the kernel build; its pid is ${builds[-1]}
+	background "$2" "$3" "$(logs_of "$1")" "$TOP/testbed/kernel.sh" "$1"
 }
 build fast 0 0
 fast_build=${builds[-1]}
@@ -62,25 +60,9 @@ case " $flavours " in
 *" debug "*) build debug 19 3 && debug_build=${builds[-1]} ;;
 esac
 
-echo "== host: cargo test (tools/, shared parser)"
 export CARGO_TARGET_DIR="$CACHE/cargo-target"
 host_log="$logs/host-tests.log"
-if ! (cd "$TOP/tools" && RUSTFLAGS="$TOOLS_RUSTFLAGS" \
-	cargo test --locked --release --target "$TOOLS_TARGET" --workspace 2>&1) >"$host_log"; then
-	grep -aE '^test .* FAILED|panicked|error' "$host_log" | head -20 >&2 || true
-fi
-h_pass=$(grep -aoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$host_log" |
-	awk '{p += $4; f += $6} END {print p + 0, f + 0}')
-if ! grep -aq 'test result:' "$host_log"; then
-	echo "check: host tests did not run (see $host_log)" >&2
-	tail -20 "$host_log" >&2
-	failed=$((failed + 1))
-fi
-echo "host: ${h_pass% *} passed, ${h_pass#* } failed"
-passed=$((passed + ${h_pass% *}))
-failed=$((failed + ${h_pass#* }))
-
-echo "== lint: rustfmt (kernel and tools), clippy, checkpatch"
+rm -f "$logs"/lint-*.rc
 lint() { # name command...: one more test passed or failed
 	if "${@:2}" >"$logs/lint-$1.log" 2>&1; then
 		passed=$((passed + 1)) && echo "PASS lint $1"
@@ -88,10 +70,36 @@ lint() { # name command...: one more test passed or failed
 		failed=$((failed + 1)) && echo "FAIL lint $1 ($logs/lint-$1.log)" && tail -5 "$logs/lint-$1.log"
 	fi
 }
-lint cargo-fmt bash -c "cd '$TOP/tools' && cargo fmt --check"
-lint clippy bash -c "cd '$TOP/tools' && cargo clippy --locked --workspace --all-targets -- -D warnings"
+lint_rc() { # name: one more test passed or failed, by the status host_checks saved
+	if [ "$(cat "$logs/lint-$1.rc" 2>/dev/null)" = 0 ]; then
+		passed=$((passed + 1)) && echo "PASS lint $1"
+	else
+		failed=$((failed + 1)) && echo "FAIL lint $1 ($logs/lint-$1.log)" && tail -5 "$logs/lint-$1.log"
+	fi
+}
+host_results() { # counts what host_checks left in the logs
+	local h_pass
+	echo "== host: cargo test (tools/, shared parser)"
+	if grep -aqE '^test .* FAILED|panicked' "$host_log"; then
+		grep -aE '^test .* FAILED|panicked|error' "$host_log" | head -20 >&2 || true
+	fi
+	h_pass=$(grep -aoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$host_log" |
+		awk '{p += $4; f += $6} END {print p + 0, f + 0}')
+	if ! grep -aq 'test result:' "$host_log"; then
+		echo "check: host tests did not run (see $host_log)" >&2
+		tail -20 "$host_log" >&2
+		failed=$((failed + 1))
+	fi
+	echo "host: ${h_pass% *} passed, ${h_pass#* } failed"
+	passed=$((passed + ${h_pass% *}))
+	failed=$((failed + ${h_pass#* }))
+	echo "== lint: cargo fmt, clippy"
+	lint_rc cargo-fmt
+	lint_rc clippy
+}
+
 "$TOP/testbed/tools.sh"
-took "host tests, cargo lints and guest tools (kernels building meanwhile)"
+took "guest tools (kernels building meanwhile)"
 echo "== waiting for the fast kernel"
 if ! finish fast "$fast_build"; then
 	echo "$passed passed, $((failed + 1)) failed"
@@ -99,10 +107,11 @@ if ! finish fast "$fast_build"; then
 fi
 kdir=$(tail -1 "$(logs_of fast)")
 took "rest of the fast kernel"
+echo "== lint: kernel rustfmt, checkpatch"
 lint kernel-rustfmt rustfmt --edition 2021 --config-path "$kdir/source/.rustfmt.toml" --check "$TOP/gfn_main.rs"
 lint checkpatch "$kdir/source/scripts/checkpatch.pl" --no-tree --quiet -f "$TOP/kvm_shim.c" "$TOP/kvm_shim.h"
 
-slowest=
+slowest= host_job=
 for flavour in $flavours; do
 	if [ "$flavour" = debug ] && [ -n "$debug_build" ]; then
 		echo "== waiting for the debug kernel"
@@ -111,6 +120,13 @@ for flavour in $flavours; do
 			continue
 		fi
 		took "rest of the debug kernel"
+	fi
+	if [ "$flavour" = "${flavours##* }" ]; then
+		# The last suite: the host tests and lints run beside it, since
+		# the guest has one CPU and leaves a core idle; at the lowest
+		# priority, so that they do not slow its timed tests.
+		background 19 0 "$logs/host-checks.log" "$TOP/testbed/host-checks.sh"
+		host_job=${builds[-1]}
 	fi
 	echo "== guest suite on the $flavour kernel"
 	log="$logs/guest-$flavour-check.log"
@@ -126,6 +142,15 @@ for flavour in $flavours; do
 	slowest+=$("$TOP/testbed/slowest.sh" "$log" "$flavour" || true)$'\n'
 	took "$flavour guest suite"
 done
+
+if [ -z "$host_job" ]; then # the last suite did not run
+	background 19 0 "$logs/host-checks.log" "$TOP/testbed/host-checks.sh"
+	host_job=${builds[-1]}
+fi
+echo "== waiting for the host tests"
+wait "$host_job" || true
+took "rest of the host tests"
+host_results
 
 printf '%s' "$slowest"
 echo "== make check: $((SECONDS / 60)) min $((SECONDS % 60)) s"

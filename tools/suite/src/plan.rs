@@ -53,7 +53,7 @@ pub const FAST: Plan = Plan {
 pub const DEBUG: Plan = Plan {
     name: "debug",
     counts: Counts {
-        vm_cycles: 50,
+        vm_cycles: 30,
         fuzz_ops: 20_000,
         leak_batches: 40,
         churn_rounds: 40,
