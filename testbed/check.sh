@@ -53,6 +53,14 @@ background() { # nice delay log command...: starts it; its pid is ${builds[-1]}
 build() { # flavour nice delay: starts the kernel build; its pid is ${builds[-1]}
 	background "$2" "$3" "$(logs_of "$1")" "$TOP/testbed/kernel.sh" "$1"
 }
+finish() { # flavour pid: waits for the build (in this shell: a subshell
+	# cannot wait for it); fails, saying why, when it did not build
+	if ! wait "$2"; then
+		echo "check: the $1 kernel did not build ($(logs_of "$1")):" >&2
+		tail -20 "$(logs_of "$1")" >&2
+		return 1
+	fi
+}
 build fast 0 0
 fast_build=${builds[-1]}
 debug_build=
