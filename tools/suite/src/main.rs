@@ -130,10 +130,11 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
             0.1,
             t_stress::user_namespace_root_refused,
         ),
-        // 0.135 s per VM cycle on the fast kernel, 6x that on debug.
+        // 0.15 s per VM cycle on the fast kernel, 8x that on debug while
+        // the host tests run beside it.
         Test::new(
             "clients_during_vm_cycles",
-            plan.limit(c.vm_cycles as f64 * 0.15),
+            plan.limit(c.vm_cycles as f64 * 0.2),
             move || t_stress::clients_during_vm_cycles(c.vm_cycles),
         ),
         t("vmm_killed_mid_query", 1.0, t_stress::vmm_killed_mid_query),
