@@ -32,10 +32,10 @@ took() { # prints how long the phase just ended took
 	phase=$SECONDS
 }
 
-# The kernels build in the background while the host tests and lints run,
-# the debug one at the lowest priority so that it only takes what the rest
-# leaves idle (serial link steps, single-threaded tests, the fast guest
-# suite) and never slows the fast suite's timed tests.  Each in a session
+# The kernels build in the background while the guest tools build, the
+# debug one at the lowest priority so that it only takes what the rest
+# leaves idle (serial link steps, the fast guest suite on its one CPU) and
+# never slows the fast suite's timed tests.  Each in a session
 # of its own, so that an interrupted check stops the whole build.  A new
 # session is a new scheduler autogroup, where nice alone means nothing
 # against other sessions: the autogroup gets the same nice value.  The
@@ -71,26 +71,23 @@ esac
 export CARGO_TARGET_DIR="$CACHE/cargo-target"
 host_log="$logs/host-tests.log"
 rm -f "$logs"/lint-*.rc
-lint() { # name command...: one more test passed or failed
-	if "${@:2}" >"$logs/lint-$1.log" 2>&1; then
-		passed=$((passed + 1)) && echo "PASS lint $1"
-	else
-		failed=$((failed + 1)) && echo "FAIL lint $1 ($logs/lint-$1.log)" && tail -5 "$logs/lint-$1.log"
-	fi
-}
-lint_rc() { # name: one more test passed or failed, by the status host_checks saved
+lint_rc() { # name: one more test passed or failed, by the exit status in lint-NAME.rc
 	if [ "$(cat "$logs/lint-$1.rc" 2>/dev/null)" = 0 ]; then
 		passed=$((passed + 1)) && echo "PASS lint $1"
 	else
 		failed=$((failed + 1)) && echo "FAIL lint $1 ($logs/lint-$1.log)" && tail -5 "$logs/lint-$1.log"
 	fi
 }
+lint() { # name command...: runs the lint, then counts it as lint_rc does
+	local rc=0
+	"${@:2}" >"$logs/lint-$1.log" 2>&1 || rc=$?
+	echo "$rc" >"$logs/lint-$1.rc"
+	lint_rc "$1"
+}
 host_results() { # counts what host_checks left in the logs
 	local h_pass
 	echo "== host: cargo test (tools/, shared parser)"
-	if grep -aqE '^test .* FAILED|panicked' "$host_log"; then
-		grep -aE '^test .* FAILED|panicked|error' "$host_log" | head -20 >&2 || true
-	fi
+	grep -aE '^test .* FAILED|panicked' "$host_log" | head -20 >&2 || true
 	h_pass=$(grep -aoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$host_log" |
 		awk '{p += $4; f += $6} END {print p + 0, f + 0}')
 	if ! grep -aq 'test result:' "$host_log"; then
