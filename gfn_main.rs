@@ -24,6 +24,9 @@ mod reply;
 #[path = "module/shim.rs"]
 mod shim;
 
+#[path = "module/killable.rs"]
+mod killable;
+
 #[path = "module/log.rs"]
 mod log;
 

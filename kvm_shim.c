@@ -5,6 +5,8 @@
  * drops references; the Rust side decides what to do with them.
  */
 
+#include <linux/fdtable.h>
+#include <linux/file.h>
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
@@ -42,8 +44,11 @@ static ssize_t gfn_proc_write(struct file *file, const char __user *buf,
 
 static loff_t gfn_proc_lseek(struct file *file, loff_t off, int whence)
 {
-	return fixed_size_llseek(file, off, whence,
-				 gfn_rs_reply_len(file->private_data));
+	loff_t len = gfn_rs_reply_len(file->private_data);
+
+	if (len < 0)
+		return len;	/* killed while waiting for the file */
+	return fixed_size_llseek(file, off, whence, len);
 }
 
 static __poll_t gfn_proc_poll(struct file *file, struct poll_table_struct *pt)
@@ -113,25 +118,6 @@ u32 gfn_shim_log_level(u32 *writes)
 	return READ_ONCE(gfn_log_level);
 }
 
-/* The address space of process @nr as the caller sees it, referenced. */
-static struct mm_struct *gfn_shim_task_mm(pid_t nr)
-{
-	struct task_struct *task;
-	struct mm_struct *mm;
-	struct pid *pid;
-
-	pid = find_get_pid(nr);
-	if (!pid)
-		return NULL;
-	task = get_pid_task(pid, PIDTYPE_PID);
-	put_pid(pid);
-	if (!task)
-		return NULL;
-	mm = get_task_mm(task);
-	put_task_struct(task);
-	return mm;
-}
-
 /*
  * The VMM of @kvm as the caller's pid namespace sees it: the process id of
  * the thread that created the VM (kvm->userspace_pid, a thread id in the
@@ -156,43 +142,129 @@ static pid_t gfn_shim_vmm_pid(struct kvm *kvm)
 }
 
 /*
- * Returns a referenced VM: the one whose VMM is process @pid, or the first
- * on vm_list that the caller can see when @pid is 0; NULL when there is
- * none.  @vmm_pid is the VMM's pid in the caller's namespace.  Matching on the mm
- * rather than kvm->userspace_pid finds the VM from any thread of its VMM.
- * kvm_get_kvm_safe() under kvm_lock fails for a VM that is being destroyed.
+ * A VM is named across system calls without holding it: by its VMM (a
+ * referenced struct pid, whose number cannot be reused while held) and the
+ * address of its struct kvm, compared, never dereferenced, until the VM is
+ * found again.  Each system call finds the VM again among the VMM's open
+ * files and holds it only through a reference on that file, which also
+ * pins the vendor module (kvm_amd, kvm_intel: the owner of the VM file's
+ * operations) the way the VMM's own descriptor does.  A kvm_get_kvm_safe()
+ * reference would not: put after the VMM exits and the vendor module is
+ * unloaded, it runs kvm_destroy_vm() into unloaded code.
  */
-void *gfn_shim_vm_get(pid_t pid, pid_t *vmm_pid)
-{
-	struct mm_struct *mm = NULL;
-	struct kvm *kvm, *found = NULL;
 
-	if (pid) {
-		mm = gfn_shim_task_mm(pid);
+/*
+ * Finds the VM whose VMM is process @nr (in the caller's pid namespace) or,
+ * with @nr 0, the newest VM whose VMM the caller can see; matching on the mm
+ * rather than kvm->userspace_pid finds it from any thread of its VMM.  Sets
+ * @vmm (referenced: put it with gfn_shim_vmm_put()), @kvm_id and @vmm_pid
+ * (the VMM's pid in the caller's namespace).  Returns 0, or -ESRCH when
+ * there is no such VM.
+ */
+int gfn_shim_vm_find(pid_t nr, void **vmm, unsigned long *kvm_id,
+		     pid_t *vmm_pid)
+{
+	struct task_struct *task = NULL;
+	struct mm_struct *mm = NULL;
+	struct kvm *kvm;
+	int ret = -ESRCH;
+
+	*vmm = NULL;
+	if (nr) {
+		struct pid *pid = find_get_pid(nr);
+
+		task = get_pid_task(pid, PIDTYPE_PID);
+		put_pid(pid);
+		if (!task)
+			return -ESRCH;
+		mm = get_task_mm(task);
 		if (!mm)
-			return NULL;
+			goto out;
 	}
 	mutex_lock(&kvm_lock);
 	list_for_each_entry(kvm, &vm_list, vm_list) {
+		pid_t seen;
+
+		if (!refcount_read(&kvm->users_count))
+			continue;	/* being destroyed */
 		if (mm && kvm->mm != mm)
 			continue;
-		*vmm_pid = gfn_shim_vmm_pid(kvm);
-		if (!mm && !*vmm_pid)
+		seen = gfn_shim_vmm_pid(kvm);
+		if (!mm && !seen)
 			continue;	/* a VMM the caller cannot see */
-		if (kvm_get_kvm_safe(kvm)) {
-			found = kvm;
-			break;
+		if (mm) {
+			*vmm = get_task_pid(task, PIDTYPE_TGID);
+		} else {
+			rcu_read_lock();
+			*vmm = get_pid(find_vpid(seen));
+			rcu_read_unlock();
 		}
+		if (!*vmm)
+			continue;	/* its VMM exited meanwhile */
+		*kvm_id = (unsigned long)kvm;
+		*vmm_pid = mm ? nr : seen;
+		ret = 0;
+		break;
 	}
 	mutex_unlock(&kvm_lock);
 	if (mm)
 		mmput(mm);
-	return found;
+out:
+	if (task)
+		put_task_struct(task);
+	return ret;
 }
 
-void gfn_shim_vm_put(void *kvm)
+void gfn_shim_vmm_put(void *vmm)
 {
-	kvm_put_kvm(kvm);
+	put_pid(vmm);
+}
+
+struct gfn_shim_vm_match {
+	unsigned long kvm_id;
+	struct file *file;
+};
+
+/* Under the file table's lock: an installed file is referenced. */
+static int gfn_shim_vm_file(const void *p, struct file *file, unsigned int fd)
+{
+	struct gfn_shim_vm_match *m = (struct gfn_shim_vm_match *)p;
+
+	if (!file_is_kvm(file) || (unsigned long)file->private_data != m->kvm_id)
+		return 0;
+	m->file = get_file(file);
+	return 1;
+}
+
+/*
+ * The VM @kvm_id of process @vmm, found among its open files: a referenced
+ * VM file (put it with gfn_shim_vm_close()), or NULL when the process has
+ * exited or no longer has the VM open.
+ */
+void *gfn_shim_vm_open(void *vmm, unsigned long kvm_id)
+{
+	struct gfn_shim_vm_match m = { .kvm_id = kvm_id };
+	struct task_struct *task = get_pid_task(vmm, PIDTYPE_TGID);
+
+	if (!task)
+		return NULL;
+	/* task_lock keeps task->files; iterate_fd takes the table's lock. */
+	task_lock(task);
+	iterate_fd(task->files, 0, gfn_shim_vm_file, &m);
+	task_unlock(task);
+	put_task_struct(task);
+	return m.file;
+}
+
+void gfn_shim_vm_close(void *file)
+{
+	fput(file);
+}
+
+/* The struct kvm of a VM file from gfn_shim_vm_open(). */
+void *gfn_shim_vm_kvm(void *file)
+{
+	return ((struct file *)file)->private_data;
 }
 
 /*
@@ -287,7 +359,7 @@ static u32 gfn_shim_folio_run(struct page **pages, long max,
 	struct page *page = pages[0];
 	struct folio *folio = page_folio(page);
 	long left = folio_nr_pages(folio) - folio_page_idx(folio, page);
-	u32 n = 1;
+	u32 i, n = 1;
 
 	while (n < max && n < left && pages[n] == nth_page(page, n))
 		n++;
@@ -311,7 +383,13 @@ static u32 gfn_shim_folio_run(struct page **pages, long max,
 	    (folio_test_large(folio) && !folio_test_hugetlb(folio) &&
 	     !folio_test_anon(folio) && !READ_ONCE(folio->mapping)))
 		out->flags |= GFN_SHIM_PAGE_ZERO;
-	folio_put_refs(folio, n);
+	/*
+	 * One put_page() per reference gup took, as gup's own callers do:
+	 * folio_put_refs() would skip put_page()'s device-managed path, where
+	 * an fsdax page's count falling to 1 wakes a waiting layout break.
+	 */
+	for (i = 0; i < n; i++)
+		put_page(pages[i]);
 	return n;
 }
 
@@ -333,16 +411,18 @@ static u32 gfn_shim_vma_facts(struct mm_struct *mm, unsigned long addr)
 }
 
 /*
- * Describes the host pages behind guest frames @gfn.. of @kvm (referenced
- * by the caller): up to @nr pages, stopping at the end of the memslot
- * holding @gfn, whose facts go to @slot.  Each entry of @out covers pages
- * of one folio (see struct gfn_shim_page), so @out needs room for @nr
- * entries, @scratch for @nr page pointers.  One SRCU section, one mm
- * reference and one mmap lock cover the whole batch.  With @nofault,
- * pages are never faulted in, swapped in or allocated: such pages get err
- * -EFAULT.  An entry with err also says what the VMA is (flags).  Every page is put back before returning.  Returns the number
- * of entries, -ENOENT (no memslot), -EINVAL (bad @as_id), -ESRCH (VMM mm
- * gone) or -EINTR (fatal signal).
+ * Describes the host pages behind guest frames @gfn.. of @kvm (held by the
+ * caller through its VM file): up to @nr pages, stopping at the end of the
+ * memslot holding @gfn, whose facts go to @slot.  Each entry of @out covers
+ * pages of one folio (see struct gfn_shim_page), so @out needs room for
+ * @nr entries, @scratch for @nr page pointers.  One SRCU section finds the
+ * memslot; one mm reference covers the batch, under the mmap lock (which
+ * gup may drop and this retakes while faulting).  With @nofault, pages are
+ * never faulted in, swapped in or allocated: such pages get err -EFAULT.
+ * An entry with err also says what the VMA is (flags).  Every page is put
+ * back before returning.  Returns the number of entries, -ENOENT (no
+ * memslot), -EINVAL (bad @as_id), -ESRCH (VMM mm gone) or -EINTR (fatal
+ * signal).
  */
 long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 		   void **scratch, struct gfn_shim_slot *slot,
@@ -354,7 +434,7 @@ long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 	struct kvm_memory_slot *ms;
 	long got, done = 0, i, n = 0;
 	unsigned long hva;
-	int idx;
+	int idx, locked = 0;
 
 	if (as_id >= kvm_arch_nr_memslot_as_ids(kvm))
 		return -EINVAL;
@@ -371,15 +451,36 @@ long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 
 	if (!mmget_not_zero(kvm->mm))
 		return -ESRCH;
-	mmap_read_lock(kvm->mm);
+	/*
+	 * Every wait can be killed, and gup may drop the mmap lock while it
+	 * faults (@locked), so a fault that never finishes (userfaultfd, FUSE,
+	 * NFS) holds neither the VMM's mmap lock nor this task.
+	 */
 	while (done < nr) {
+		if (!locked) {
+			if (fatal_signal_pending(current) ||
+			    mmap_read_lock_killable(kvm->mm)) {
+				n = -EINTR;
+				break;
+			}
+			locked = 1;
+		}
 		got = get_user_pages_remote(kvm->mm, hva + done * PAGE_SIZE,
-					    nr - done, gup_flags, pages, NULL);
+					    nr - done, gup_flags, pages,
+					    &locked);
 		if (got == -EINTR || got == -ERESTARTSYS) {
 			n = -EINTR;
 			break;
 		}
 		if (got <= 0) {
+			/* The VMA is read under the lock gup may have dropped. */
+			if (!locked) {
+				if (mmap_read_lock_killable(kvm->mm)) {
+					n = -EINTR;
+					break;
+				}
+				locked = 1;
+			}
 			/* This page has none; gup may get the next ones. */
 			out[n].pages = 1;
 			out[n].err = got ? got : -EFAULT;
@@ -393,7 +494,28 @@ long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 			i += gfn_shim_folio_run(pages + i, got - i, &out[n++]);
 		done += got;
 	}
-	mmap_read_unlock(kvm->mm);
+	if (locked)
+		mmap_read_unlock(kvm->mm);
 	mmput(kvm->mm);
 	return n;
+}
+
+/*
+ * A mutex whose wait a fatal signal ends: the kernel crate's Mutex has no
+ * killable lock on 6.12, and mutex_init() and mutex_lock_killable() are
+ * macros under lockdep.  One lock class for every open file's mutex.
+ */
+void gfn_shim_mutex_init(void *lock)
+{
+	mutex_init((struct mutex *)lock);
+}
+
+int gfn_shim_mutex_lock_killable(void *lock)
+{
+	return mutex_lock_killable((struct mutex *)lock);
+}
+
+void gfn_shim_mutex_unlock(void *lock)
+{
+	mutex_unlock((struct mutex *)lock);
 }

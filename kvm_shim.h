@@ -61,8 +61,15 @@ int gfn_shim_proc_create(const char *name, umode_t mode);
 u32 gfn_shim_log_level(u32 *writes);
 void gfn_shim_proc_remove(const char *name);
 
-void *gfn_shim_vm_get(pid_t pid, pid_t *vmm_pid);
-void gfn_shim_vm_put(void *kvm);
+int gfn_shim_vm_find(pid_t nr, void **vmm, unsigned long *kvm_id,
+		     pid_t *vmm_pid);
+void gfn_shim_vmm_put(void *vmm);
+void *gfn_shim_vm_open(void *vmm, unsigned long kvm_id);
+void gfn_shim_vm_close(void *file);
+void *gfn_shim_vm_kvm(void *file);
+void gfn_shim_mutex_init(void *lock);
+int gfn_shim_mutex_lock_killable(void *lock);
+void gfn_shim_mutex_unlock(void *lock);
 u32 gfn_shim_vms(struct gfn_shim_vm *out, u32 max);
 int gfn_shim_slot_find(void *kvm, u32 as_id, u64 gfn,
 		       struct gfn_shim_slot *out);

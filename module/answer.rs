@@ -6,11 +6,15 @@
 //! `shim::BATCH` pages, so memory stays bounded whatever the request asks.
 //! Single addresses are logged in the seed's words; a range or `all` gets
 //! one summary line in the log (as `log.rs` allows).
+//!
+//! No VM is held between calls: a line keeps a [`VmId`], and each call
+//! finds the VM again and holds it ([`Vm`]) until it returns.  When the VM
+//! is gone, the rest of the line's reply says `no-vm`.
 
 use crate::log::log_line;
 use crate::reply::{Kind, Reply, Share, Translation};
 use crate::request::{self, Options, Reason, Span, Token, GFN_LIMIT, PAGE_SHIFT};
-use crate::shim::{self, Scratch, ShimPage, ShimSlot, ShimVm, Vm};
+use crate::shim::{self, Scratch, ShimPage, ShimSlot, ShimVm, Vm, VmId};
 use kernel::error::code::ESRCH;
 use kernel::prelude::*;
 
@@ -183,8 +187,9 @@ struct LineState {
     /// Byte position of the next token within the line.
     pos: usize,
     opts: core::result::Result<Options, Reason>,
-    /// Looked up on the first request that needs it, held to the line's end.
-    vm: Option<core::result::Result<Vm, Reason>>,
+    /// Looked up on the first request that needs it, named to the line's
+    /// end (never held: see [`VmId`]).
+    vm: Option<core::result::Result<VmId, Reason>>,
     job: Option<Job>,
 }
 
@@ -220,8 +225,12 @@ impl Answer {
             line,
             scratch,
         } = self;
+        // The line's VM, held from its first use in this call to the end of
+        // the call or the line, whichever comes first.
+        let mut held: Option<Vm> = None;
         while out.len() < limit {
             let Some(st) = line.as_mut() else {
+                held = None;
                 let Some((l, next)) = next_line.and_then(|at| request::line_at(input, at)) else {
                     return Ok(true);
                 };
@@ -236,7 +245,7 @@ impl Answer {
                 continue;
             };
             if let Some(job) = st.job.as_mut() {
-                if step(job, &st.vm, st.opts, scratch, out)? {
+                if step(job, &st.vm, st.opts, scratch, &mut held, out)? {
                     st.job = None;
                 }
                 continue;
@@ -247,7 +256,7 @@ impl Answer {
             };
             match l.token_at(&mut st.pos) {
                 None => *line = None,
-                Some((span, token)) => start_token(span, token, st, out)?,
+                Some((span, token)) => start_token(span, token, st, &mut held, out)?,
             }
         }
         Ok(false)
@@ -256,16 +265,31 @@ impl Answer {
 
 /// The line's VM, looked up on first use.
 fn line_vm(
-    vm: &mut Option<core::result::Result<Vm, Reason>>,
+    vm: &mut Option<core::result::Result<VmId, Reason>>,
     pid: Option<u32>,
-) -> core::result::Result<&Vm, Reason> {
-    vm.get_or_insert_with(|| Vm::get(pid))
+) -> core::result::Result<&VmId, Reason> {
+    vm.get_or_insert_with(|| VmId::find(pid))
         .as_ref()
         .map_err(|r| *r)
 }
 
+/// The VM named `id`, found again and held for the rest of this call, or
+/// `None` when it is gone.
+fn hold<'a>(held: &'a mut Option<Vm>, id: &VmId) -> Option<&'a Vm> {
+    if held.is_none() {
+        *held = id.open();
+    }
+    held.as_ref()
+}
+
 /// Answers a single address, or sets up the job of a request word.
-fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut KVVec<u8>) -> Result {
+fn start_token(
+    span: Span,
+    token: Token,
+    st: &mut LineState,
+    held: &mut Option<Vm>,
+    out: &mut KVVec<u8>,
+) -> Result {
     let reply = match token {
         t if t.is_option() => return Ok(()),
         Token::Bad(reason) => {
@@ -354,7 +378,7 @@ fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut KVVec<u8>
                 }
             }
         }
-        Token::Addr(gpa) => single(gpa, st)?,
+        Token::Addr(gpa) => single(gpa, st, held)?,
         // Options were handled above; nothing else is left.
         _ => return Ok(()),
     };
@@ -362,7 +386,7 @@ fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut KVVec<u8>
 }
 
 /// Translates one address and logs the outcome in the seed's words.
-fn single(gpa: u64, st: &mut LineState) -> Result<Reply> {
+fn single(gpa: u64, st: &mut LineState, held: &mut Option<Vm>) -> Result<Reply> {
     let opts = match st.opts {
         Ok(opts) => opts,
         Err(reason) => {
@@ -375,8 +399,10 @@ fn single(gpa: u64, st: &mut LineState) -> Result<Reply> {
             });
         }
     };
-    let vm = match line_vm(&mut st.vm, opts.pid) {
-        Ok(vm) => vm,
+    let found = line_vm(&mut st.vm, opts.pid)
+        .and_then(|id| Ok((id.vmm_pid, hold(held, id).ok_or(Reason::NoVm)?)));
+    let (vmm_pid, vm) = match found {
+        Ok(found) => found,
         Err(reason) => {
             log_line!(Address, "gpa {:#x}: {}\n", gpa, reason.as_str());
             return Ok(Reply::AddrErr {
@@ -387,7 +413,7 @@ fn single(gpa: u64, st: &mut LineState) -> Result<Reply> {
             });
         }
     };
-    let pid = opts.pid.unwrap_or(vm.vmm_pid);
+    let pid = opts.pid.unwrap_or(vmm_pid);
     let offset = gpa & (PAGE_SIZE - 1);
     let mut pages = [0usize; 1];
     let mut out = [ShimPage::default(); 1];
@@ -463,9 +489,10 @@ fn single(gpa: u64, st: &mut LineState) -> Result<Reply> {
 /// Runs one step of `job`; returns whether the job is done.
 fn step(
     job: &mut Job,
-    vm: &Option<core::result::Result<Vm, Reason>>,
+    id: &Option<core::result::Result<VmId, Reason>>,
     opts: core::result::Result<Options, Reason>,
     scratch: &mut Option<KBox<Scratch>>,
+    held: &mut Option<Vm>,
     out: &mut KVVec<u8>,
 ) -> Result<bool> {
     match job {
@@ -508,10 +535,20 @@ fn step(
             found,
         } => {
             // The job only starts once the line's VM was found.
-            let Some(Ok(vm)) = vm.as_ref() else {
+            let Some(Ok(id)) = id.as_ref() else {
                 return Ok(true);
             };
-            let pid = opts.ok().and_then(|o| o.pid).unwrap_or(vm.vmm_pid);
+            let pid = opts.ok().and_then(|o| o.pid).unwrap_or(id.vmm_pid);
+            let Some(vm) = hold(held, id) else {
+                emit(
+                    out,
+                    &Reply::TokenErr {
+                        reason: Reason::NoVm,
+                        span: *span,
+                    },
+                )?;
+                return Ok(true);
+            };
             match vm.slot_find(*as_id, *gfn) {
                 Some(slot) => {
                     *found = true;
@@ -550,17 +587,25 @@ fn step(
             }
         }
         Job::Pages(p) => {
-            let Some(Ok(vm)) = vm.as_ref() else {
+            let Some(Ok(id)) = id.as_ref() else {
                 return Ok(true);
             };
             let Ok(opts) = opts else {
                 return Ok(true);
             };
+            let pid = opts.pid.unwrap_or(id.vmm_pid);
+            if p.gfn >= p.end {
+                return finish(p, pid, out);
+            }
+            let Some(vm) = hold(held, id) else {
+                give_up(p, pid, Reason::NoVm, out)?;
+                return Ok(false);
+            };
             let scratch = match scratch {
                 Some(s) => s,
                 None => scratch.insert(KBox::new(Scratch::new()?, GFP_KERNEL)?),
             };
-            walk_step(p, vm, opts, scratch, out)
+            walk_step(p, vm, pid, opts, scratch, out)
         }
     }
 }
@@ -584,41 +629,66 @@ fn push(p: &mut Pages, next: Reply, out: &mut KVVec<u8>) -> Result {
     Ok(())
 }
 
+/// Ends a range or `all`: prints the last run and logs the summary.
+fn finish(p: &mut Pages, pid: u32, out: &mut KVVec<u8>) -> Result<bool> {
+    if let Some(run) = p.run.take() {
+        emit(out, &run)?;
+    }
+    let t = &p.tally;
+    if p.all && t.mapped + t.absent + t.failed == 0 {
+        emit(
+            out,
+            &Reply::TokenErr {
+                reason: Reason::NoMemslot,
+                span: p.span,
+            },
+        )?;
+    }
+    log_line!(Summary,
+        "{} at offset {} (pid {}): {} pages mapped, {} not present, {} failed, {} outside memslots\n",
+        if p.all { "all" } else { "range" },
+        p.span.offset,
+        pid,
+        t.mapped,
+        t.absent,
+        t.failed,
+        t.holes
+    );
+    Ok(true)
+}
+
+/// Ends a range or `all` early, the VM or its memory being gone: the pages
+/// not yet told get `reason` (a range), or the request does (`all`, whose
+/// remaining memslots are no longer known).
+fn give_up(p: &mut Pages, pid: u32, reason: Reason, out: &mut KVVec<u8>) -> Result {
+    let gone = if p.all {
+        Reply::TokenErr {
+            reason,
+            span: p.span,
+        }
+    } else {
+        Reply::AddrErr {
+            reason,
+            gpa: p.gfn << PAGE_SHIFT,
+            pid: Some(pid),
+            pages: p.end - p.gfn,
+        }
+    };
+    push(p, gone, out)?;
+    p.tally.failed += 1;
+    p.gfn = p.end;
+    Ok(())
+}
+
 /// Walks one batch of a range or `all`; returns whether it is done.
 fn walk_step(
     p: &mut Pages,
     vm: &Vm,
+    pid: u32,
     opts: Options,
     scratch: &mut Scratch,
     out: &mut KVVec<u8>,
 ) -> Result<bool> {
-    let pid = opts.pid.unwrap_or(vm.vmm_pid);
-    if p.gfn >= p.end {
-        if let Some(run) = p.run.take() {
-            emit(out, &run)?;
-        }
-        let t = &p.tally;
-        if p.all && t.mapped + t.absent + t.failed == 0 {
-            emit(
-                out,
-                &Reply::TokenErr {
-                    reason: Reason::NoMemslot,
-                    span: p.span,
-                },
-            )?;
-        }
-        log_line!(Summary,
-            "{} at offset {} (pid {}): {} pages mapped, {} not present, {} failed, {} outside memslots\n",
-            if p.all { "all" } else { "range" },
-            p.span.offset,
-            pid,
-            t.mapped,
-            t.absent,
-            t.failed,
-            t.holes
-        );
-        return Ok(true);
-    }
     let want = usize::try_from(p.end - p.gfn).unwrap_or(usize::MAX);
     let nr = want.min(scratch.pages.len());
     let Scratch { pages, out: facts } = scratch;
@@ -670,24 +740,7 @@ fn walk_step(
             }
             p.gfn = hole_end;
         }
-        Err(e) if e == ESRCH => {
-            let gone = if p.all {
-                Reply::TokenErr {
-                    reason: Reason::NoMm,
-                    span: p.span,
-                }
-            } else {
-                Reply::AddrErr {
-                    reason: Reason::NoMm,
-                    gpa: p.gfn << PAGE_SHIFT,
-                    pid: Some(pid),
-                    pages: p.end - p.gfn,
-                }
-            };
-            push(p, gone, out)?;
-            p.tally.failed += 1;
-            p.gfn = p.end;
-        }
+        Err(e) if e == ESRCH => give_up(p, pid, Reason::NoMm, out)?,
         Err(e) => return Err(e),
     }
     Ok(false)

@@ -12,6 +12,7 @@
 //! with `ESPIPE`.
 
 use crate::answer::Answer;
+use crate::killable::KillableMutex;
 use crate::request::{self, MAX_WRITE};
 use crate::shim;
 use kernel::bindings;
@@ -19,7 +20,6 @@ use kernel::ffi::{c_int, c_uint, c_void};
 use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::str::CStr;
-use kernel::sync::Mutex;
 use kernel::uaccess::UserSlice;
 
 /// Name of the file under `/proc`.
@@ -68,8 +68,8 @@ impl Reply {
     }
 }
 
-/// State of one open file.
-type OpenFile = Mutex<Reply>;
+/// State of one open file.  Every wait for it can be killed.
+type OpenFile = KillableMutex<Reply>;
 
 /// Creates `/proc/gfn_to_pfn`.
 pub(crate) fn create() -> Result {
@@ -111,7 +111,7 @@ unsafe extern "C" fn gfn_rs_open(private: *mut *mut c_void) -> c_int {
         return EPERM.to_errno();
     }
     let state: Pin<KBox<OpenFile>> = match KBox::pin_init(
-        kernel::new_mutex!(Reply {
+        KillableMutex::new(Reply {
             window: KVVec::new(),
             base: 0,
             rest: None,
@@ -150,7 +150,7 @@ unsafe extern "C" fn gfn_rs_read(
     // SAFETY: `pos` is the file position procfs hands to every read.
     let pos = unsafe { &mut *pos };
     ssize((|| {
-        let mut reply = file.lock();
+        let mut reply = file.lock()?;
         let mut user = UserSlice::new(buf as usize, len).writer();
         let mut copied = 0;
         while copied < len {
@@ -216,7 +216,7 @@ unsafe extern "C" fn gfn_rs_write(
         let mut answer = Answer::new(input);
         let mut window = KVVec::new();
         let done = answer.fill(&mut window, CHUNK)?;
-        *file.lock() = Reply {
+        *file.lock()? = Reply {
             window,
             base: 0,
             rest: (!done).then_some(answer),
@@ -232,8 +232,10 @@ unsafe extern "C" fn gfn_rs_write(
 unsafe extern "C" fn gfn_rs_reply_len(private: *mut c_void) -> i64 {
     // SAFETY: procfs passes the `private_data` set at open, not yet released.
     let file = unsafe { open_file(private) };
-    let reply = file.lock();
-    (reply.base + reply.window.len() as u64) as i64
+    match file.lock() {
+        Ok(reply) => (reply.base + reply.window.len() as u64) as i64,
+        Err(e) => e.to_errno().into(),
+    }
 }
 
 /// `proc_poll`: a reply is always ready and a request can always be sent.

@@ -79,8 +79,16 @@ extern "C" {
     fn gfn_shim_proc_create(name: *const c_char, mode: u16) -> c_int;
     fn gfn_shim_proc_remove(name: *const c_char);
     fn gfn_shim_log_level(writes: *mut u32) -> u32;
-    fn gfn_shim_vm_get(pid: c_int, vmm_pid: *mut c_int) -> *mut c_void;
-    fn gfn_shim_vm_put(kvm: *mut c_void);
+    fn gfn_shim_vm_find(
+        pid: c_int,
+        vmm: *mut *mut c_void,
+        kvm_id: *mut usize,
+        vmm_pid: *mut c_int,
+    ) -> c_int;
+    fn gfn_shim_vmm_put(vmm: *mut c_void);
+    fn gfn_shim_vm_open(vmm: *mut c_void, kvm_id: usize) -> *mut c_void;
+    fn gfn_shim_vm_close(file: *mut c_void);
+    fn gfn_shim_vm_kvm(file: *mut c_void) -> *mut c_void;
     fn gfn_shim_vms(out: *mut ShimVm, max: u32) -> u32;
     fn gfn_shim_slot_find(kvm: *mut c_void, as_id: u32, gfn: u64, out: *mut ShimSlot) -> c_int;
     fn gfn_shim_walk(
@@ -109,45 +117,88 @@ pub(crate) fn proc_remove(name: &'static kernel::str::CStr) {
     unsafe { gfn_shim_proc_remove(name.as_char_ptr()) }
 }
 
-/// A VM with a reference held on it; the reference is dropped with it.
-pub(crate) struct Vm {
-    kvm: *mut c_void,
-    /// Pid of the thread that created the VM (`kvm->userspace_pid`).
+/// Names a VM across system calls without holding it: its VMM (a `struct
+/// pid` reference, so the number cannot be reused meanwhile) and the
+/// address of its `struct kvm`, only compared until [`VmId::open`] finds
+/// the VM again among the VMM's open files.
+pub(crate) struct VmId {
+    vmm: *mut c_void,
+    kvm: usize,
+    /// The VMM's pid in the pid namespace of the task that looked it up.
     pub(crate) vmm_pid: u32,
 }
 
-// SAFETY: a VM reference is not tied to the thread that took it; it may
-// be dropped from any thread (answers live in files shared across tasks).
-unsafe impl Send for Vm {}
+// SAFETY: a pid reference is not tied to the thread that took it; it may be
+// dropped from any thread (answers live in files shared across tasks).
+unsafe impl Send for VmId {}
 
-impl Vm {
-    /// The VM whose VMM is process `pid`, or the first VM on `vm_list`.
-    pub(crate) fn get(pid: Option<u32>) -> Result<Vm, Reason> {
+impl VmId {
+    /// The VM whose VMM is process `pid`, or the newest VM whose VMM the
+    /// caller can see.
+    pub(crate) fn find(pid: Option<u32>) -> Result<VmId, Reason> {
+        let mut vmm = core::ptr::null_mut();
+        let mut kvm = 0;
         let mut vmm_pid: c_int = 0;
         // The grammar bounds pids by PID_MAX, so the cast cannot wrap.
         let want = pid.unwrap_or(0) as c_int;
-        // SAFETY: `vmm_pid` is a valid place to store an int; the shim takes
-        // `kvm_lock` itself and returns a referenced VM or NULL.
-        let kvm = unsafe { gfn_shim_vm_get(want, &mut vmm_pid) };
-        if kvm.is_null() {
+        // SAFETY: the three out-pointers are valid places for their types;
+        // the shim takes `kvm_lock` itself and, on success, a pid reference.
+        let ret = unsafe { gfn_shim_vm_find(want, &mut vmm, &mut kvm, &mut vmm_pid) };
+        if ret != 0 {
             return Err(if pid.is_some() {
                 Reason::NoVm
             } else {
                 Reason::NoVms
             });
         }
-        Ok(Vm {
+        Ok(VmId {
+            vmm,
             kvm,
             vmm_pid: vmm_pid as u32,
         })
     }
 
+    /// The VM, held until the returned [`Vm`] is dropped, or `None` when its
+    /// VMM has exited or closed it.
+    pub(crate) fn open(&self) -> Option<Vm> {
+        // SAFETY: `self.vmm` is referenced for as long as `self` lives; the
+        // shim only compares `self.kvm` with the VM files' `private_data`.
+        let file = unsafe { gfn_shim_vm_open(self.vmm, self.kvm) };
+        if file.is_null() {
+            return None;
+        }
+        Some(Vm {
+            file,
+            // SAFETY: `file` is a referenced VM file.
+            kvm: unsafe { gfn_shim_vm_kvm(file) },
+        })
+    }
+}
+
+impl Drop for VmId {
+    fn drop(&mut self) {
+        // SAFETY: `self.vmm` holds the reference taken in `VmId::find`,
+        // dropped exactly once here.
+        unsafe { gfn_shim_vmm_put(self.vmm) }
+    }
+}
+
+/// A VM held through a reference on its file, which also pins the vendor
+/// module; dropping it drops the reference.  Not `Send`: it is taken and
+/// dropped within one system call, and an open file's state (which must be
+/// `Send`) cannot keep it.
+pub(crate) struct Vm {
+    file: *mut c_void,
+    kvm: *mut c_void,
+}
+
+impl Vm {
     /// The memslot of address space `as_id` holding `gfn` or, failing
     /// that, the first one above it; `None` when there is none (or no such
     /// address space).
     pub(crate) fn slot_find(&self, as_id: u8, gfn: u64) -> Option<ShimSlot> {
         let mut slot = ShimSlot::default();
-        // SAFETY: `self.kvm` is referenced for as long as `self` lives and
+        // SAFETY: `self.kvm` is held through `self.file` and
         // `slot` is a valid, exclusively borrowed `struct gfn_shim_slot`.
         let ret = unsafe { gfn_shim_slot_find(self.kvm, as_id.into(), gfn, &mut slot) };
         (ret == 0).then_some(slot)
@@ -168,8 +219,8 @@ impl Vm {
     ) -> Result<(ShimSlot, &'a [ShimPage])> {
         let nr = pages.len().min(out.len()).min(BATCH);
         let mut slot = ShimSlot::default();
-        // SAFETY: `self.kvm` is referenced for as long as `self` lives;
-        // `pages` and `out` are exclusively borrowed and hold at least `nr`
+        // SAFETY: `self.kvm` is held through `self.file`; `pages` and `out`
+        // are exclusively borrowed and hold at least `nr`
         // entries each, which is all the shim writes.
         let ret = unsafe {
             gfn_shim_walk(
@@ -235,8 +286,10 @@ pub(crate) fn is_no_slot(err: Error) -> bool {
 
 impl Drop for Vm {
     fn drop(&mut self) {
-        // SAFETY: `self.kvm` holds the reference taken in `Vm::get`, dropped
-        // exactly once here.
-        unsafe { gfn_shim_vm_put(self.kvm) }
+        // SAFETY: `self.file` holds the reference taken in `VmId::open`,
+        // dropped exactly once here.  When it is the last one, the VM is
+        // released after this system call, with its vendor module pinned
+        // until then.
+        unsafe { gfn_shim_vm_close(self.file) }
     }
 }

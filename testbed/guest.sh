@@ -36,6 +36,10 @@ for t in ${GUEST_TOOLS:-guest-suite gfn-vmm gfn_test writer reader}; do
 	cp "$bin/$t" "$root/bin/"
 done
 cp "$work/module/gfn_to_pfn.ko" "$root/"
+# KVM is built as modules (a test unloads the vendor module); init loads them.
+mkdir -p "$root/kvm"
+cp "$kdir/virt/lib/irqbypass.ko" "$kdir/arch/x86/kvm/kvm.ko" \
+	"$kdir/arch/x86/kvm/kvm-amd.ko" "$root/kvm/"
 # Real QEMU and a second-level Linux guest for the seed's workflow; the
 # fast kernel serves as the inner guest's kernel for both flavours.
 inner_kernel="$("$TOP/testbed/kernel.sh" fast)/arch/x86/boot/bzImage"

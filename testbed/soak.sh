@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make soak: the long version of the hardening tests.  10^6 parser cases on
 # the host, then the guest suite on the debug kernel with the soak counts of
-# tools/suite/src/plan.rs (10^6 interface operations, 10^4 VM cycles under
+# tools/suite/src/plan.rs (10^6 interface operations, 2000 VM cycles under
 # 8 clients, 10^6 translations, 1000 maps under memslot churn) and time
-# limits scaled to them.  Takes about an hour and a half on 2 cores.
+# limits scaled to them.  Takes about 75 minutes on 2 cores.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 "$TOP/testbed/deps.sh"

@@ -18,6 +18,7 @@ mod selftest;
 mod t_facts;
 mod t_file;
 mod t_fuzz;
+mod t_held;
 mod t_input;
 mod t_lifecycle;
 mod t_log;
@@ -161,6 +162,14 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
             plan.limit(c.churn_rounds as f64 * 0.007),
             move || t_map_races::memslot_churn_during_map(c.churn_rounds),
         ),
+        t(
+            "vendor_unloaded_mid_reply",
+            1.0,
+            t_held::vendor_unloaded_mid_reply,
+        ),
+        Test::new("fault_wait_is_killable", plan.limit(1.0), move || {
+            t_held::fault_wait_is_killable(ko)
+        }),
         Test::new("unload_while_map_read", plan.limit(0.5), move || {
             t_map_races::unload_while_map_read(ko)
         }),

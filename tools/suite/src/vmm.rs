@@ -1,7 +1,9 @@
 //! Runs the test VMM (`gfn-vmm`) and reads what it says about its VM.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::os::unix::io::AsRawFd;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::Duration;
 
 /// One memslot as the VMM reports it.
 #[derive(Clone, Debug)]
@@ -17,6 +19,8 @@ pub struct Slot {
 pub struct Vmm {
     child: Child,
     stdin: Option<ChildStdin>,
+    /// What it prints after READY.
+    out: Option<BufReader<ChildStdout>>,
     pub pid: u32,
     pub slots: Vec<Slot>,
     /// (gpa, value, hva) of each value the vCPU wrote.
@@ -51,28 +55,38 @@ impl Vmm {
             .spawn()
             .map_err(|e| format!("spawn gfn-vmm: {e}"))?;
         let stdin = child.stdin.take();
-        let out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let mut out = BufReader::new(child.stdout.take().ok_or("no stdout")?);
         let mut vmm = Vmm {
             pid: child.id(),
             child,
             stdin,
+            out: None,
             slots: Vec::new(),
             wrote: Vec::new(),
         };
-        for line in out.lines() {
-            let line = line.map_err(|e| format!("gfn-vmm output: {e}"))?;
+        loop {
+            let mut line = String::new();
+            if out
+                .read_line(&mut line)
+                .map_err(|e| format!("gfn-vmm output: {e}"))?
+                == 0
+            {
+                break;
+            }
+            let line = line.trim_end();
             if line.starts_with("SLOT ") {
                 vmm.slots.push(Slot {
-                    id: dec(&line, "id")?,
-                    as_id: dec(&line, "as")?,
-                    gpa: hex(&line, "gpa")?,
-                    size: hex(&line, "size")?,
-                    hva: hex(&line, "hva")?,
+                    id: dec(line, "id")?,
+                    as_id: dec(line, "as")?,
+                    gpa: hex(line, "gpa")?,
+                    size: hex(line, "size")?,
+                    hva: hex(line, "hva")?,
                 });
             } else if line.starts_with("WROTE ") {
                 vmm.wrote
-                    .push((hex(&line, "gpa")?, hex(&line, "value")?, hex(&line, "hva")?));
+                    .push((hex(line, "gpa")?, hex(line, "value")?, hex(line, "hva")?));
             } else if line == "READY" {
+                vmm.out = Some(out);
                 return Ok(vmm);
             }
         }
@@ -87,6 +101,33 @@ impl Vmm {
             .find(|s| s.as_id == 0 && gpa >= s.gpa && gpa - s.gpa < s.size)
             .map(|s| s.hva + (gpa - s.gpa))
             .ok_or_else(|| format!("gpa {gpa:#x} is in no slot of the VMM"))
+    }
+
+    /// Has the VMM map, touch and unmap memory (which takes its mmap lock
+    /// for writing); fails when that takes longer than `limit`.
+    pub fn mmap_cycle(&mut self, limit: Duration) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("the VMM's stdin is closed")?;
+        stdin
+            .write_all(b"mmap\n")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("to gfn-vmm: {e}"))?;
+        let out = self.out.as_mut().ok_or("the VMM's stdout is closed")?;
+        if out.buffer().is_empty() {
+            let mut fd = libc::pollfd {
+                fd: out.get_ref().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = limit.as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: `fd` is one valid pollfd for the duration of the call.
+            if unsafe { libc::poll(&mut fd, 1, ms) } != 1 {
+                return Err(format!("the VMM did not map memory within {limit:?}"));
+            }
+        }
+        let mut line = String::new();
+        out.read_line(&mut line)
+            .map_err(|e| format!("gfn-vmm output: {e}"))?;
+        ensure_line(line.trim_end(), "MMAPPED")
     }
 
     /// Kills the VMM with SIGKILL and reaps it.
@@ -112,6 +153,14 @@ impl Vmm {
         } else {
             Err(format!("gfn-vmm exited with {status}"))
         }
+    }
+}
+
+fn ensure_line(got: &str, want: &str) -> Result<(), String> {
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("gfn-vmm said {got:?}, expected {want:?}"))
     }
 }
 

@@ -99,18 +99,24 @@ pub struct Args {
     pub unmap: Vec<u64>,
     /// How many VMs of this layout to create and hold.
     pub vms: u64,
+    /// Guest addresses whose slot's missing pages are registered with a
+    /// userfaultfd that never resolves a fault.
+    pub uffd: Vec<u64>,
 }
 
 pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--write GPA=VALUE]...
                [--hold | --hold-secs N | --exit | --cycles N] [--no-touch]
-               [--node N] [--churn] [--unmap GPA]... [--vms N]
+               [--node N] [--churn] [--unmap GPA]... [--vms N] [--uffd GPA]...
   BACKING: anon | thp | hugetlb | hugetlb1g | ksm | devmem;  SIZE: bytes with K/M/G suffix
   devmem: a /dev/mem mapping of a 2 MiB hugetlb page the VMM holds (at most 2M)
   --unmap: once the guest ran, munmap the host memory of the slot holding GPA
   --vms: create and hold N VMs of this layout (the last one reports its slots)
+  --uffd: once the guest ran, register the missing pages of the slot holding GPA
+          with a userfaultfd that never resolves a fault
   as1: the slot goes into address space 1 (SMM);  --node: bind memory to a NUMA node
   --churn: while holding, delete and re-add the first slot in a loop
-  Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.";
+  Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.
+  While holding, each line 'mmap' maps, touches and unmaps 1 MiB, then prints MMAPPED.";
 
 /// First GPA used for slots placed without `@GPA`.
 const FIRST_GPA: u64 = 0x10_0000;
@@ -152,6 +158,7 @@ impl Args {
             churn: false,
             unmap: Vec::new(),
             vms: 1,
+            uffd: Vec::new(),
         };
         let mut next_gpa = FIRST_GPA;
         let mut it = argv.iter();
@@ -197,6 +204,7 @@ impl Args {
                 "--hold-secs" => args.after = After::HoldSecs(parse_num(value()?)?),
                 "--exit" => args.after = After::Exit,
                 "--no-touch" => args.touch = false,
+                "--uffd" => args.uffd.push(parse_num(value()?)?),
                 "--cycles" => args.cycles = Some(parse_num(value()?)?),
                 "--node" => {
                     let n = parse_num(value()?)?;
@@ -276,6 +284,8 @@ mod tests {
         assert!(!a.touch);
         assert_eq!(parse("--hold-secs 3").unwrap().after, After::HoldSecs(3));
         assert_eq!(parse("--cycles 1000").unwrap().cycles, Some(1000));
+        let u = parse("--uffd 0x100000 --uffd 4096").unwrap();
+        assert_eq!(u.uffd, [0x10_0000, 4096]);
     }
 
     #[test]
@@ -287,5 +297,7 @@ mod tests {
         assert!(parse("--write 0x1000").is_err());
         assert!(parse("--bogus").is_err());
         assert!(parse("--slot").is_err());
+        assert!(parse("--uffd").is_err());
+        assert!(parse("--uffd zz").is_err());
     }
 }

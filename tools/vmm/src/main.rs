@@ -97,14 +97,27 @@ fn run_vm(
         );
     }
     for &gpa in &args.unmap {
-        let (_, region) = regions
-            .iter_mut()
-            .find(|(base, r)| gpa >= *base && gpa < *base + r.size as u64)
-            .ok_or_else(|| format!("--unmap {gpa:#x} is in no slot"))?;
-        memory::unmap(region)?;
+        memory::unmap(region_of(&mut regions, gpa, "--unmap")?)?;
         say(out, format!("UNMAPPED gpa={gpa:#x}"));
     }
+    for &gpa in &args.uffd {
+        memory::never_resolve(region_of(&mut regions, gpa, "--uffd")?)?;
+        say(out, format!("UFFD gpa={gpa:#x}"));
+    }
     Ok((vm, regions))
+}
+
+/// The region of the slot holding `gpa` (for option `what`'s message).
+fn region_of<'a>(
+    regions: &'a mut [(u64, Region)],
+    gpa: u64,
+    what: &str,
+) -> Result<&'a mut Region, String> {
+    regions
+        .iter_mut()
+        .find(|(base, r)| gpa >= *base && gpa < *base + r.size as u64)
+        .map(|(_, r)| r)
+        .ok_or_else(|| format!("{what} {gpa:#x} is in no slot"))
 }
 
 /// Sets (or, with `size` 0, deletes) memslot `id` of address space `as_id`.
@@ -177,8 +190,15 @@ fn run(args: &Args) -> Result<(), String> {
             let _ = writeln!(std::io::stdout(), "CHURNED times={n}");
         }
         After::Hold => {
+            // `mmap` lines: show the mmap lock is free (to the tests).
             let mut line = String::new();
-            let _ = std::io::stdin().lock().read_line(&mut line);
+            while std::io::stdin().lock().read_line(&mut line).unwrap_or(0) > 0
+                && line.trim() == "mmap"
+            {
+                memory::map_and_unmap()?;
+                println!("MMAPPED");
+                line.clear();
+            }
         }
     }
     drop(vm);

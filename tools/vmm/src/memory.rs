@@ -210,3 +210,72 @@ pub fn unmap(region: &mut Region) -> Result<(), String> {
     region.size = 0;
     Ok(())
 }
+
+/// `struct uffdio_api` and `struct uffdio_register` from
+/// `<linux/userfaultfd.h>`, with their ioctls (`_IOWR(0xAA, nr, size)`).
+#[repr(C)]
+struct UffdioApi {
+    api: u64,
+    features: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+struct UffdioRegister {
+    start: u64,
+    len: u64,
+    mode: u64,
+    ioctls: u64,
+}
+
+const UFFD_API: u64 = 0xaa;
+const UFFDIO_API: libc::c_ulong = 0xc018_aa3f;
+const UFFDIO_REGISTER: libc::c_ulong = 0xc020_aa00;
+const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
+
+/// Registers `region`'s missing pages with a new userfaultfd whose faults
+/// are never resolved: a fault there waits until the process exits.  The
+/// descriptor stays open for the life of the process.
+pub fn never_resolve(region: &Region) -> Result<(), String> {
+    let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
+    // SAFETY: userfaultfd(2) takes flags only and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC) } as i32;
+    if fd < 0 {
+        return Err(err("userfaultfd"));
+    }
+    let mut api = UffdioApi {
+        api: UFFD_API,
+        features: 0,
+        ioctls: 0,
+    };
+    // SAFETY: `api` is the struct UFFDIO_API reads and fills.
+    if unsafe { libc::ioctl(fd, UFFDIO_API, &mut api) } != 0 {
+        return Err(err("UFFDIO_API"));
+    }
+    let mut reg = UffdioRegister {
+        start: region.addr as u64,
+        len: region.size as u64,
+        mode: UFFDIO_REGISTER_MODE_MISSING,
+        ioctls: 0,
+    };
+    // SAFETY: `reg` is the struct UFFDIO_REGISTER reads and fills; the
+    // range is this region's own mapping.
+    if unsafe { libc::ioctl(fd, UFFDIO_REGISTER, &mut reg) } != 0 {
+        return Err(err("UFFDIO_REGISTER"));
+    }
+    Ok(())
+}
+
+/// Maps 1 MiB, touches it and unmaps it: each step takes this process's
+/// mmap lock for writing.
+pub fn map_and_unmap() -> Result<(), String> {
+    let size = 1 << 20;
+    let p = mmap(size, 0).map_err(|e| format!("mmap: {e}"))?;
+    // SAFETY: `p` is the start of the fresh, writable mapping just made.
+    unsafe { p.write_volatile(1) };
+    // SAFETY: the mapping is this function's own and nothing refers to it.
+    if unsafe { libc::munmap(p.cast(), size) } != 0 {
+        return Err(format!("munmap: {}", io::Error::last_os_error()));
+    }
+    Ok(())
+}

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A mutex whose wait a fatal signal ends (`mutex_lock_killable`), for the
+//! state of an open file: a reader killed while another task of its file
+//! faults pages in must not wait for it.  The kernel crate's `Mutex` has no
+//! killable lock on 6.12, and the C calls are macros under lockdep, so the
+//! shim makes them.
+
+use core::cell::UnsafeCell;
+use core::marker::PhantomData;
+use core::ops::{Deref, DerefMut};
+use kernel::bindings;
+use kernel::ffi::{c_int, c_void};
+use kernel::prelude::*;
+use kernel::types::Opaque;
+
+extern "C" {
+    fn gfn_shim_mutex_init(lock: *mut c_void);
+    fn gfn_shim_mutex_lock_killable(lock: *mut c_void) -> c_int;
+    fn gfn_shim_mutex_unlock(lock: *mut c_void);
+}
+
+/// Data of type `T`, reached by one task at a time.
+#[pin_data]
+pub(crate) struct KillableMutex<T> {
+    #[pin]
+    lock: Opaque<bindings::mutex>,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the data moves with the mutex, so `T: Send` is all moving needs.
+unsafe impl<T: Send> Send for KillableMutex<T> {}
+// SAFETY: the lock hands the data to one task at a time, so sharing the
+// mutex shares `T` only in the way `Send` allows, as `kernel::sync::Mutex`.
+unsafe impl<T: Send> Sync for KillableMutex<T> {}
+
+impl<T> KillableMutex<T> {
+    /// A mutex holding `data`, initialised in place (a `struct mutex`
+    /// must not move).
+    pub(crate) fn new(data: T) -> impl PinInit<Self> {
+        pin_init!(Self {
+            lock <- Opaque::ffi_init(|slot: *mut bindings::mutex| {
+                // SAFETY: `slot` is the pinned, uninitialised `struct mutex`
+                // that `mutex_init` initialises.
+                unsafe { gfn_shim_mutex_init(slot.cast()) }
+            }),
+            data: UnsafeCell::new(data),
+        })
+    }
+
+    /// Waits for the data; `EINTR` when a fatal signal ends the wait.
+    pub(crate) fn lock(&self) -> Result<Guard<'_, T>> {
+        // SAFETY: `self.lock` was initialised by `new` and is pinned.
+        let ret = unsafe { gfn_shim_mutex_lock_killable(self.lock.get().cast()) };
+        if ret != 0 {
+            return Err(EINTR);
+        }
+        Ok(Guard {
+            mutex: self,
+            _not_send: PhantomData,
+        })
+    }
+}
+
+/// The data, while this task holds the lock.
+pub(crate) struct Guard<'a, T> {
+    mutex: &'a KillableMutex<T>,
+    /// A mutex is released by the task that took it.
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<T> Deref for Guard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the lock is held, so no other reference to the data exists.
+        unsafe { &*self.mutex.data.get() }
+    }
+}
+
+impl<T> DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the lock is held, and the guard is borrowed exclusively.
+        unsafe { &mut *self.mutex.data.get() }
+    }
+}
+
+impl<T> Drop for Guard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: this task holds the lock, taken in `lock`.
+        unsafe { gfn_shim_mutex_unlock(self.mutex.lock.get().cast()) }
+    }
+}
