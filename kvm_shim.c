@@ -349,51 +349,6 @@ int gfn_shim_slot_find(void *vm, u32 as_id, u64 gfn, struct gfn_shim_slot *out)
 }
 
 /*
- * Describes the pages at @pages[0..max) that continue the first one inside
- * its folio (gup lists a PMD-mapped THP's subpages in order), drops the
- * references gup took on them and returns how many there were.
- */
-static u32 gfn_shim_folio_run(struct page **pages, long max,
-			      struct gfn_shim_page *out)
-{
-	struct page *page = pages[0];
-	struct folio *folio = page_folio(page);
-	long left = folio_nr_pages(folio) - folio_page_idx(folio, page);
-	u32 i, n = 1;
-
-	while (n < max && n < left && pages[n] == nth_page(page, n))
-		n++;
-	out->pfn = page_to_pfn(page);
-	out->pages = n;
-	out->err = 0;
-	out->order = folio_order(folio);
-	out->nid = folio_nid(folio);
-	out->flags = 0;
-	if (folio_test_hugetlb(folio))
-		out->flags |= GFN_SHIM_PAGE_HUGETLB;
-	if (folio_test_large(folio))
-		out->flags |= GFN_SHIM_PAGE_LARGE;
-	if (folio_test_ksm(folio))
-		out->flags |= GFN_SHIM_PAGE_KSM;
-	/*
-	 * huge_zero_folio is not exported; it is the only large folio mapped
-	 * into a process that is neither anonymous nor in a file's mapping.
-	 */
-	if (is_zero_pfn(out->pfn) ||
-	    (folio_test_large(folio) && !folio_test_hugetlb(folio) &&
-	     !folio_test_anon(folio) && !READ_ONCE(folio->mapping)))
-		out->flags |= GFN_SHIM_PAGE_ZERO;
-	/*
-	 * One put_page() per reference gup took, as gup's own callers do:
-	 * folio_put_refs() would skip put_page()'s device-managed path, where
-	 * an fsdax page's count falling to 1 wakes a waiting layout break.
-	 */
-	for (i = 0; i < n; i++)
-		put_page(pages[i]);
-	return n;
-}
-
-/*
  * Why gup found no page at @addr, as far as the VMA says: no VMA at all
  * (the VMM unmapped the memslot's memory), or memory without struct pages
  * (VM_IO | VM_PFNMAP: device memory, a /dev/mem mapping).  Needs the mmap
@@ -411,30 +366,90 @@ static u32 gfn_shim_vma_facts(struct mm_struct *mm, unsigned long addr)
 }
 
 /*
+ * Faults in the @nr pages at @hva for reading (mode=fault) and describes
+ * them, @out having room for @nr entries: gup faults pages in, and may drop
+ * the mmap lock while a fault waits (*@locked tells), and the page walk
+ * describes what it brought in.  Pages gup cannot get are described by
+ * what the VMA says and gup's error.  Returns the number of entries, or
+ * -EINTR.
+ */
+static long gfn_shim_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
+			   struct page **pages, struct gfn_shim_page *out,
+			   int *locked)
+{
+	long got, i, n = 0;
+	u32 done = 0, covered;
+
+	while (done < nr) {
+		if (!*locked) {
+			if (fatal_signal_pending(current) ||
+			    mmap_read_lock_killable(mm))
+				return -EINTR;
+			*locked = 1;
+		}
+		got = get_user_pages_remote(mm, hva + done * PAGE_SIZE,
+					    nr - done, 0, pages, locked);
+		if (got == -EINTR || got == -ERESTARTSYS)
+			return -EINTR;
+		/*
+		 * One put_page() per reference gup took, as gup's own callers
+		 * do: folio_put_refs() would skip put_page()'s device-managed
+		 * path, where an fsdax page's count falling to 1 wakes a
+		 * waiting layout break.
+		 */
+		for (i = 0; i < got; i++)
+			put_page(pages[i]);
+		/* The walk and the VMA are read under the lock gup may drop. */
+		if (!*locked) {
+			if (mmap_read_lock_killable(mm))
+				return -EINTR;
+			*locked = 1;
+		}
+		if (got <= 0) {
+			/* This page has none; gup may get the next ones. */
+			out[n].pages = 1;
+			out[n].err = got ? got : -EFAULT;
+			out[n].flags = gfn_shim_vma_facts(mm, hva + done * PAGE_SIZE);
+			n++;
+			done++;
+			continue;
+		}
+		got = gfn_page_walk(mm, hva + done * PAGE_SIZE, got, out + n,
+				    nr - n, &covered);
+		if (got < 0)
+			return got;
+		n += got;
+		done += covered;
+		if (!covered)
+			break;	/* cannot happen: each entry is a page or more */
+	}
+	return n;
+}
+
+/*
  * Describes the host pages behind guest frames @gfn.. of @kvm (held by the
  * caller through its VM file): up to @nr pages, stopping at the end of the
  * memslot holding @gfn, whose facts go to @slot.  Each entry of @out covers
- * pages of one folio (see struct gfn_shim_page), so @out needs room for
- * @nr entries, @scratch for @nr page pointers.  One SRCU section finds the
- * memslot; one mm reference covers the batch, under the mmap lock (which
- * gup may drop and this retakes while faulting).  With @nofault, pages are
- * never faulted in, swapped in or allocated: such pages get err -EFAULT.
- * An entry with err also says what the VMA is (flags).  Every page is put
- * back before returning.  Returns the number of entries, -ENOENT (no
- * memslot), -EINVAL (bad @as_id), -ESRCH (VMM mm gone) or -EINTR (fatal
- * signal).
+ * consecutive pages with the same facts (see struct gfn_shim_page), so
+ * @out needs room for @nr entries, @scratch for @nr page pointers.  One
+ * SRCU section finds the memslot; one mm reference covers the batch, under
+ * the mmap lock.  With @nofault the VMM's page tables are read (page_walk.c)
+ * and nothing is faulted in, swapped in, allocated or touched: pages not
+ * mapped get err -EFAULT.  Otherwise gup faults them in first.  An entry
+ * with err also says what the VMA is (flags).  Returns the number of
+ * entries, -ENOENT (no memslot), -EINVAL (bad @as_id), -ESRCH (VMM mm gone)
+ * or -EINTR (fatal signal).
  */
 long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 		   void **scratch, struct gfn_shim_slot *slot,
 		   struct gfn_shim_page *out)
 {
-	struct page **pages = (struct page **)scratch;
-	unsigned int gup_flags = nofault ? FOLL_NOFAULT : 0;
 	struct kvm *kvm = vm;
 	struct kvm_memory_slot *ms;
-	long got, done = 0, i, n = 0;
 	unsigned long hva;
 	int idx, locked = 0;
+	u32 covered;
+	long n;
 
 	if (as_id >= kvm_arch_nr_memslot_as_ids(kvm))
 		return -EINVAL;
@@ -451,48 +466,21 @@ long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 
 	if (!mmget_not_zero(kvm->mm))
 		return -ESRCH;
-	/*
-	 * Every wait can be killed, and gup may drop the mmap lock while it
-	 * faults (@locked), so a fault that never finishes (userfaultfd, FUSE,
-	 * NFS) holds neither the VMM's mmap lock nor this task.
-	 */
-	while (done < nr) {
-		if (!locked) {
-			if (fatal_signal_pending(current) ||
-			    mmap_read_lock_killable(kvm->mm)) {
-				n = -EINTR;
-				break;
-			}
+	if (nofault) {
+		n = -EINTR;
+		if (!mmap_read_lock_killable(kvm->mm)) {
 			locked = 1;
+			n = gfn_page_walk(kvm->mm, hva, nr, out, nr, &covered);
 		}
-		got = get_user_pages_remote(kvm->mm, hva + done * PAGE_SIZE,
-					    nr - done, gup_flags, pages,
-					    &locked);
-		if (got == -EINTR || got == -ERESTARTSYS) {
-			n = -EINTR;
-			break;
-		}
-		if (got <= 0) {
-			/* The VMA is read under the lock gup may have dropped. */
-			if (!locked) {
-				if (mmap_read_lock_killable(kvm->mm)) {
-					n = -EINTR;
-					break;
-				}
-				locked = 1;
-			}
-			/* This page has none; gup may get the next ones. */
-			out[n].pages = 1;
-			out[n].err = got ? got : -EFAULT;
-			out[n].flags = gfn_shim_vma_facts(kvm->mm,
-							  hva + done * PAGE_SIZE);
-			n++;
-			done++;
-			continue;
-		}
-		for (i = 0; i < got; )
-			i += gfn_shim_folio_run(pages + i, got - i, &out[n++]);
-		done += got;
+	} else {
+		/*
+		 * Every wait can be killed, and gup may drop the mmap lock
+		 * while it faults, so a fault that never finishes
+		 * (userfaultfd, FUSE, NFS) holds neither the VMM's mmap lock
+		 * nor this task.
+		 */
+		n = gfn_shim_fault(kvm->mm, hva, nr, (struct page **)scratch,
+				   out, &locked);
 	}
 	if (locked)
 		mmap_read_unlock(kvm->mm);

@@ -9,6 +9,8 @@
 
 #include <linux/types.h>
 
+struct mm_struct;
+
 /*
  * Facts about the host pages backing consecutive guest pages: @pages of
  * them, mapped to frames @pfn.. of one folio (or, with @err, none).
@@ -20,8 +22,13 @@ struct gfn_shim_page {
 	u32 flags;		/* GFN_SHIM_PAGE_* */
 	u32 nid;		/* NUMA node of the host pages */
 	u32 order;		/* order of the folio holding them */
-	u32 pad;
+	u32 level;		/* GFN_SHIM_LEVEL_*: how the VMM maps them */
 };
+
+/* The VMM page-table level that maps a page: a PTE, a PMD or a PUD leaf. */
+#define GFN_SHIM_LEVEL_PTE	1
+#define GFN_SHIM_LEVEL_PMD	2
+#define GFN_SHIM_LEVEL_PUD	3
 
 #define GFN_SHIM_PAGE_HUGETLB	(1U << 0)	/* folio is a hugetlbfs page */
 #define GFN_SHIM_PAGE_LARGE	(1U << 1)	/* folio has more than one page */
@@ -76,5 +83,9 @@ int gfn_shim_slot_find(void *kvm, u32 as_id, u64 gfn,
 long gfn_shim_walk(void *kvm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 		   void **scratch, struct gfn_shim_slot *slot,
 		   struct gfn_shim_page *out);
+
+/* page_walk.c */
+long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
+		   struct gfn_shim_page *out, u32 max, u32 *covered);
 
 #endif

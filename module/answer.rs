@@ -12,7 +12,7 @@
 //! is gone, the rest of the line's reply says `no-vm`.
 
 use crate::log::log_line;
-use crate::reply::{Kind, Reply, Share, Translation};
+use crate::reply::{Kind, MapLevel, Reply, Share, Translation};
 use crate::request::{self, Options, Reason, Span, Token, GFN_LIMIT, PAGE_SHIFT};
 use crate::shim::{self, Scratch, ShimPage, ShimSlot, ShimVm, Vm, VmId};
 use kernel::error::code::ESRCH;
@@ -61,6 +61,11 @@ fn page_reply(
         Share::None
     };
     let order = page.order.min(63);
+    let map = match page.level {
+        shim::LEVEL_PUD => MapLevel::Pud,
+        shim::LEVEL_PMD => MapLevel::Pmd,
+        _ => MapLevel::Pte,
+    };
     Reply::Ok(Translation {
         phys: (page.pfn << PAGE_SHIFT) | offset,
         kind,
@@ -76,6 +81,7 @@ fn page_reply(
         slot: slot.id,
         as_id: slot.as_id as u8,
         share,
+        map,
         pages: page.pages.max(1).into(),
     })
 }
@@ -107,8 +113,8 @@ fn continues(run: &Reply, next: &Reply) -> bool {
                 && n.gpa == r.gpa.wrapping_add(step)
                 && n.hva == r.hva.wrapping_add(step)
                 && n.phys == r.phys.wrapping_add(step)
-                && (n.kind, n.size, n.node, n.slot, n.as_id, n.share)
-                    == (r.kind, r.size, r.node, r.slot, r.as_id, r.share)
+                && (n.kind, n.size, n.node, n.slot, n.as_id, n.share, n.map)
+                    == (r.kind, r.size, r.node, r.slot, r.as_id, r.share, r.map)
         }
         (
             Reply::AddrErr {

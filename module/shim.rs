@@ -18,8 +18,14 @@ pub(crate) struct ShimPage {
     pub(crate) flags: u32,
     pub(crate) nid: u32,
     pub(crate) order: u32,
-    pad: u32,
+    /// `LEVEL_*`: how the VMM's page tables map the pages.
+    pub(crate) level: u32,
 }
+
+/// `GFN_SHIM_LEVEL_PMD`: mapped by a PMD leaf.
+pub(crate) const LEVEL_PMD: u32 = 2;
+/// `GFN_SHIM_LEVEL_PUD`: mapped by a PUD leaf.
+pub(crate) const LEVEL_PUD: u32 = 3;
 
 /// `GFN_SHIM_PAGE_HUGETLB`: the folio is a hugetlbfs page.
 pub(crate) const PAGE_HUGETLB: u32 = 1 << 0;

@@ -24,6 +24,7 @@ pub enum JsonReply {
         #[serde(rename = "as")]
         as_id: u8,
         share: &'static str,
+        map: &'static str,
         pages: u64,
         pid: u32,
     },
@@ -79,6 +80,7 @@ impl From<&Reply> for JsonReply {
                 slot: t.slot,
                 as_id: t.as_id,
                 share: t.share.as_str(),
+                map: t.map.as_str(),
                 pages: t.pages,
                 pid: t.pid,
             },
@@ -142,7 +144,7 @@ mod tests {
     fn ok_shape() {
         let v = json(
             "ok phys=0x1a5c01111 kind=thp gpa=0x1111 hva=0x7f0000001111 pid=42 size=2097152 \
-             order=9 node=0 slot=1 as=0 share=none",
+             order=9 node=0 slot=1 as=0 share=none map=pmd",
         );
         assert_eq!(
             v,
@@ -151,7 +153,7 @@ mod tests {
                 "phys": 0x1a5c01111u64, "phys_hex": "0x1a5c01111", "pfn": 0x1a5c01,
                 "hva": 0x7f0000001111u64, "hva_hex": "0x7f0000001111",
                 "kind": "thp", "size": 2097152, "order": 9, "node": 0, "slot": 1,
-                "as": 0, "share": "none", "pages": 1, "pid": 42
+                "as": 0, "share": "none", "map": "pmd", "pages": 1, "pid": 42
             })
         );
     }

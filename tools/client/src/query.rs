@@ -163,7 +163,7 @@ mod tests {
     #[test]
     fn parses_every_reply_form() {
         let text = "ok phys=0x1a5c01111 kind=base gpa=0x1111 hva=0x7f0000001111 pid=42 size=4096 \
-                    order=0 node=0 slot=0 as=0 share=none\n\
+                    order=0 node=0 slot=0 as=0 share=none map=pte\n\
                     err:no-memslot gpa=0x7ff00000000 pid=42\n\
                     err:no-vms gpa=0x1000\n\
                     err:invalid-token offset=3 len=2\n";

@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! ok phys=0x<hex> kind=<base|thp|hugetlb> gpa=0x<hex> hva=0x<hex> pid=<dec> size=<dec>
-//!    order=<dec> node=<dec> slot=<dec> as=<dec> share=<none|zero|ksm> [pages=<dec>]
+//!    order=<dec> node=<dec> slot=<dec> as=<dec> share=<none|zero|ksm>
+//!    map=<pte|pmd|pud> [pages=<dec>]
 //! err:<reason> gpa=0x<hex> [pid=<dec>] [pages=<dec>]
 //! err:<reason> offset=<dec> len=<dec>
 //! vm pid=<dec> slots=<dec> memory=<dec>
@@ -82,6 +83,37 @@ impl Share {
     }
 }
 
+/// The VMM page-table level that maps a page: what decides whether KVM
+/// can map it huge in the guest (a THP split into PTEs is still an order-9
+/// folio, but `pte`-mapped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapLevel {
+    /// A page-table entry: one 4 KiB page.
+    Pte,
+    /// A PMD leaf: a 2 MiB THP or hugetlb page mapped whole.
+    Pmd,
+    /// A PUD leaf: a 1 GiB hugetlb page mapped whole.
+    Pud,
+}
+
+impl MapLevel {
+    /// The level's name in replies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MapLevel::Pte => "pte",
+            MapLevel::Pmd => "pmd",
+            MapLevel::Pud => "pud",
+        }
+    }
+
+    /// The level named `name`, if any.
+    pub fn from_name(name: &[u8]) -> Option<MapLevel> {
+        [MapLevel::Pte, MapLevel::Pmd, MapLevel::Pud]
+            .into_iter()
+            .find(|k| k.as_str().as_bytes() == name)
+    }
+}
+
 /// A successful translation of one page or of a run of pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Translation {
@@ -107,6 +139,8 @@ pub struct Translation {
     pub as_id: u8,
     /// Whether the page is the zero page or a KSM page.
     pub share: Share,
+    /// How the VMM's page tables map it.
+    pub map: MapLevel,
     /// Number of pages in the run (1 for a single address).
     pub pages: u64,
 }
@@ -259,6 +293,8 @@ impl Reply {
                 e.kdec(b" as=", t.as_id.into());
                 e.put(b" share=");
                 e.put(t.share.as_str().as_bytes());
+                e.put(b" map=");
+                e.put(t.map.as_str().as_bytes());
                 e.pages(t.pages);
             }
             Reply::AddrErr {
@@ -342,6 +378,7 @@ struct Fields<'a> {
     slot: Option<&'a str>,
     as_id: Option<&'a str>,
     share: Option<&'a str>,
+    map: Option<&'a str>,
     pages: Option<&'a str>,
     offset: Option<&'a str>,
     len: Option<&'a str>,
@@ -368,6 +405,7 @@ impl<'a> Fields<'a> {
                 "slot" => &mut f.slot,
                 "as" => &mut f.as_id,
                 "share" => &mut f.share,
+                "map" => &mut f.map,
                 "pages" => &mut f.pages,
                 "offset" => &mut f.offset,
                 "len" => &mut f.len,
@@ -418,6 +456,7 @@ pub fn parse_line(line: &str) -> Result<Reply, ParseError> {
         "ok" => {
             let kind = fields.kind.ok_or(ParseError::MissingField("kind"))?;
             let share = fields.share.ok_or(ParseError::MissingField("share"))?;
+            let map = fields.map.ok_or(ParseError::MissingField("map"))?;
             return Ok(Reply::Ok(Translation {
                 phys: hex(fields.phys, "phys")?,
                 kind: Kind::from_name(kind.as_bytes()).ok_or(ParseError::BadValue("kind"))?,
@@ -430,6 +469,7 @@ pub fn parse_line(line: &str) -> Result<Reply, ParseError> {
                 slot: dec(fields.slot, "slot")?,
                 as_id: dec(fields.as_id, "as")?,
                 share: Share::from_name(share.as_bytes()).ok_or(ParseError::BadValue("share"))?,
+                map: MapLevel::from_name(map.as_bytes()).ok_or(ParseError::BadValue("map"))?,
                 pages: fields.pages()?,
             }));
         }

@@ -1,6 +1,6 @@
 //! Unit tests of the grammar and the reply format.
 
-use crate::reply::{parse_line, Kind, ParseError, Reply, Share, Translation, MAX_LINE};
+use crate::reply::{parse_line, Kind, MapLevel, ParseError, Reply, Share, Translation, MAX_LINE};
 use crate::request::{line_at, lines, Options, Reason, Span, Token, GFN_LIMIT, PID_MAX};
 use std::string::ToString;
 use std::vec::Vec;
@@ -150,10 +150,10 @@ fn reasons_round_trip_by_name() {
 
 fn sample_replies() -> Vec<Reply> {
     let mut v = Vec::new();
-    for (n, kind, share) in [
-        (0u64, Kind::Base, Share::None),
-        (u64::MAX, Kind::Thp, Share::Zero),
-        (0x1a5c01111, Kind::Hugetlb, Share::Ksm),
+    for (n, kind, share, map) in [
+        (0u64, Kind::Base, Share::None, MapLevel::Pte),
+        (u64::MAX, Kind::Thp, Share::Zero, MapLevel::Pmd),
+        (0x1a5c01111, Kind::Hugetlb, Share::Ksm, MapLevel::Pud),
     ] {
         v.push(Reply::Ok(Translation {
             phys: n,
@@ -167,6 +167,7 @@ fn sample_replies() -> Vec<Reply> {
             slot: u16::MAX,
             as_id: u8::MAX,
             share,
+            map,
             pages: n,
         }));
     }
@@ -216,6 +217,7 @@ fn translation() -> Translation {
         slot: 1,
         as_id: 0,
         share: Share::None,
+        map: MapLevel::Pte,
         pages: 1,
     }
 }
@@ -226,13 +228,13 @@ fn replies_format_as_documented() {
     assert_eq!(
         t.to_string(),
         "ok phys=0x1a5c01111 kind=base gpa=0x1111 hva=0x7f0000001111 pid=4242 size=4096 \
-         order=0 node=0 slot=1 as=0 share=none"
+         order=0 node=0 slot=1 as=0 share=none map=pte"
     );
     let run = Reply::Ok(Translation {
         pages: 512,
         ..translation()
     });
-    assert!(run.to_string().ends_with(" share=none pages=512"));
+    assert!(run.to_string().ends_with(" share=none map=pte pages=512"));
     let e = Reply::AddrErr {
         reason: Reason::NoVm,
         gpa: 0x10,
@@ -389,7 +391,7 @@ fn replies_round_trip_and_fit_max_line() {
 #[test]
 fn parser_ignores_unknown_fields_and_rejects_garbage() {
     let line = "ok phys=0x1000 kind=thp gpa=0x0 hva=0x2000 pid=1 size=2097152 node=0 order=9 \
-                slot=0 as=0 share=none future=1";
+                slot=0 as=0 share=none map=pmd future=1";
     assert!(matches!(parse_line(line), Ok(Reply::Ok(t)) if t.kind == Kind::Thp));
     assert_eq!(parse_line(""), Err(ParseError::UnknownStatus));
     assert_eq!(parse_line("okay phys=0x1"), Err(ParseError::UnknownStatus));
@@ -398,15 +400,29 @@ fn parser_ignores_unknown_fields_and_rejects_garbage() {
         Err(ParseError::UnknownStatus)
     );
     assert_eq!(
-        parse_line("ok phys=0x1 kind=base gpa=0x1 hva=0x1 pid=1 share=none"),
+        parse_line("ok phys=0x1 kind=base gpa=0x1 hva=0x1 pid=1 share=none map=pte"),
         Err(ParseError::MissingField("size"))
     );
     assert_eq!(
-        parse_line("ok phys=1 kind=base gpa=0x1 hva=0x1 pid=1 size=1 share=none"),
+        parse_line(
+            "ok phys=0x1 kind=base gpa=0x1 hva=0x1 pid=1 size=1 order=0 node=0 slot=0 as=0 \
+             share=none"
+        ),
+        Err(ParseError::MissingField("map"))
+    );
+    assert_eq!(
+        parse_line(
+            "ok phys=0x1 kind=base gpa=0x1 hva=0x1 pid=1 size=1 order=0 node=0 slot=0 as=0 \
+             share=none map=p4d"
+        ),
+        Err(ParseError::BadValue("map"))
+    );
+    assert_eq!(
+        parse_line("ok phys=1 kind=base gpa=0x1 hva=0x1 pid=1 size=1 share=none map=pte"),
         Err(ParseError::BadValue("phys"))
     );
     assert_eq!(
-        parse_line("ok phys=0x1 kind=big gpa=0x1 hva=0x1 pid=1 size=1 share=none"),
+        parse_line("ok phys=0x1 kind=big gpa=0x1 hva=0x1 pid=1 size=1 share=none map=pte"),
         Err(ParseError::BadValue("kind"))
     );
     assert_eq!(

@@ -5,7 +5,7 @@
 //! every run replays; proptest adds random and mutated ones
 //! (GFN_FUZZ_CASES sets how many; `make soak` runs more).
 
-use gfn_proto::reply::{parse_line, Kind, Reply, Share, Translation};
+use gfn_proto::reply::{parse_line, Kind, MapLevel, Reply, Share, Translation};
 use gfn_proto::request::{lines, Reason, Span, Token, GFN_LIMIT, MAX_WRITE};
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -124,6 +124,7 @@ fn pieces() -> impl Strategy<Value = Vec<u8>> {
 fn translation() -> impl Strategy<Value = Translation> {
     let kind = proptest::sample::select(vec![Kind::Base, Kind::Thp, Kind::Hugetlb]);
     let share = proptest::sample::select(vec![Share::None, Share::Zero, Share::Ksm]);
+    let map = proptest::sample::select(vec![MapLevel::Pte, MapLevel::Pmd, MapLevel::Pud]);
     (
         (any::<u64>(), kind, any::<u64>(), any::<u64>(), any::<u32>()),
         (
@@ -133,10 +134,14 @@ fn translation() -> impl Strategy<Value = Translation> {
             any::<u16>(),
             any::<u8>(),
         ),
-        (share, any::<u64>()),
+        (share, map, any::<u64>()),
     )
         .prop_map(
-            |((phys, kind, gpa, hva, pid), (size, order, node, slot, as_id), (share, pages))| {
+            |(
+                (phys, kind, gpa, hva, pid),
+                (size, order, node, slot, as_id),
+                (share, map, pages),
+            )| {
                 Translation {
                     phys,
                     kind,
@@ -149,6 +154,7 @@ fn translation() -> impl Strategy<Value = Translation> {
                     slot,
                     as_id,
                     share,
+                    map,
                     pages,
                 }
             },

@@ -2,10 +2,11 @@
 
 use crate::oracle;
 use crate::vmm::Vmm;
-use gfn_proto::reply::{Kind, Translation};
+use gfn_proto::reply::{Kind, MapLevel, Translation};
 
 /// Verifies `t` (the module's answer for `gpa` in `vmm`'s VM) against the
-/// VMM's slot table, its pagemap and /proc/kpageflags.
+/// VMM's slot table, its pagemap, /proc/kpageflags and, for how the page is
+/// mapped, its smaps.
 pub fn translation(
     vmm: &Vmm,
     gpa: u64,
@@ -43,11 +44,32 @@ pub fn translation(
             t.size
         ));
     }
+    if let Some(map) = map_level(vmm.pid, hva, kind)? {
+        if t.map != map {
+            bad.push(format!("map {:?}, smaps says {map:?}", t.map));
+        }
+    }
     if bad.is_empty() {
         Ok(())
     } else {
         Err(format!("gpa {gpa:#x}: {}", bad.join("; ")))
     }
+}
+
+/// How the page at `hva` must be mapped, as far as smaps tells: a hugetlb
+/// mapping at its page size, a base page by a PTE, a page of a mapping all
+/// of whose memory is PMD-mapped THPs by a PMD.
+fn map_level(pid: u32, hva: u64, kind: Kind) -> Result<Option<MapLevel>, String> {
+    let Some(vma) = oracle::smaps(pid, hva, hva + 1)?.pop() else {
+        return Err(format!("no mapping of {hva:#x} in {pid}'s smaps"));
+    };
+    Ok(match vma.kib("KernelPageSize")? {
+        2048 => Some(MapLevel::Pmd),
+        1_048_576 => Some(MapLevel::Pud),
+        _ if kind == Kind::Base => Some(MapLevel::Pte),
+        _ if vma.kib("AnonHugePages")? << 10 == vma.end - vma.start => Some(MapLevel::Pmd),
+        _ => None,
+    })
 }
 
 /// Verifies that host physical memory at `phys` holds what the guest wrote.

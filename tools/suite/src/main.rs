@@ -30,6 +30,7 @@ mod t_reasons;
 mod t_stress;
 mod t_tools;
 mod t_translate;
+mod t_walk;
 mod vmm;
 
 use plan::Plan;
@@ -94,6 +95,12 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
             t_map::streamed_reply_is_bounded,
         ),
         t("no_vma_and_pfnmap", 0.3, t_reasons::no_vma_and_pfnmap),
+        t("pte_mapped_thp", 0.3, t_walk::pte_mapped_thp),
+        t(
+            "probe_keeps_pages_idle",
+            0.5,
+            t_walk::probe_keeps_pages_idle,
+        ),
         t("huge_zero_page", 0.2, t_facts::huge_zero_page),
         t("hugetlb_1g", 6.0, t_facts::hugetlb_1g),
         t("mthp_order", 1.2, t_facts::mthp_order),

@@ -2,6 +2,7 @@
 //! through /proc/<pid>/pagemap, /proc/kpageflags and /dev/mem.
 
 use gfn_proto::reply::Kind;
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
@@ -140,4 +141,100 @@ pub fn devmem<const N: usize>(phys: u64) -> Result<[u8; N], String> {
 
 pub fn devmem_u32(phys: u64) -> Result<u32, String> {
     devmem::<4>(phys).map(u32::from_le_bytes)
+}
+
+/// One mapping of /proc/<pid>/smaps: its range and its `Name: N kB` fields.
+#[derive(Debug)]
+pub struct SmapsVma {
+    pub start: u64,
+    pub end: u64,
+    fields: BTreeMap<String, u64>,
+}
+
+impl SmapsVma {
+    /// Field `name` in KiB.
+    pub fn kib(&self, name: &str) -> Result<u64, String> {
+        self.fields
+            .get(name)
+            .copied()
+            .ok_or_else(|| format!("smaps of {:#x}-{:#x} has no {name}", self.start, self.end))
+    }
+}
+
+/// The mappings of process `pid` that overlap `lo..hi`, from its smaps:
+/// counted by walking the page tables under their locks, so exact.
+pub fn smaps(pid: u32, lo: u64, hi: u64) -> Result<Vec<SmapsVma>, String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps"))
+        .map_err(|e| format!("smaps of {pid}: {e}"))?;
+    let mut vmas: Vec<SmapsVma> = Vec::new();
+    for line in text.lines() {
+        let range = line
+            .split_whitespace()
+            .next()
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(a, b)| {
+                Some((
+                    u64::from_str_radix(a, 16).ok()?,
+                    u64::from_str_radix(b, 16).ok()?,
+                ))
+            });
+        if let Some((start, end)) = range {
+            vmas.push(SmapsVma {
+                start,
+                end,
+                fields: BTreeMap::new(),
+            });
+            continue;
+        }
+        let (Some(vma), Some((name, value))) = (vmas.last_mut(), line.split_once(':')) else {
+            continue;
+        };
+        if let Some(kib) = value.trim().strip_suffix(" kB") {
+            if let Ok(kib) = kib.trim().parse() {
+                vma.fields.insert(name.to_string(), kib);
+            }
+        }
+    }
+    vmas.retain(|v| v.start < hi && lo < v.end);
+    Ok(vmas)
+}
+
+/// Idle page tracking's bitmap: one bit per frame, in 8-byte words.
+const PAGE_IDLE: &str = "/sys/kernel/mm/page_idle/bitmap";
+
+/// Marks frames `pfns` idle (the kernel ignores frames that are not on an
+/// LRU list, and reads them back as not idle).
+pub fn idle_mark(pfns: &[u64]) -> Result<(), String> {
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(PAGE_IDLE)
+        .map_err(|e| format!("open {PAGE_IDLE}: {e}"))?;
+    let mut words: BTreeMap<u64, u64> = BTreeMap::new();
+    for pfn in pfns {
+        *words.entry(pfn / 64).or_default() |= 1 << (pfn % 64);
+    }
+    for (word, bits) in words {
+        f.write_all_at(&bits.to_le_bytes(), word * 8)
+            .map_err(|e| format!("write {PAGE_IDLE} at word {word}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Whether each frame of `pfns` is idle: not accessed through any mapping
+/// since it was marked.
+pub fn idle(pfns: &[u64]) -> Result<Vec<bool>, String> {
+    let f = File::open(PAGE_IDLE).map_err(|e| format!("open {PAGE_IDLE}: {e}"))?;
+    let mut words: BTreeMap<u64, u64> = BTreeMap::new();
+    for pfn in pfns {
+        if let std::collections::btree_map::Entry::Vacant(v) = words.entry(pfn / 64) {
+            let mut buf = [0u8; 8];
+            f.read_exact_at(&mut buf, pfn / 64 * 8)
+                .map_err(|e| format!("read {PAGE_IDLE}: {e}"))?;
+            v.insert(u64::from_le_bytes(buf));
+        }
+    }
+    Ok(pfns
+        .iter()
+        .map(|p| words[&(p / 64)] >> (p % 64) & 1 == 1)
+        .collect())
 }

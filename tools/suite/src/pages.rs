@@ -4,7 +4,7 @@
 use crate::oracle;
 use crate::vmm::{Slot, Vmm};
 use gfn_client::pagemap;
-use gfn_proto::reply::{Reply, Translation};
+use gfn_proto::reply::{MapLevel, Reply, Share, Translation};
 use gfn_proto::request::Reason;
 use std::collections::BTreeMap;
 
@@ -102,35 +102,58 @@ pub fn check_slot(vmm: &Vmm, slot: &Slot, map: &BTreeMap<u64, Page>) -> Result<C
             _ => return bad("module and pagemap disagree"),
         }
     }
+    check_levels(vmm, slot, map)?;
     Ok(counts)
+}
+
+/// Checks how the pages of `slot` in `map` are said to be mapped against
+/// the VMM's smaps, per mapping: a hugetlb mapping maps every page at its
+/// page size (`pmd` for 2 MiB, `pud` for 1 GiB); in any other, the pages
+/// told `pmd` (the huge zero page aside) are exactly its AnonHugePages,
+/// the PMD-mapped THPs smaps counts, and the rest are `pte`.
+fn check_levels(vmm: &Vmm, slot: &Slot, map: &BTreeMap<u64, Page>) -> Result<(), String> {
+    let end = slot.hva + slot.size;
+    let vmas = oracle::smaps(vmm.pid, slot.hva, end)?;
+    if vmas.iter().any(|v| v.start < slot.hva || v.end > end) {
+        return Ok(()); // a mapping wider than the slot: smaps cannot tell
+    }
+    for v in &vmas {
+        let first = (slot.gpa + (v.start - slot.hva)) >> 12;
+        let pages = (v.end - v.start) >> 12;
+        let mut told = [0u64; 3]; // pte, pmd (the huge zero page aside), pud
+        for page in map.range(first..first + pages).map(|(_, p)| p) {
+            match page {
+                Page::Ok(t) if t.map == MapLevel::Pmd && t.share == Share::Zero => {}
+                Page::Ok(t) => told[t.map as usize] += 1,
+                Page::Err(_) => {}
+            }
+        }
+        let page_kib = v.kib("KernelPageSize")?;
+        let want = match page_kib {
+            2048 => [0, told[1], 0],
+            1_048_576 => [0, 0, told[2]],
+            _ => {
+                let pmd = v.kib("AnonHugePages")? / 4;
+                [(told[0] + told[1]).saturating_sub(pmd), pmd, 0]
+            }
+        };
+        if told != want {
+            return Err(format!(
+                "slot {} mapping {:#x}-{:#x} (page size {page_kib} KiB): pages told pte/pmd/pud {told:?}, smaps says {want:?}",
+                slot.id, v.start, v.end
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Resident KiB of the mapping holding `hva` in process `pid`, from
 /// /proc/PID/smaps: counted by walking the page tables, so exact, and
 /// blind to whatever else the VMM process does meanwhile.
 pub fn rss_kib(pid: u32, hva: u64) -> Result<u64, String> {
-    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps"))
-        .map_err(|e| format!("smaps of {pid}: {e}"))?;
-    let mut inside = false;
-    for line in smaps.lines() {
-        let range = line
-            .split_whitespace()
-            .next()
-            .and_then(|r| r.split_once('-'));
-        if let Some((a, b)) = range {
-            if let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
-                inside = (a..b).contains(&hva);
-                continue;
-            }
-        }
-        if let (true, Some(v)) = (inside, line.strip_prefix("Rss:")) {
-            return v
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .map_err(|e| format!("smaps Rss {v:?}: {e}"));
-        }
-    }
-    Err(format!("no mapping of {hva:#x} in {pid}'s smaps"))
+    let vmas = oracle::smaps(pid, hva, hva + 1)?;
+    let vma = vmas
+        .first()
+        .ok_or_else(|| format!("no mapping of {hva:#x} in {pid}'s smaps"))?;
+    vma.kib("Rss")
 }

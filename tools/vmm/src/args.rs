@@ -102,17 +102,23 @@ pub struct Args {
     /// Guest addresses whose slot's missing pages are registered with a
     /// userfaultfd that never resolves a fault.
     pub uffd: Vec<u64>,
+    /// Guest addresses whose host page is made read-only once the guest
+    /// has run: an mprotect inside a THP splits its PMD into PTEs.
+    pub mprotect: Vec<u64>,
 }
 
 pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--write GPA=VALUE]...
                [--hold | --hold-secs N | --exit | --cycles N] [--no-touch]
                [--node N] [--churn] [--unmap GPA]... [--vms N] [--uffd GPA]...
+               [--mprotect GPA]...
   BACKING: anon | thp | hugetlb | hugetlb1g | ksm | devmem;  SIZE: bytes with K/M/G suffix
   devmem: a /dev/mem mapping of a 2 MiB hugetlb page the VMM holds (at most 2M)
   --unmap: once the guest ran, munmap the host memory of the slot holding GPA
   --vms: create and hold N VMs of this layout (the last one reports its slots)
   --uffd: once the guest ran, register the missing pages of the slot holding GPA
           with a userfaultfd that never resolves a fault
+  --mprotect: once the guest ran, make the host page of GPA read-only (a THP
+          around it is then mapped by PTEs)
   as1: the slot goes into address space 1 (SMM);  --node: bind memory to a NUMA node
   --churn: while holding, delete and re-add the first slot in a loop
   Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.
@@ -159,6 +165,7 @@ impl Args {
             unmap: Vec::new(),
             vms: 1,
             uffd: Vec::new(),
+            mprotect: Vec::new(),
         };
         let mut next_gpa = FIRST_GPA;
         let mut it = argv.iter();
@@ -205,6 +212,7 @@ impl Args {
                 "--exit" => args.after = After::Exit,
                 "--no-touch" => args.touch = false,
                 "--uffd" => args.uffd.push(parse_num(value()?)?),
+                "--mprotect" => args.mprotect.push(parse_num(value()?)?),
                 "--cycles" => args.cycles = Some(parse_num(value()?)?),
                 "--node" => {
                     let n = parse_num(value()?)?;
@@ -286,6 +294,7 @@ mod tests {
         assert_eq!(parse("--cycles 1000").unwrap().cycles, Some(1000));
         let u = parse("--uffd 0x100000 --uffd 4096").unwrap();
         assert_eq!(u.uffd, [0x10_0000, 4096]);
+        assert_eq!(parse("--mprotect 0x101000").unwrap().mprotect, [0x10_1000]);
     }
 
     #[test]

@@ -97,26 +97,32 @@ fn run_vm(
         );
     }
     for &gpa in &args.unmap {
-        memory::unmap(region_of(&mut regions, gpa, "--unmap")?)?;
+        memory::unmap(region_of(&mut regions, gpa, "--unmap")?.1)?;
         say(out, format!("UNMAPPED gpa={gpa:#x}"));
     }
     for &gpa in &args.uffd {
-        memory::never_resolve(region_of(&mut regions, gpa, "--uffd")?)?;
+        memory::never_resolve(region_of(&mut regions, gpa, "--uffd")?.1)?;
         say(out, format!("UFFD gpa={gpa:#x}"));
+    }
+    for &gpa in &args.mprotect {
+        let (base, region) = region_of(&mut regions, gpa, "--mprotect")?;
+        memory::read_only(region, gpa - base)?;
+        say(out, format!("MPROTECTED gpa={gpa:#x}"));
     }
     Ok((vm, regions))
 }
 
-/// The region of the slot holding `gpa` (for option `what`'s message).
+/// The guest address and region of the slot holding `gpa` (for option
+/// `what`'s message).
 fn region_of<'a>(
     regions: &'a mut [(u64, Region)],
     gpa: u64,
     what: &str,
-) -> Result<&'a mut Region, String> {
+) -> Result<(u64, &'a mut Region), String> {
     regions
         .iter_mut()
         .find(|(base, r)| gpa >= *base && gpa < *base + r.size as u64)
-        .map(|(_, r)| r)
+        .map(|(base, r)| (*base, r))
         .ok_or_else(|| format!("{what} {gpa:#x} is in no slot"))
 }
 

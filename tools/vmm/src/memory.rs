@@ -279,3 +279,17 @@ pub fn map_and_unmap() -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Makes the page at `offset` into `region` read-only.
+pub fn read_only(region: &Region, offset: u64) -> Result<(), String> {
+    if offset >= region.size as u64 {
+        return Err(format!("offset {offset:#x} is outside the region"));
+    }
+    let page = (region.addr as u64 + offset) & !4095;
+    // SAFETY: the page lies in this region's own mapping; nothing writes
+    // there while the VM holds (the guest has stopped).
+    if unsafe { libc::mprotect(page as *mut libc::c_void, 4096, libc::PROT_READ) } != 0 {
+        return Err(format!("mprotect: {}", io::Error::last_os_error()));
+    }
+    Ok(())
+}

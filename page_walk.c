@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * page_walk: what backs a range of a process's addresses, read from its page
+ * tables the way /proc/PID/pagemap reads them.  Under the mmap read lock,
+ * every fact is read under the page-table lock that keeps the page mapped
+ * (so its folio cannot be freed, split or migrated meanwhile); no page
+ * reference is taken and no accessed or dirty bit is touched, so a probe
+ * leaves page_idle, LRU aging and DAMON as they were (get_user_pages_remote
+ * always adds FOLL_TOUCH).  Holes are skipped whole at every level, and a
+ * PMD- or PUD-mapped page is one entry.
+ *
+ * Two rules of walk_page_range() matter here: there is no pte_entry (with
+ * one, the walker splits PMD-mapped THPs to reach their PTEs), and
+ * pud_entry stops the walker at PUD leaves (or it would split them).
+ */
+
+#include <linux/mm.h>
+#include <linux/hugetlb.h>
+#include <linux/pagewalk.h>
+#include <linux/sched/signal.h>
+
+#include "kvm_shim.h"
+
+struct gfn_walk {
+	struct gfn_shim_page *out;
+	u32 max;		/* entries @out has room for */
+	u32 n;			/* entries filled */
+	u32 pages;		/* pages described */
+	struct folio *folio;	/* of out[n - 1], only compared */
+};
+
+/*
+ * Appends @nr pages without a page at @addr..: not present, or what the
+ * VMA flags say (@flags).  Returns 1, which stops the walk, when @out is
+ * full.
+ */
+static int gfn_walk_none(struct gfn_walk *w, unsigned long nr, u32 flags)
+{
+	struct gfn_shim_page *last = w->n ? &w->out[w->n - 1] : NULL;
+
+	if (last && last->err == -EFAULT && last->flags == flags) {
+		last->pages += nr;
+	} else {
+		if (w->n == w->max)
+			return 1;
+		last = &w->out[w->n++];
+		*last = (struct gfn_shim_page) {
+			.pages = nr, .err = -EFAULT, .flags = flags,
+		};
+		w->folio = NULL;
+	}
+	w->pages += nr;
+	return 0;
+}
+
+/*
+ * The huge zero folio is not exported; it is the only large folio mapped
+ * into a process that is neither hugetlb, anonymous nor in a file's mapping.
+ */
+static bool gfn_walk_huge_zero(struct folio *folio)
+{
+	return folio_test_large(folio) && !folio_test_hugetlb(folio) &&
+	       !folio_test_anon(folio) && !READ_ONCE(folio->mapping);
+}
+
+/*
+ * Appends @nr pages at frames @pfn.., mapped at page-table @level, all in
+ * one folio.  Called under the page-table lock of their mapping.  Merges
+ * with the last entry when they continue it in the same folio.
+ */
+static int gfn_walk_mapped(struct gfn_walk *w, unsigned long pfn,
+			   unsigned long nr, u32 level)
+{
+	struct gfn_shim_page *last = w->n ? &w->out[w->n - 1] : NULL;
+	struct folio *folio;
+	u32 flags = 0;
+
+	if (!pfn_valid(pfn))	/* no struct page: say so, claim nothing */
+		return gfn_walk_none(w, nr, GFN_SHIM_PAGE_PFNMAP);
+	folio = page_folio(pfn_to_page(pfn));
+	if (last && !last->err && w->folio == folio && last->level == level &&
+	    last->pfn + last->pages == pfn && !is_zero_pfn(pfn)) {
+		last->pages += nr;
+		w->pages += nr;
+		return 0;
+	}
+	if (w->n == w->max)
+		return 1;
+	if (folio_test_hugetlb(folio))
+		flags |= GFN_SHIM_PAGE_HUGETLB;
+	if (folio_test_large(folio))
+		flags |= GFN_SHIM_PAGE_LARGE;
+	if (folio_test_ksm(folio))
+		flags |= GFN_SHIM_PAGE_KSM;
+	if (is_zero_pfn(pfn) || gfn_walk_huge_zero(folio))
+		flags |= GFN_SHIM_PAGE_ZERO;
+	w->out[w->n++] = (struct gfn_shim_page) {
+		.pfn = pfn, .pages = nr, .flags = flags,
+		.nid = folio_nid(folio), .order = folio_order(folio),
+		.level = level,
+	};
+	w->folio = folio;
+	w->pages += nr;
+	return 0;
+}
+
+/* VM_IO | VM_PFNMAP memory has no struct pages to describe: not walked. */
+static int gfn_walk_test(unsigned long addr, unsigned long end,
+			 struct mm_walk *walk)
+{
+	if (!(walk->vma->vm_flags & (VM_IO | VM_PFNMAP)))
+		return 0;
+	return gfn_walk_none(walk->private, (end - addr) >> PAGE_SHIFT,
+			     GFN_SHIM_PAGE_PFNMAP) ?: 1;
+}
+
+/* Nothing mapped: outside any VMA (@walk->vma NULL), or a hole in one. */
+static int gfn_walk_hole(unsigned long addr, unsigned long end, int depth,
+			 struct mm_walk *walk)
+{
+	return gfn_walk_none(walk->private, (end - addr) >> PAGE_SHIFT,
+			     walk->vma ? 0 : GFN_SHIM_PAGE_NO_VMA);
+}
+
+/* A PUD leaf (device DAX) is one entry; a PUD table is walked on. */
+static int gfn_walk_pud(pud_t *pudp, unsigned long addr, unsigned long end,
+			struct mm_walk *walk)
+{
+	spinlock_t *ptl;
+	pud_t pud;
+	int ret = 0;
+
+	if (!pud_leaf(pudp_get(pudp)))
+		return 0;
+	ptl = pud_lock(walk->mm, pudp);
+	pud = pudp_get(pudp);
+	if (pud_leaf(pud) && pud_present(pud)) {
+		ret = gfn_walk_mapped(walk->private, pud_pfn(pud) +
+				      ((addr & ~PUD_MASK) >> PAGE_SHIFT),
+				      (end - addr) >> PAGE_SHIFT,
+				      GFN_SHIM_LEVEL_PUD);
+		walk->action = ACTION_CONTINUE;
+	} else if (pud_leaf(pud)) {	/* not present */
+		ret = gfn_walk_none(walk->private, (end - addr) >> PAGE_SHIFT, 0);
+		walk->action = ACTION_CONTINUE;
+	} else if (pud_none(pud)) {
+		walk->action = ACTION_AGAIN;	/* gone under us: a hole now */
+	}
+	spin_unlock(ptl);
+	return ret;
+}
+
+/* A PMD leaf is one entry; a PMD table's PTEs are read under its lock. */
+static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
+			struct mm_walk *walk)
+{
+	struct gfn_walk *w = walk->private;
+	pte_t *start, *pte;
+	spinlock_t *ptl;
+	pmd_t pmd;
+	int ret = 0;
+
+	pmd = pmdp_get_lockless(pmdp);
+	if (is_swap_pmd(pmd) || pmd_trans_huge(pmd) || pmd_devmap(pmd)) {
+		/* What __pmd_trans_huge_lock() does, which is not exported. */
+		ptl = pmd_lock(walk->mm, pmdp);
+		pmd = pmdp_get(pmdp);
+		if (is_swap_pmd(pmd) || pmd_trans_huge(pmd) ||
+		    pmd_devmap(pmd)) {
+			if (pmd_present(pmd))
+				ret = gfn_walk_mapped(w, pmd_pfn(pmd) +
+					((addr & ~PMD_MASK) >> PAGE_SHIFT),
+					(end - addr) >> PAGE_SHIFT,
+					GFN_SHIM_LEVEL_PMD);
+			else	/* a migration entry */
+				ret = gfn_walk_none(w, (end - addr) >> PAGE_SHIFT, 0);
+			spin_unlock(ptl);
+			walk->action = ACTION_CONTINUE;
+			return ret;
+		}
+		spin_unlock(ptl);
+	}
+
+	start = pte_offset_map_lock(walk->mm, pmdp, addr, &ptl);
+	if (!start) {
+		walk->action = ACTION_AGAIN;	/* the table went or became huge */
+		return 0;
+	}
+	for (pte = start; addr < end && !ret; pte++, addr += PAGE_SIZE) {
+		pte_t ptent = ptep_get(pte);
+
+		if (!pte_present(ptent))	/* none, swap, migration, marker */
+			ret = gfn_walk_none(w, 1, 0);
+		else if (pte_special(ptent) && !is_zero_pfn(pte_pfn(ptent)))
+			ret = gfn_walk_none(w, 1, GFN_SHIM_PAGE_PFNMAP);
+		else
+			ret = gfn_walk_mapped(w, pte_pfn(ptent), 1,
+					      GFN_SHIM_LEVEL_PTE);
+	}
+	pte_unmap_unlock(start, ptl);
+	cond_resched();
+	return ret;
+}
+
+/* One hugetlb page (or the part of it in the range). */
+static int gfn_walk_hugetlb(pte_t *ptep, unsigned long hmask,
+			    unsigned long addr, unsigned long end,
+			    struct mm_walk *walk)
+{
+	struct hstate *h = hstate_vma(walk->vma);
+	spinlock_t *ptl = huge_pte_lock(h, walk->mm, ptep);
+	pte_t pte = huge_ptep_get(walk->mm, addr, ptep);
+	int ret;
+
+	if (pte_present(pte))
+		ret = gfn_walk_mapped(walk->private, pte_pfn(pte) +
+				      ((addr & ~hmask) >> PAGE_SHIFT),
+				      (end - addr) >> PAGE_SHIFT,
+				      huge_page_size(h) >= PUD_SIZE ?
+				      GFN_SHIM_LEVEL_PUD : GFN_SHIM_LEVEL_PMD);
+	else
+		ret = gfn_walk_none(walk->private, (end - addr) >> PAGE_SHIFT, 0);
+	spin_unlock(ptl);
+	return ret;
+}
+
+static const struct mm_walk_ops gfn_walk_ops = {
+	.test_walk = gfn_walk_test,
+	.pte_hole = gfn_walk_hole,
+	.pud_entry = gfn_walk_pud,
+	.pmd_entry = gfn_walk_pmd,
+	.hugetlb_entry = gfn_walk_hugetlb,
+	.walk_lock = PGWALK_RDLOCK,
+};
+
+/*
+ * Describes the @nr pages at @addr of @mm, whose mmap lock the caller
+ * holds for reading, into @out (room for @max entries, each a run of pages
+ * with the same facts).  Returns the number of entries and sets @covered
+ * to the pages they describe, fewer than @nr when @out filled up;
+ * -EINTR on a fatal signal.
+ */
+long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
+		   struct gfn_shim_page *out, u32 max, u32 *covered)
+{
+	struct gfn_walk w = { .out = out, .max = max };
+	int ret;
+
+	if (fatal_signal_pending(current))
+		return -EINTR;
+	ret = walk_page_range(mm, addr, addr + ((unsigned long)nr << PAGE_SHIFT),
+			      &gfn_walk_ops, &w);
+	if (ret < 0)
+		return ret;
+	*covered = w.pages;
+	return w.n;
+}
