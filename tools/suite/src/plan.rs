@@ -62,9 +62,9 @@ pub const DEBUG: Plan = Plan {
     slowdown: 6,
 };
 
-/// `make soak`: the debug kernel with the large counts, about 75 minutes
-/// on 2 cores.  VM cycles cost 1.2 to 1.6 s each on the debug kernel (`make
-/// check`), so 2000 of them take about 45 minutes; 10^4 would take 4 hours.
+/// `make soak`: the debug kernel with the large counts, about 70 minutes
+/// on 2 cores.  VM cycles cost 1.25 s each on the debug kernel (measured
+/// in a soak), so 2000 of them take 42 minutes; 10^4 would take 3.5 hours.
 pub const SOAK: Plan = Plan {
     name: "soak",
     counts: Counts {
