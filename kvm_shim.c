@@ -349,35 +349,18 @@ int gfn_shim_slot_find(void *vm, u32 as_id, u64 gfn, struct gfn_shim_slot *out)
 }
 
 /*
- * Why gup found no page at @addr, as far as the VMA says: no VMA at all
- * (the VMM unmapped the memslot's memory), or memory without struct pages
- * (VM_IO | VM_PFNMAP: device memory, a /dev/mem mapping).  Needs the mmap
- * lock.
- */
-static u32 gfn_shim_vma_facts(struct mm_struct *mm, unsigned long addr)
-{
-	struct vm_area_struct *vma = vma_lookup(mm, addr);
-
-	if (!vma)
-		return GFN_SHIM_PAGE_NO_VMA;
-	if (vma->vm_flags & (VM_IO | VM_PFNMAP))
-		return GFN_SHIM_PAGE_PFNMAP;
-	return 0;
-}
-
-/*
  * Faults in the @nr pages at @hva for reading (mode=fault) and describes
  * them, @out having room for @nr entries: gup faults pages in, and may drop
  * the mmap lock while a fault waits (*@locked tells), and the page walk
  * describes what it brought in.  Pages gup cannot get are described by
- * what the VMA says and gup's error.  Returns the number of entries, or
- * -EINTR.
+ * the walk (what the VMA says) with gup's error.  Returns the number of
+ * entries, or -EINTR.
  */
 static long gfn_shim_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
 			   struct page **pages, struct gfn_shim_page *out,
 			   int *locked)
 {
-	long got, i, n = 0;
+	long err, got, i, n = 0;
 	u32 done = 0, covered;
 
 	while (done < nr) {
@@ -406,11 +389,18 @@ static long gfn_shim_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
 			*locked = 1;
 		}
 		if (got <= 0) {
-			/* This page has none; gup may get the next ones. */
-			out[n].pages = 1;
-			out[n].err = got ? got : -EFAULT;
-			out[n].flags = gfn_shim_vma_facts(mm, hva + done * PAGE_SIZE);
-			n++;
+			/*
+			 * This page has none (gup may get the next ones): the
+			 * walk says what the VMA is, gup's error says why.
+			 */
+			err = got ? got : -EFAULT;
+			got = gfn_page_walk(mm, hva + done * PAGE_SIZE, 1,
+					    out + n, nr - n, &covered);
+			if (got < 0)
+				return got;
+			if (got && out[n].err)
+				out[n].err = err;
+			n += got;
 			done++;
 			continue;
 		}
