@@ -21,6 +21,10 @@ mod request;
 #[path = "tools/proto/src/reply.rs"]
 mod reply;
 
+#[allow(unreachable_pub, dead_code)]
+#[path = "tools/proto/src/record.rs"]
+mod record;
+
 #[path = "module/shim.rs"]
 mod shim;
 
@@ -29,6 +33,21 @@ mod killable;
 
 #[path = "module/log.rs"]
 mod log;
+
+#[path = "module/out.rs"]
+mod out;
+
+#[path = "module/facts.rs"]
+mod facts;
+
+#[path = "module/single.rs"]
+mod single;
+
+#[path = "module/map.rs"]
+mod map;
+
+#[path = "module/listing.rs"]
+mod listing;
 
 #[path = "module/answer.rs"]
 mod answer;

@@ -66,26 +66,25 @@ static bool gfn_walk_huge_zero(struct folio *folio)
 /*
  * Appends @nr pages at frames @pfn.., mapped at page-table @level, all in
  * one folio.  Called under the page-table lock of their mapping.  Merges
- * with the last entry when they continue it in the same folio.
+ * with the last entry when they continue its frames with the same facts
+ * (in the same folio, or in another just like it: base pages allocated in
+ * order), so that a run costs the caller one entry, not one per page.
  */
 static int gfn_walk_mapped(struct gfn_walk *w, unsigned long pfn,
 			   unsigned long nr, u32 level)
 {
 	struct gfn_shim_page *last = w->n ? &w->out[w->n - 1] : NULL;
+	bool next = last && !last->err && last->level == level &&
+		    last->pfn + last->pages == pfn &&
+		    !(last->flags & GFN_SHIM_PAGE_ZERO);
 	struct folio *folio;
-	u32 flags = 0;
+	u32 flags = 0, nid, order;
 
 	if (!pfn_valid(pfn))	/* no struct page: say so, claim nothing */
 		return gfn_walk_none(w, nr, GFN_SHIM_PAGE_PFNMAP);
 	folio = page_folio(pfn_to_page(pfn));
-	if (last && !last->err && w->folio == folio && last->level == level &&
-	    last->pfn + last->pages == pfn && !is_zero_pfn(pfn)) {
-		last->pages += nr;
-		w->pages += nr;
-		return 0;
-	}
-	if (w->n == w->max)
-		return 1;
+	if (next && w->folio == folio)
+		goto merge;
 	if (folio_test_hugetlb(folio))
 		flags |= GFN_SHIM_PAGE_HUGETLB;
 	if (folio_test_large(folio))
@@ -94,12 +93,22 @@ static int gfn_walk_mapped(struct gfn_walk *w, unsigned long pfn,
 		flags |= GFN_SHIM_PAGE_KSM;
 	if (is_zero_pfn(pfn) || gfn_walk_huge_zero(folio))
 		flags |= GFN_SHIM_PAGE_ZERO;
+	nid = folio_nid(folio);
+	order = folio_order(folio);
+	w->folio = folio;
+	if (next && last->flags == flags && last->nid == nid &&
+	    last->order == order && !(flags & GFN_SHIM_PAGE_ZERO))
+		goto merge;
+	if (w->n == w->max)
+		return 1;
 	w->out[w->n++] = (struct gfn_shim_page) {
 		.pfn = pfn, .pages = nr, .flags = flags,
-		.nid = folio_nid(folio), .order = folio_order(folio),
-		.level = level,
+		.nid = nid, .order = order, .level = level,
 	};
-	w->folio = folio;
+	w->pages += nr;
+	return 0;
+merge:
+	last->pages += nr;
 	w->pages += nr;
 	return 0;
 }

@@ -13,6 +13,7 @@
 
 use crate::answer::Answer;
 use crate::killable::KillableMutex;
+use crate::out::Window;
 use crate::request::{self, MAX_WRITE};
 use crate::shim;
 use kernel::bindings;
@@ -45,7 +46,7 @@ const CHUNK: usize = 64 << 10;
 /// The reply to the last request written through an open file.
 struct Reply {
     /// Produced and not yet read past.
-    window: KVVec<u8>,
+    window: Window,
     /// Offset of `window` in the whole reply.
     base: u64,
     /// What is still to be produced, if anything.
@@ -59,8 +60,7 @@ impl Reply {
             return Ok(false);
         };
         self.base += self.window.len() as u64;
-        // SAFETY: bytes need no dropping, and 0 is within any length.
-        unsafe { self.window.set_len(0) };
+        self.window.clear();
         if rest.fill(&mut self.window, CHUNK)? {
             self.rest = None;
         }
@@ -112,7 +112,7 @@ unsafe extern "C" fn gfn_rs_open(private: *mut *mut c_void) -> c_int {
     }
     let state: Pin<KBox<OpenFile>> = match KBox::pin_init(
         KillableMutex::new(Reply {
-            window: KVVec::new(),
+            window: Window::new(),
             base: 0,
             rest: None,
         }),
@@ -175,7 +175,7 @@ unsafe extern "C" fn gfn_rs_read(
             let n = (reply.window.len() - off)
                 .min(len - copied)
                 .min(to_page_end);
-            if let Err(e) = user.write_slice(&reply.window[off..off + n]) {
+            if let Err(e) = user.write_slice(&reply.window.bytes()[off..off + n]) {
                 if copied > 0 {
                     break;
                 }
@@ -214,7 +214,7 @@ unsafe extern "C" fn gfn_rs_write(
             return Err(EINVAL);
         }
         let mut answer = Answer::new(input);
-        let mut window = KVVec::new();
+        let mut window = Window::new();
         let done = answer.fill(&mut window, CHUNK)?;
         *file.lock()? = Reply {
             window,

@@ -9,4 +9,6 @@ pub mod query;
 
 pub use gfn_proto::reply::{Kind, Reply, Translation};
 pub use gfn_proto::request::{self, Reason, MAX_WRITE};
-pub use query::{query, query_each, requests, ClientError, PROC_PATH};
+pub use query::{
+    binary_request, query, query_bin_each, query_each, requests, ClientError, PROC_PATH,
+};

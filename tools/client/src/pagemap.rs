@@ -9,6 +9,8 @@ use std::os::unix::fs::FileExt;
 pub struct Entry {
     /// Bit 63: the page is present.
     pub present: bool,
+    /// Bit 62: the page is swapped out (bits 0-54 are then its swap entry).
+    pub swapped: bool,
     /// Bits 0-54: the frame number; reads as 0 without CAP_SYS_ADMIN.
     pub pfn: u64,
 }
@@ -17,6 +19,7 @@ impl Entry {
     pub fn decode(raw: u64) -> Entry {
         Entry {
             present: raw >> 63 == 1,
+            swapped: raw >> 62 & 1 == 1,
             pfn: raw & ((1 << 55) - 1),
         }
     }
@@ -54,6 +57,7 @@ mod tests {
             Entry::decode(0),
             Entry {
                 present: false,
+                swapped: false,
                 pfn: 0
             }
         );
@@ -61,9 +65,11 @@ mod tests {
             Entry::decode(1 << 63 | 1 << 55 | 0x1234),
             Entry {
                 present: true,
+                swapped: false,
                 pfn: 0x1234
             }
         );
+        assert!(Entry::decode(1 << 62 | 0x20).swapped);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! One request to `/proc/gfn_to_pfn` and its parsed reply.
 
+use gfn_proto::record::{RecordError, RECORD};
 use gfn_proto::reply::{parse_line, ParseError, Reply};
 use gfn_proto::request::MAX_WRITE;
 use std::fmt;
 use std::fs::OpenOptions;
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 
 /// The module's proc file.
 pub const PROC_PATH: &str = "/proc/gfn_to_pfn";
@@ -22,6 +23,9 @@ pub enum ClientError {
     Io(&'static str, io::Error),
     /// The module answered a line this client cannot read.
     BadReply(String, ParseError),
+    /// The module answered a binary record this client cannot read (its
+    /// bytes), or a reply that ends inside a record (fewer bytes).
+    BadRecord(Vec<u8>, Option<RecordError>),
 }
 
 impl fmt::Display for ClientError {
@@ -45,6 +49,12 @@ impl fmt::Display for ClientError {
             }
             ClientError::Io(what, e) => write!(f, "{what} {PROC_PATH}: {e}"),
             ClientError::BadReply(line, e) => write!(f, "unreadable reply line {line:?}: {e:?}"),
+            ClientError::BadRecord(bytes, Some(e)) => {
+                write!(f, "unreadable reply record {bytes:02x?}: {e:?}")
+            }
+            ClientError::BadRecord(bytes, None) => {
+                write!(f, "reply ends inside a record ({} bytes)", bytes.len())
+            }
         }
     }
 }
@@ -69,12 +79,8 @@ pub fn query(request: &str) -> Result<Vec<Reply>, ClientError> {
     Ok(replies)
 }
 
-/// Sends `request` and hands each reply line to `each` as it is read, so a
-/// reply of any size (a whole-VM map) is never held in memory at once.
-pub fn query_each(
-    request: &str,
-    mut each: impl FnMut(Reply) -> Result<(), ClientError>,
-) -> Result<(), ClientError> {
+/// Opens the proc file and writes `request` in one write.
+fn send(request: &str) -> Result<std::fs::File, ClientError> {
     if request.len() > MAX_WRITE {
         return Err(ClientError::TooBig(request.len()));
     }
@@ -85,6 +91,16 @@ pub fn query_each(
         .map_err(|e| io_error("open", e))?;
     f.write_all(request.as_bytes())
         .map_err(|e| io_error("write", e))?;
+    Ok(f)
+}
+
+/// Sends `request` and hands each reply line to `each` as it is read, so a
+/// reply of any size (a whole-VM map) is never held in memory at once.
+pub fn query_each(
+    request: &str,
+    mut each: impl FnMut(Reply) -> Result<(), ClientError>,
+) -> Result<(), ClientError> {
+    let f = send(request)?;
     let mut lines = BufReader::with_capacity(1 << 16, f);
     let mut line = String::new();
     loop {
@@ -99,6 +115,53 @@ pub fn query_each(
         let reply =
             parse_line(&line).map_err(|e| ClientError::BadReply(line.trim_end().to_string(), e))?;
         each(reply)?;
+    }
+}
+
+/// `request` with `format=bin` on each of its lines that has none.
+pub fn binary_request(request: &str) -> String {
+    request
+        .split('\n')
+        .map(|l| {
+            if l.trim().is_empty() || l.contains("format=") {
+                l.to_string()
+            } else {
+                format!("{l} format=bin")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// As [`query_each`], with the reply as binary records (`format=bin` added
+/// to every line of `request`): what programs that map whole VMs should
+/// use, since the module neither formats nor this side parses text.
+pub fn query_bin_each(
+    request: &str,
+    mut each: impl FnMut(Reply) -> Result<(), ClientError>,
+) -> Result<(), ClientError> {
+    let request = binary_request(request);
+    let mut f = send(&request)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut have = 0;
+    loop {
+        let n = f.read(&mut buf[have..]).map_err(|e| io_error("read", e))?;
+        if n == 0 {
+            if have > 0 {
+                return Err(ClientError::BadRecord(buf[..have].to_vec(), None));
+            }
+            return Ok(());
+        }
+        have += n;
+        let whole = have - have % RECORD;
+        for rec in buf[..whole].chunks_exact(RECORD) {
+            let rec: &[u8; RECORD] = rec.try_into().expect("chunks are RECORD bytes");
+            let reply = Reply::from_record(rec)
+                .map_err(|e| ClientError::BadRecord(rec.to_vec(), Some(e)))?;
+            each(reply)?;
+        }
+        buf.copy_within(whole..have, 0);
+        have -= whole;
     }
 }
 
@@ -171,6 +234,18 @@ mod tests {
         assert_eq!(r.len(), 4);
         assert!(matches!(r[0], Reply::Ok(t) if t.phys == 0x1a5c01111 && t.pid == 42));
         assert!(parse_reply("bogus\n").is_err());
+    }
+
+    #[test]
+    fn binary_requests_ask_for_records_on_every_line() {
+        assert_eq!(binary_request("all pid=3"), "all pid=3 format=bin");
+        assert_eq!(
+            binary_request("0x1\n\nvms format=text"),
+            "0x1 format=bin\n\nvms format=text"
+        );
+        for l in lines(binary_request("all\n0x1-0x3000 pid=2").as_bytes()) {
+            assert!(l.binary());
+        }
     }
 
     #[test]

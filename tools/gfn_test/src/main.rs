@@ -7,7 +7,7 @@ mod args;
 
 use clap::Parser;
 use gfn_client::json::JsonReply;
-use gfn_client::{query, query_each, requests, Reason, Reply};
+use gfn_client::{query, query_bin_each, requests, Reason, Reply};
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -23,11 +23,13 @@ fn print(reply: &Reply, json: bool, prefix: &str) -> Result<(), String> {
 }
 
 /// Runs `vms`, `slots` or `map`: fails only when a request as a whole
-/// failed (no such VM); unmapped pages are part of a map.
+/// failed (no such VM); unmapped pages are part of a map.  The module
+/// answers in binary records (`format=bin`), printed here as its own text
+/// lines or as JSON.
 fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
     let mut ok = true;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    query_each(&args::sub_request(sub, cli), |reply| {
+    query_bin_each(&args::sub_request(sub, cli), |reply| {
         use std::io::Write;
         ok &= match reply {
             Reply::TokenErr { .. } => false,

@@ -3,7 +3,7 @@
 //! gfn-proto: the `/proc/gfn_to_pfn` protocol, shared by the kernel module
 //! and the userspace tools.
 //!
-//! `request.rs` and `reply.rs` are compiled into the module as they are
+//! `request.rs`, `reply.rs` and `record.rs` are compiled into the module as they are
 //! (`#[path]` modules of its crate root), so they use only `core`, never
 //! allocate and never panic on input.
 
@@ -12,6 +12,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod record;
 pub mod reply;
 pub mod request;
 

@@ -25,92 +25,87 @@
 use super::request::{Reason, Span};
 use core::fmt;
 
-/// What backs a guest page on the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// An ordinary base page.
-    Base,
-    /// A transparent huge page (PMD-sized or multi-size).
-    Thp,
-    /// A hugetlbfs page.
-    Hugetlb,
-}
-
-impl Kind {
-    /// The kind's name in replies.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Base => "base",
-            Kind::Thp => "thp",
-            Kind::Hugetlb => "hugetlb",
+/// Declares a fieldless enum whose values each have a name in reply lines
+/// and a code in binary records (`record.rs`), with lookups both ways.
+macro_rules! named {
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $($(#[$vmeta:meta])* $value:ident = ($text:literal, $code:literal),)+
         }
-    }
-
-    /// The kind named `name`, if any.
-    pub fn from_name(name: &[u8]) -> Option<Kind> {
-        [Kind::Base, Kind::Thp, Kind::Hugetlb]
-            .into_iter()
-            .find(|k| k.as_str().as_bytes() == name)
-    }
-}
-
-/// Whether the host page is shared in a way that matters to its users.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Share {
-    /// An ordinary page.
-    None,
-    /// The shared zero page (or huge zero page): never written.
-    Zero,
-    /// A page merged by KSM with identical pages elsewhere.
-    Ksm,
-}
-
-impl Share {
-    /// The value's name in replies.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Share::None => "none",
-            Share::Zero => "zero",
-            Share::Ksm => "ksm",
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum $name {
+            $($(#[$vmeta])* $value,)+
         }
-    }
 
-    /// The value named `name`, if any.
-    pub fn from_name(name: &[u8]) -> Option<Share> {
-        [Share::None, Share::Zero, Share::Ksm]
-            .into_iter()
-            .find(|k| k.as_str().as_bytes() == name)
-    }
-}
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [$name] = &[$($name::$value,)+];
 
-/// The VMM page-table level that maps a page: what decides whether KVM
-/// can map it huge in the guest (a THP split into PTEs is still an order-9
-/// folio, but `pte`-mapped).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MapLevel {
-    /// A page-table entry: one 4 KiB page.
-    Pte,
-    /// A PMD leaf: a 2 MiB THP or hugetlb page mapped whole.
-    Pmd,
-    /// A PUD leaf: a 1 GiB hugetlb page mapped whole.
-    Pud,
-}
+            /// The value's name in replies.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$value => $text,)+
+                }
+            }
 
-impl MapLevel {
-    /// The level's name in replies.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MapLevel::Pte => "pte",
-            MapLevel::Pmd => "pmd",
-            MapLevel::Pud => "pud",
+            /// The value named `name`, if any.
+            pub fn from_name(name: &[u8]) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.as_str().as_bytes() == name)
+            }
+
+            /// The value's code in binary records.
+            pub fn code(self) -> u8 {
+                match self {
+                    $($name::$value => $code,)+
+                }
+            }
+
+            /// The value with code `code`, if any.
+            pub fn from_code(code: u8) -> Option<$name> {
+                Self::ALL.iter().copied().find(|v| v.code() == code)
+            }
         }
-    }
+    };
+}
 
-    /// The level named `name`, if any.
-    pub fn from_name(name: &[u8]) -> Option<MapLevel> {
-        [MapLevel::Pte, MapLevel::Pmd, MapLevel::Pud]
-            .into_iter()
-            .find(|k| k.as_str().as_bytes() == name)
+named! {
+    /// What backs a guest page on the host.
+    Kind {
+        /// An ordinary base page.
+        Base = ("base", 1),
+        /// A transparent huge page (PMD-sized or multi-size).
+        Thp = ("thp", 2),
+        /// A hugetlbfs page.
+        Hugetlb = ("hugetlb", 3),
+    }
+}
+
+named! {
+    /// Whether the host page is shared in a way that matters to its users.
+    Share {
+        /// An ordinary page.
+        None = ("none", 0),
+        /// The shared zero page (or huge zero page): never written.
+        Zero = ("zero", 1),
+        /// A page merged by KSM with identical pages elsewhere.
+        Ksm = ("ksm", 2),
+    }
+}
+
+named! {
+    /// The VMM page-table level that maps a page: what decides whether KVM
+    /// can map it huge in the guest (a THP split into PTEs is still an
+    /// order-9 folio, but `pte`-mapped).
+    MapLevel {
+        /// A page-table entry: one 4 KiB page.
+        Pte = ("pte", 1),
+        /// A PMD leaf: a 2 MiB THP or hugetlb page mapped whole.
+        Pmd = ("pmd", 2),
+        /// A PUD leaf: a 1 GiB hugetlb page mapped whole.
+        Pud = ("pud", 3),
     }
 }
 
@@ -211,7 +206,17 @@ impl Encoded {
     pub fn as_bytes(&self) -> &[u8] {
         self.buf.get(..self.len).unwrap_or(&[])
     }
+}
 
+/// Writes a line into a caller's buffer, digits in place: no buffer is
+/// zeroed and no byte is copied twice (under emulation, as in the test
+/// bed, every byte a map moves costs).
+struct Writer<'a> {
+    buf: &'a mut [u8; MAX_LINE],
+    len: usize,
+}
+
+impl Writer<'_> {
     /// Appends `bytes`, cut at `MAX_LINE` (which no line reaches).
     fn put(&mut self, bytes: &[u8]) {
         let end = (self.len + bytes.len()).min(MAX_LINE);
@@ -222,44 +227,64 @@ impl Encoded {
         }
     }
 
-    fn dec(&mut self, mut v: u64) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
+    /// Appends a literal: its length is known when compiled, so the copy
+    /// is a few stores, not a call to `memcpy`.
+    fn lit<const N: usize>(&mut self, bytes: &[u8; N]) {
+        if let Some(dst) = self.buf.get_mut(self.len..self.len + N) {
+            dst.copy_from_slice(bytes);
+            self.len += N;
         }
-        self.put(&digits[i..]);
     }
 
-    fn hex(&mut self, mut v: u64) {
-        let mut digits = [0u8; 16];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b"0123456789abcdef"[(v & 0xf) as usize];
-            v >>= 4;
-            if v == 0 {
-                break;
+    /// Appends the `n` lowest digits of `v` in base `1 << shift` (hex) or
+    /// 10 (`shift` 0), most significant first.
+    fn digits(&mut self, mut v: u64, n: usize, shift: u32) {
+        let end = self.len + n;
+        if end > MAX_LINE {
+            return;
+        }
+        for i in (self.len..end).rev() {
+            let d = if shift == 0 {
+                let d = v % 10;
+                v /= 10;
+                d
+            } else {
+                let d = v & 0xf;
+                v >>= 4;
+                d
+            };
+            if let Some(b) = self.buf.get_mut(i) {
+                *b = b"0123456789abcdef"[d as usize];
             }
         }
-        self.put(b"0x");
-        self.put(&digits[i..]);
+        self.len = end;
+    }
+
+    fn dec(&mut self, v: u64) {
+        let mut n = 1;
+        let mut rest = v / 10;
+        while rest != 0 {
+            n += 1;
+            rest /= 10;
+        }
+        self.digits(v, n, 0);
+    }
+
+    fn hex(&mut self, v: u64) {
+        let n = (64 - (v | 1).leading_zeros() as usize).div_ceil(4);
+        self.lit(b"0x");
+        self.digits(v, n, 4);
     }
 
     /// ` key=<decimal>`.
-    fn kdec(&mut self, key: &[u8], v: u64) {
-        self.put(key);
+    fn kdec<const N: usize>(&mut self, key: &[u8; N], v: u64) {
+        self.lit(key);
         self.dec(v);
     }
 
     /// ` key=0x<hex>`.
-    fn khex(&mut self, key: &[u8], v: u64) {
-        self.put(key);
+    fn khex<const N: usize>(&mut self, key: &[u8; N], v: u64) {
+        self.lit(key);
         self.hex(v);
     }
 
@@ -274,14 +299,19 @@ impl Encoded {
 impl Reply {
     /// The reply's line, as documented at the top of this file.
     pub fn encode(&self) -> Encoded {
-        let mut e = Encoded {
-            buf: [0; MAX_LINE],
-            len: 0,
-        };
+        let mut buf = [0; MAX_LINE];
+        let len = self.encode_into(&mut buf, false);
+        Encoded { buf, len }
+    }
+
+    /// Writes the reply's line, with a newline when `newline`, at the start
+    /// of `buf`; returns its length.
+    pub fn encode_into(&self, buf: &mut [u8; MAX_LINE], newline: bool) -> usize {
+        let mut e = Writer { buf, len: 0 };
         match self {
             Reply::Ok(t) => {
                 e.khex(b"ok phys=", t.phys);
-                e.put(b" kind=");
+                e.lit(b" kind=");
                 e.put(t.kind.as_str().as_bytes());
                 e.khex(b" gpa=", t.gpa);
                 e.khex(b" hva=", t.hva);
@@ -291,9 +321,9 @@ impl Reply {
                 e.kdec(b" node=", t.node.into());
                 e.kdec(b" slot=", t.slot.into());
                 e.kdec(b" as=", t.as_id.into());
-                e.put(b" share=");
+                e.lit(b" share=");
                 e.put(t.share.as_str().as_bytes());
-                e.put(b" map=");
+                e.lit(b" map=");
                 e.put(t.map.as_str().as_bytes());
                 e.pages(t.pages);
             }
@@ -303,7 +333,7 @@ impl Reply {
                 pid,
                 pages,
             } => {
-                e.put(b"err:");
+                e.lit(b"err:");
                 e.put(reason.as_str().as_bytes());
                 e.khex(b" gpa=", *gpa);
                 if let Some(pid) = pid {
@@ -312,7 +342,7 @@ impl Reply {
                 e.pages(*pages);
             }
             Reply::TokenErr { reason, span } => {
-                e.put(b"err:");
+                e.lit(b"err:");
                 e.put(reason.as_str().as_bytes());
                 e.kdec(b" offset=", span.offset as u64);
                 e.kdec(b" len=", span.len as u64);
@@ -340,7 +370,10 @@ impl Reply {
                 e.khex(b" flags=", (*flags).into());
             }
         }
-        e
+        if newline {
+            e.lit(b"\n");
+        }
+        e.len
     }
 }
 

@@ -14,6 +14,7 @@
 //! count   := digit+ | hex                    at least 1
 //! hex     := ('0x' | '0X') hexdigit+
 //! option  := pid | 'pid=' digit+ | 'mode=' ('fault' | 'nofault') | 'as=' ('0' | '1')
+//!          | 'format=' ('text' | 'bin')
 //! pid     := digit+                          decimal, 1 ..= PID_MAX
 //! ```
 //!
@@ -21,7 +22,10 @@
 //! other token of their line, wherever they stand (the seed's `0x1234
 //! 4242`), and each may appear once per line.  A line without a pid uses
 //! the first VM; without `mode=` pages are not faulted in (`nofault`);
-//! without `as=` memslots of address space 0 are used.  `all` stands for
+//! without `as=` memslots of address space 0 are used; without `format=`
+//! replies are text lines (`reply.rs`), with `format=bin` fixed-size
+//! records (`record.rs`): a line with a valid `format=bin` anywhere on it
+//! gets records even when another of its options is bad.  `all` stands for
 //! every memslot of the VM, `vms` lists the VMs, `slots` the VM's memslots.
 //! Nothing here allocates or panics.
 
@@ -167,6 +171,8 @@ pub enum Token {
     Fault(bool),
     /// Memslot address space (an option).
     As(u8),
+    /// Binary records rather than text lines (an option).
+    Bin(bool),
     /// A token that is not valid, and why.
     Bad(Reason),
 }
@@ -177,6 +183,7 @@ enum OptionKey {
     Pid,
     Mode,
     As,
+    Format,
 }
 
 /// The options of one line.
@@ -188,6 +195,8 @@ pub struct Options {
     pub fault: bool,
     /// Memslot address space.
     pub as_id: u8,
+    /// Replies as binary records (`format=bin`) rather than text.
+    pub bin: bool,
 }
 
 fn is_sep(b: u8) -> bool {
@@ -299,6 +308,14 @@ fn parse_option(key: &[u8], value: &[u8]) -> (Result<Token, Reason>, Option<Opti
             },
             Some(OptionKey::As),
         ),
+        b"format" => (
+            match value {
+                b"text" => Ok(Token::Bin(false)),
+                b"bin" => Ok(Token::Bin(true)),
+                _ => Err(Reason::InvalidValue),
+            },
+            Some(OptionKey::Format),
+        ),
         _ => (Err(Reason::UnknownKey), None),
     }
 }
@@ -381,7 +398,7 @@ impl<'a> Line<'a> {
     /// repeated option spoils every request of its line.
     pub fn options(&self) -> Result<Options, Reason> {
         let mut opts = Options::default();
-        let mut seen = [false; 3];
+        let mut seen = [false; 4];
         let mut pos = 0;
         while let Some((_, tok)) = self.next_token(&mut pos) {
             let (token, key) = classify(tok);
@@ -398,11 +415,19 @@ impl<'a> Line<'a> {
                 Token::Pid(p) => opts.pid = Some(p),
                 Token::Fault(f) => opts.fault = f,
                 Token::As(a) => opts.as_id = a,
+                Token::Bin(b) => opts.bin = b,
                 Token::Bad(r) => return Err(r),
                 _ => return Err(Reason::InvalidToken),
             }
         }
         Ok(opts)
+    }
+
+    /// Whether the line's replies are binary records: it has a valid
+    /// `format=bin`, whatever its other options are (so that a program
+    /// reading records gets its errors as records too).
+    pub fn binary(&self) -> bool {
+        self.tokens().any(|(_, t)| t == Token::Bin(true))
     }
 
     /// The line's tokens in order, with where they stand in the write.
@@ -458,6 +483,9 @@ impl Iterator for Tokens<'_> {
 impl Token {
     /// Whether the token is a line option rather than a request.
     pub fn is_option(&self) -> bool {
-        matches!(self, Token::Pid(_) | Token::Fault(_) | Token::As(_))
+        matches!(
+            self,
+            Token::Pid(_) | Token::Fault(_) | Token::As(_) | Token::Bin(_)
+        )
     }
 }

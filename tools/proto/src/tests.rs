@@ -1,5 +1,6 @@
 //! Unit tests of the grammar and the reply format.
 
+use crate::record::{RecordError, RECORD};
 use crate::reply::{parse_line, Kind, MapLevel, ParseError, Reply, Share, Translation, MAX_LINE};
 use crate::request::{line_at, lines, Options, Reason, Span, Token, GFN_LIMIT, PID_MAX};
 use std::string::ToString;
@@ -338,9 +339,19 @@ fn line_options() {
         Ok(Options {
             pid: Some(9),
             fault: true,
-            as_id: 1
+            as_id: 1,
+            bin: false,
         })
     );
+    assert_eq!(opts(b"format=bin all").map(|o| o.bin), Ok(true));
+    assert_eq!(opts(b"format=text all").map(|o| o.bin), Ok(false));
+    assert_eq!(opts(b"format=bin format=bin"), Err(Reason::DuplicateKey));
+    assert_eq!(opts(b"format=json all"), Err(Reason::InvalidValue));
+    let binary = |s: &[u8]| lines(s).next().unwrap().binary();
+    assert!(binary(b"all format=bin"));
+    // A bad option spoils the line's requests, yet its errors are records.
+    assert!(binary(b"format=bin mode=x 0x1"));
+    assert!(!binary(b"all") && !binary(b"format=text all") && !binary(b"format=Bin"));
     assert_eq!(opts(b"mode=nofault all").map(|o| o.fault), Ok(false));
     assert_eq!(opts(b"mode=fault mode=fault"), Err(Reason::DuplicateKey));
     assert_eq!(opts(b"as=0 as=1"), Err(Reason::DuplicateKey));
@@ -433,4 +444,88 @@ fn parser_ignores_unknown_fields_and_rejects_garbage() {
         parse_line("err:no-vm gpa=0x+1"),
         Err(ParseError::BadValue("gpa"))
     );
+}
+
+#[test]
+fn records_are_laid_out_as_documented() {
+    let mut t = translation();
+    t.kind = Kind::Thp;
+    t.order = 9;
+    t.size = 2 << 20;
+    t.map = MapLevel::Pmd;
+    t.share = Share::Ksm;
+    t.node = 1;
+    t.as_id = 1;
+    t.pages = 3;
+    let rec = Reply::Ok(t).to_record();
+    assert_eq!(rec.len(), RECORD);
+    assert_eq!(&rec[0..8], &0x1111u64.to_le_bytes(), "gpa");
+    assert_eq!(&rec[8..16], &3u64.to_le_bytes(), "pages");
+    assert_eq!(&rec[16..24], &0x1a5c01u64.to_le_bytes(), "frame");
+    assert_eq!(&rec[24..32], &0x7f0000001111u64.to_le_bytes(), "hva");
+    assert_eq!(&rec[32..36], &4242u32.to_le_bytes(), "pid");
+    assert_eq!(&rec[36..38], &1u16.to_le_bytes(), "node");
+    assert_eq!((rec[38], rec[39]), (0, 1), "reason, tag");
+    assert_eq!(&rec[40..42], &1u16.to_le_bytes(), "slot");
+    assert_eq!(&rec[42..48], &[1, 2, 9, 2, 2, 0], "as kind order map share");
+    assert_eq!(Reply::from_record(&rec), Ok(Reply::Ok(t)));
+
+    let err = Reply::AddrErr {
+        reason: Reason::NotPresent,
+        gpa: 0x2000,
+        pid: Some(7),
+        pages: 5,
+    };
+    let rec = err.to_record();
+    assert_eq!((rec[38], rec[39]), (Reason::NotPresent.code(), 1));
+    assert_eq!(
+        Reason::from_code(Reason::NotPresent.code()),
+        Some(Reason::NotPresent)
+    );
+    assert_eq!(Reply::from_record(&rec), Ok(err));
+    let tok = Reply::TokenErr {
+        reason: Reason::InvalidToken,
+        span: sp(3, 2),
+    };
+    assert_eq!(tok.to_record()[39], 2);
+    assert_eq!(Reply::from_record(&tok.to_record()), Ok(tok));
+}
+
+#[test]
+fn reason_codes_never_change() {
+    // Programs keep these numbers: new reasons are appended, never moved.
+    let codes: Vec<(u8, &str)> = Reason::ALL.iter().map(|r| (r.code(), r.as_str())).collect();
+    assert_eq!(codes[0], (1, "invalid-token"));
+    assert_eq!(codes[12], (13, "empty-range"));
+    assert_eq!(codes[13], (14, "not-present"));
+    assert_eq!(codes[16], (17, "no-mem"));
+    assert_eq!(Reason::from_code(0), None);
+    assert_eq!(Reason::from_code(Reason::ALL.len() as u8 + 1), None);
+}
+
+#[test]
+fn records_the_module_would_not_write_are_refused() {
+    let good = Reply::Ok(translation()).to_record();
+    let mut bad = good;
+    bad[39] = 9;
+    assert_eq!(Reply::from_record(&bad), Err(RecordError::UnknownTag(9)));
+    let mut bad = good;
+    bad[43] = 0;
+    assert_eq!(Reply::from_record(&bad), Err(RecordError::BadValue("kind")));
+    let mut bad = good;
+    bad[47] = 1;
+    assert_eq!(
+        Reply::from_record(&bad),
+        Err(RecordError::BadValue("reserved"))
+    );
+    let mut bad = good;
+    bad[38] = 200;
+    assert!(Reply::from_record(&bad).is_err(), "an error run with facts");
+    for r in sample_replies() {
+        // Any record that decodes re-encodes to the same bytes.
+        let rec = r.to_record();
+        if let Ok(back) = Reply::from_record(&rec) {
+            assert_eq!(back.to_record(), rec, "{r:?}");
+        }
+    }
 }

@@ -1,10 +1,13 @@
 //! Property tests of the shared grammar and reply format, the code the
 //! kernel runs: on any input the tokenizer never panics and never
 //! allocates, spans stay inside the write, and every reply line the
-//! formatter prints parses back to itself.  `corpus/` holds inputs that
+//! formatter prints parses back to itself; binary records decode without
+//! panicking, and every record the module can write decodes back to its
+//! reply and re-encodes to the same bytes.  `corpus/` holds inputs that
 //! every run replays; proptest adds random and mutated ones
 //! (GFN_FUZZ_CASES sets how many; `make soak` runs more).
 
+use gfn_proto::record::RECORD;
 use gfn_proto::reply::{parse_line, Kind, MapLevel, Reply, Share, Translation};
 use gfn_proto::request::{lines, Reason, Span, Token, GFN_LIMIT, MAX_WRITE};
 use proptest::prelude::*;
@@ -113,6 +116,8 @@ fn pieces() -> impl Strategy<Value = Vec<u8>> {
         Just(b"mode=".to_vec()),
         Just(b"fault".to_vec()),
         Just(b"as=".to_vec()),
+        Just(b"format=".to_vec()),
+        Just(b"bin".to_vec()),
         "[0-9a-fA-FxX]{1,20}".prop_map(String::into_bytes),
         any::<u64>().prop_map(|v| format!("{v:#x}").into_bytes()),
         (0u64..5_000_000).prop_map(|v| v.to_string().into_bytes()),
@@ -204,6 +209,60 @@ fn reply() -> impl Strategy<Value = Reply> {
     ]
 }
 
+/// `r` as the module can produce it, which a record holds exactly: page
+/// offsets of `phys` and `hva` those of `gpa`, `size` as `order` says, a
+/// node below 65536, a pid never 0, memory and memslot sizes whole pages.
+fn recordable(r: Reply) -> Reply {
+    let page = |v: u64| v & !0xfff;
+    match r {
+        Reply::Ok(t) => {
+            let order = t.order % 52;
+            Reply::Ok(Translation {
+                phys: page(t.phys) | (t.gpa & 0xfff),
+                hva: page(t.hva) | (t.gpa & 0xfff),
+                size: 4096 << order,
+                order,
+                node: t.node & 0xffff,
+                ..t
+            })
+        }
+        Reply::AddrErr {
+            reason,
+            gpa,
+            pid: Some(0),
+            pages,
+        } => Reply::AddrErr {
+            reason,
+            gpa,
+            pid: None,
+            pages,
+        },
+        Reply::Vm { pid, slots, memory } => Reply::Vm {
+            pid,
+            slots,
+            memory: page(memory),
+        },
+        Reply::Slot {
+            pid,
+            as_id,
+            id,
+            gpa,
+            size,
+            hva,
+            flags,
+        } => Reply::Slot {
+            pid,
+            as_id,
+            id,
+            gpa,
+            size: page(size),
+            hva,
+            flags,
+        },
+        r => r,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -231,5 +290,29 @@ proptest! {
         let text = r.to_string();
         prop_assert!(text.len() < gfn_proto::reply::MAX_LINE);
         prop_assert_eq!(parse_line(&text), Ok(r));
+    }
+
+    #[test]
+    fn records_round_trip(r in reply()) {
+        let r = recordable(r);
+        let rec = r.to_record();
+        prop_assert_eq!(Reply::from_record(&rec), Ok(r));
+    }
+
+    #[test]
+    fn any_record_decodes_without_panic_and_re_encodes_exactly(bytes in proptest::collection::vec(any::<u8>(), RECORD)) {
+        let rec: [u8; RECORD] = bytes.try_into().unwrap();
+        if let Ok(r) = Reply::from_record(&rec) {
+            prop_assert_eq!(r.to_record(), rec);
+        }
+    }
+
+    #[test]
+    fn mutated_records_decode_without_panic_and_re_encode_exactly(r in reply(), at in 0..RECORD, byte in any::<u8>()) {
+        let mut rec = recordable(r).to_record();
+        rec[at] = byte;
+        if let Ok(r) = Reply::from_record(&rec) {
+            prop_assert_eq!(r.to_record(), rec);
+        }
     }
 }

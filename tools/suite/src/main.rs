@@ -17,6 +17,7 @@ mod runner;
 mod selftest;
 mod t_facts;
 mod t_file;
+mod t_format;
 mod t_fuzz;
 mod t_held;
 mod t_input;
@@ -24,6 +25,7 @@ mod t_lifecycle;
 mod t_log;
 mod t_map;
 mod t_map_races;
+mod t_mm_races;
 mod t_pidns;
 mod t_qemu;
 mod t_reasons;
@@ -84,6 +86,7 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
             t_map::map_all_matches_pagemap,
         ),
         t("range_edges_and_holes", 0.2, t_map::range_edges_and_holes),
+        t("records_match_text", 0.5, t_format::records_match_text),
         t(
             "nofault_probe_keeps_rss",
             0.2,
@@ -101,6 +104,7 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
             0.5,
             t_walk::probe_keeps_pages_idle,
         ),
+        t("swapped_out_pages", 0.5, t_mm_races::swapped_out_pages),
         t("huge_zero_page", 0.2, t_facts::huge_zero_page),
         t("hugetlb_1g", 6.0, t_facts::hugetlb_1g),
         t("mthp_order", 1.2, t_facts::mthp_order),
@@ -168,6 +172,18 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
             "memslot_churn_during_map",
             plan.limit(c.churn_rounds as f64 * 0.007),
             move || t_map_races::memslot_churn_during_map(c.churn_rounds),
+        ),
+        // 13.9 s per 1000 rounds on the fast kernel, and 2.9 s per 200
+        // maps during migration.
+        Test::new(
+            "maps_while_memory_moves",
+            plan.limit(c.mm_rounds as f64 * 0.014),
+            move || t_mm_races::maps_while_memory_moves(c.mm_rounds),
+        ),
+        Test::new(
+            "maps_during_migration",
+            plan.limit(c.mm_rounds as f64 * 0.003),
+            move || t_mm_races::maps_during_migration(c.mm_rounds / 5),
         ),
         t(
             "vendor_unloaded_mid_reply",

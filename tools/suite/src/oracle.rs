@@ -238,3 +238,93 @@ pub fn idle(pfns: &[u64]) -> Result<Vec<bool>, String> {
         .map(|p| words[&(p / 64)] >> (p % 64) & 1 == 1)
         .collect())
 }
+
+/// Moves each page at `addrs` of process `pid` to NUMA node `node` with
+/// move_pages(2); returns how many are on `node` afterwards.
+pub fn move_to(pid: u32, addrs: &[u64], node: i32) -> Result<u64, String> {
+    let pages: Vec<*mut libc::c_void> = addrs.iter().map(|&a| a as *mut libc::c_void).collect();
+    let nodes = vec![node; addrs.len()];
+    let mut status = vec![i32::MIN; addrs.len()];
+    const MPOL_MF_MOVE: libc::c_int = 1 << 1;
+    // SAFETY: `pages`, `nodes` and `status` hold `addrs.len()` entries each.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_move_pages,
+            pid as libc::c_long,
+            addrs.len() as libc::c_ulong,
+            pages.as_ptr(),
+            nodes.as_ptr(),
+            status.as_mut_ptr(),
+            MPOL_MF_MOVE,
+        )
+    };
+    if ret < 0 {
+        return Err(format!("move_pages: {}", std::io::Error::last_os_error()));
+    }
+    Ok(status.iter().filter(|&&s| s == node).count() as u64)
+}
+
+/// A swap device while it lives: zram0, 64 MiB.  Other tests run without
+/// swap, so that nothing of theirs is swapped out behind their backs.
+pub struct Swap;
+
+impl Drop for Swap {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("swapoff")
+            .arg("/dev/zram0")
+            .status();
+        let _ = std::fs::write("/sys/block/zram0/reset", "1");
+    }
+}
+
+/// Sets up zram0 as swap, until the returned guard is dropped.
+pub fn zram_swap() -> Result<Swap, String> {
+    std::fs::write("/sys/block/zram0/disksize", "64M")
+        .map_err(|e| format!("zram0 disksize: {e} (is CONFIG_ZRAM on?)"))?;
+    for (cmd, what) in [("mkswap", "mkswap"), ("swapon", "swapon")] {
+        let ok = std::process::Command::new(cmd)
+            .arg("/dev/zram0")
+            .status()
+            .map_err(|e| format!("{cmd}: {e}"))?
+            .success();
+        if !ok {
+            return Err(format!("{what} /dev/zram0 failed"));
+        }
+    }
+    Ok(Swap)
+}
+
+/// Has the kernel reclaim (swap out) `len` bytes at `addr` of process
+/// `pid` now: process_madvise(2) with MADV_PAGEOUT.
+pub fn page_out(pid: u32, addr: u64, len: u64) -> Result<(), String> {
+    const MADV_PAGEOUT: libc::c_int = 21;
+    let err = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::c_long, 0) };
+    if pidfd < 0 {
+        return Err(err("pidfd_open"));
+    }
+    let iov = libc::iovec {
+        iov_base: addr as *mut libc::c_void,
+        iov_len: len as usize,
+    };
+    // SAFETY: one iovec describing the other process's range; the kernel
+    // only reads it.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_process_madvise,
+            pidfd,
+            &iov as *const libc::iovec,
+            1 as libc::c_ulong,
+            MADV_PAGEOUT,
+            0 as libc::c_uint,
+        )
+    };
+    let saved = err("process_madvise(MADV_PAGEOUT)");
+    // SAFETY: `pidfd` is the descriptor opened above, closed once.
+    unsafe { libc::close(pidfd as libc::c_int) };
+    if ret < 0 {
+        return Err(saved);
+    }
+    Ok(())
+}

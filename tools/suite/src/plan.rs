@@ -23,6 +23,9 @@ pub struct Counts {
     pub churn_rounds: u64,
     /// VMMs started and stopped while another thread queries.
     pub vm_starts: u64,
+    /// Maps read while the VMM's memory is dropped, collapsed, split,
+    /// moved and remapped (a fifth as many while pages migrate).
+    pub mm_rounds: u64,
 }
 
 /// What this run of the suite is.
@@ -45,6 +48,7 @@ pub const FAST: Plan = Plan {
         leak_batches: 200,
         churn_rounds: 100,
         vm_starts: 40,
+        mm_rounds: 1000,
     },
     slowdown: 1,
 };
@@ -58,6 +62,7 @@ pub const DEBUG: Plan = Plan {
         leak_batches: 40,
         churn_rounds: 40,
         vm_starts: 15,
+        mm_rounds: 200,
     },
     slowdown: 6,
 };
@@ -73,6 +78,7 @@ pub const SOAK: Plan = Plan {
         leak_batches: 2_000,
         churn_rounds: 1_000,
         vm_starts: 400,
+        mm_rounds: 5000,
     },
     slowdown: 6,
 };
@@ -112,6 +118,7 @@ mod tests {
             (f.leak_batches, d.leak_batches, s.leak_batches),
             (f.churn_rounds, d.churn_rounds, s.churn_rounds),
             (f.vm_starts, d.vm_starts, s.vm_starts),
+            (f.mm_rounds, d.mm_rounds, s.mm_rounds),
         ] {
             assert!(debug > 0 && debug <= fast && fast < soak);
         }

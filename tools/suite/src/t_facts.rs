@@ -11,10 +11,10 @@ use gfn_proto::reply::{Kind, Reply, Share};
 use std::time::{Duration, Instant};
 
 /// Writes sysfs settings and puts the old values back when dropped.
-struct Sysfs(Vec<(String, String)>);
+pub struct Sysfs(Vec<(String, String)>);
 
 impl Sysfs {
-    fn set(settings: &[(&str, &str)]) -> Result<Sysfs, String> {
+    pub fn set(settings: &[(&str, &str)]) -> Result<Sysfs, String> {
         let mut saved = Sysfs(Vec::new());
         for (path, value) in settings {
             let old = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;

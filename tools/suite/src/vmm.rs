@@ -143,6 +143,25 @@ impl Vmm {
         self.finish()
     }
 
+    /// Tells the VMM to exit, waits for it, and returns what it printed
+    /// on the way out (`CHURNED`, `THRASHED` lines).
+    pub fn stop_with_output(mut self) -> Result<String, String> {
+        use std::io::Read;
+        if let Some(mut stdin) = self.stdin.take() {
+            let _ = stdin.write_all(b"\n");
+        }
+        let mut rest = String::new();
+        if let Some(mut out) = self.out.take() {
+            out.read_to_string(&mut rest)
+                .map_err(|e| format!("gfn-vmm output: {e}"))?;
+        }
+        let status = self.child.wait().map_err(|e| e.to_string())?;
+        if !status.success() {
+            return Err(format!("gfn-vmm exited with {status}: {rest}"));
+        }
+        Ok(rest)
+    }
+
     fn finish(&mut self) -> Result<(), String> {
         if let Some(mut stdin) = self.stdin.take() {
             let _ = stdin.write_all(b"\n");

@@ -61,6 +61,17 @@ impl fmt::Display for Backing {
     }
 }
 
+/// Whether and how a slot's memory is faulted in before the guest runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Touch {
+    /// Not at all: the guest's writes fault in what they touch.
+    None,
+    /// Every page, in address order.
+    InOrder,
+    /// Every page, in a random order.
+    Scattered,
+}
+
 /// One requested memslot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotSpec {
@@ -87,7 +98,7 @@ pub struct Args {
     pub slots: Vec<SlotSpec>,
     pub writes: Vec<(u64, u64)>,
     pub after: After,
-    pub touch: bool,
+    pub touch: Touch,
     /// Create, run and destroy the VM this many times (quietly), then exit.
     pub cycles: Option<u64>,
     /// NUMA node every slot's memory is bound to.
@@ -105,12 +116,15 @@ pub struct Args {
     /// Guest addresses whose host page is made read-only once the guest
     /// has run: an mprotect inside a THP splits its PMD into PTEs.
     pub mprotect: Vec<u64>,
+    /// While holding, drop, collapse, split, move and remap the first
+    /// slot's memory, 2 MiB at a time, over and over.
+    pub thrash: bool,
 }
 
 pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--write GPA=VALUE]...
-               [--hold | --hold-secs N | --exit | --cycles N] [--no-touch]
+               [--hold | --hold-secs N | --exit | --cycles N] [--no-touch | --scatter]
                [--node N] [--churn] [--unmap GPA]... [--vms N] [--uffd GPA]...
-               [--mprotect GPA]...
+               [--mprotect GPA]... [--thrash]
   BACKING: anon | thp | hugetlb | hugetlb1g | ksm | devmem;  SIZE: bytes with K/M/G suffix
   devmem: a /dev/mem mapping of a 2 MiB hugetlb page the VMM holds (at most 2M)
   --unmap: once the guest ran, munmap the host memory of the slot holding GPA
@@ -120,7 +134,12 @@ pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--
   --mprotect: once the guest ran, make the host page of GPA read-only (a THP
           around it is then mapped by PTEs)
   as1: the slot goes into address space 1 (SMM);  --node: bind memory to a NUMA node
+  --scatter: fault memory in by touching its pages in a random order (each
+          page's host frame then unrelated to its neighbours'), not in order
   --churn: while holding, delete and re-add the first slot in a loop
+  --thrash: while holding, in a loop over the first slot's 2 MiB chunks:
+          MADV_DONTNEED and touch, MADV_COLLAPSE, split by mprotect, mremap
+          away and back, munmap and mmap anew (prints THRASHED at the end)
   Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.
   While holding, each line 'mmap' maps, touches and unmaps 1 MiB, then prints MMAPPED.";
 
@@ -158,7 +177,7 @@ impl Args {
             slots: Vec::new(),
             writes: Vec::new(),
             after: After::Hold,
-            touch: true,
+            touch: Touch::InOrder,
             cycles: None,
             node: None,
             churn: false,
@@ -166,6 +185,7 @@ impl Args {
             vms: 1,
             uffd: Vec::new(),
             mprotect: Vec::new(),
+            thrash: false,
         };
         let mut next_gpa = FIRST_GPA;
         let mut it = argv.iter();
@@ -210,7 +230,8 @@ impl Args {
                 "--hold" => args.after = After::Hold,
                 "--hold-secs" => args.after = After::HoldSecs(parse_num(value()?)?),
                 "--exit" => args.after = After::Exit,
-                "--no-touch" => args.touch = false,
+                "--no-touch" => args.touch = Touch::None,
+                "--scatter" => args.touch = Touch::Scattered,
                 "--uffd" => args.uffd.push(parse_num(value()?)?),
                 "--mprotect" => args.mprotect.push(parse_num(value()?)?),
                 "--cycles" => args.cycles = Some(parse_num(value()?)?),
@@ -224,6 +245,7 @@ impl Args {
                     );
                 }
                 "--churn" => args.churn = true,
+                "--thrash" => args.thrash = true,
                 "--unmap" => args.unmap.push(parse_num(value()?)?),
                 "--vms" => args.vms = parse_num(value()?)?.max(1),
                 "-h" | "--help" => return Err(USAGE.into()),
@@ -289,7 +311,7 @@ mod tests {
         let a = parse("--write 0x1000=0x5a --write 4096=7 --exit --no-touch").unwrap();
         assert_eq!(a.writes, [(0x1000, 0x5a), (4096, 7)]);
         assert_eq!(a.after, After::Exit);
-        assert!(!a.touch);
+        assert_eq!(a.touch, Touch::None);
         assert_eq!(parse("--hold-secs 3").unwrap().after, After::HoldSecs(3));
         assert_eq!(parse("--cycles 1000").unwrap().cycles, Some(1000));
         let u = parse("--uffd 0x100000 --uffd 4096").unwrap();

@@ -50,7 +50,12 @@ fn run_vm(
     for (id, (gpa, size, backing, as_id)) in layout.iter().enumerate() {
         let region = match args.slots.get(id) {
             Some(s) => memory::allocate(s.backing, *size as usize, args.touch, args.node)?,
-            None => memory::allocate(args::Backing::Anon, *size as usize, true, None)?,
+            None => memory::allocate(
+                args::Backing::Anon,
+                *size as usize,
+                args::Touch::InOrder,
+                None,
+            )?,
         };
         set_slot(&vm, id as u32, *as_id, *gpa, *size, region.addr as u64)?;
         let phys = region
@@ -156,6 +161,17 @@ fn churn(vm: &VmFd, args: &Args, hva: u64, stop: &AtomicBool) -> Result<u64, Str
     Ok(n)
 }
 
+/// `--thrash`: steps of `memory::thrash_step` on the first slot's memory
+/// until `stop` is set; returns (steps, steps that did what they asked).
+fn thrash(addr: usize, size: usize, stop: &AtomicBool) -> Result<(u64, u64), String> {
+    let (mut n, mut done) = (0, 0);
+    while size > 0 && !stop.load(Ordering::Relaxed) {
+        done += u64::from(memory::thrash_step(addr, size, n)?);
+        n += 1;
+    }
+    Ok((n, done))
+}
+
 fn run(args: &Args) -> Result<(), String> {
     let kvm = Kvm::new().map_err(|e| format!("open /dev/kvm: {e} (is KVM available?)"))?;
     if let Some(n) = args.cycles {
@@ -194,6 +210,22 @@ fn run(args: &Args) -> Result<(), String> {
             })?;
             // The reader of our stdout may be gone by now; that is fine.
             let _ = writeln!(std::io::stdout(), "CHURNED times={n}");
+        }
+        After::Hold if args.thrash => {
+            let stop = AtomicBool::new(false);
+            let (addr, size) = regions
+                .first()
+                .map_or((0, 0), |(_, r)| (r.addr as usize, r.size));
+            let (n, done) = std::thread::scope(|scope| {
+                let thrasher = scope.spawn(|| thrash(addr, size, &stop));
+                let mut line = String::new();
+                let _ = std::io::stdin().lock().read_line(&mut line);
+                stop.store(true, Ordering::Relaxed);
+                thrasher
+                    .join()
+                    .unwrap_or_else(|_| Err("thrash thread panicked".into()))
+            })?;
+            let _ = writeln!(std::io::stdout(), "THRASHED steps={n} done={done}");
         }
         After::Hold => {
             // `mmap` lines: show the mmap lock is free (to the tests).

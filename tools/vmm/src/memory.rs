@@ -1,8 +1,11 @@
 //! Host memory for memslots, backed as the test asks: base pages, THP or
 //! hugetlb pages.
 
-use crate::args::Backing;
+use crate::args::{Backing, Touch};
 use std::io;
+
+/// madvise(2) advice: collapse into THPs now (not in every libc).
+const MADV_COLLAPSE: libc::c_int = 25;
 
 /// A mapping of this process, unmapped when dropped.
 pub struct Region {
@@ -80,12 +83,12 @@ fn bind(addr: *mut u8, size: usize, node: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// Maps `size` bytes backed as `backing`; with `touch`, faults in every
-/// page by writing to it, so the whole slot is present.
+/// Maps `size` bytes backed as `backing`; faults in every page by writing
+/// to it, in order or scattered, unless `touch` says not to.
 pub fn allocate(
     backing: Backing,
     size: usize,
-    touch: bool,
+    touch: Touch,
     node: Option<u32>,
 ) -> Result<Region, String> {
     let addr = match backing {
@@ -129,11 +132,15 @@ pub fn allocate(
     if let Some(node) = node {
         bind(addr, size, node)?;
     }
-    if touch {
-        for off in (0..size).step_by(4096) {
-            // SAFETY: `off` is inside the writable mapping of `size` bytes.
-            unsafe { addr.add(off).write_volatile(0) };
-        }
+    let mut pages: Vec<usize> = (0..size / 4096).collect();
+    match touch {
+        Touch::None => pages.clear(),
+        Touch::InOrder => {}
+        Touch::Scattered => shuffle(&mut pages),
+    }
+    for page in pages {
+        // SAFETY: the page is inside the writable mapping of `size` bytes.
+        unsafe { addr.add(page * 4096).write_volatile(0) };
     }
     Ok(Region {
         addr,
@@ -141,6 +148,17 @@ pub fn allocate(
         _behind: None,
         phys: None,
     })
+}
+
+/// Fisher-Yates with xorshift64: a fixed seed, so runs are comparable.
+fn shuffle(v: &mut [usize]) {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
 }
 
 /// The host physical address of this process's page at `addr`, from its
@@ -163,7 +181,7 @@ fn phys_of(addr: *mut u8) -> Result<u64, String> {
 /// returned region keeps: VM_IO | VM_PFNMAP memory that is this process's
 /// own, so writes through it hurt nobody.
 fn devmem(size: usize) -> Result<Region, String> {
-    let page = allocate(Backing::Hugetlb, 2 << 20, true, None)?;
+    let page = allocate(Backing::Hugetlb, 2 << 20, Touch::InOrder, None)?;
     let phys = phys_of(page.addr)?;
     let mem = std::fs::OpenOptions::new()
         .read(true)
@@ -292,4 +310,106 @@ pub fn read_only(region: &Region, offset: u64) -> Result<(), String> {
         return Err(format!("mprotect: {}", io::Error::last_os_error()));
     }
     Ok(())
+}
+
+/// One step of `--thrash` on the `round`-th 2 MiB chunk of the `size`
+/// bytes of a region's memory at `addr`: what
+/// a VMM (or the kernel) may do to guest memory while a map reads it.
+/// Steps in turn: drop the chunk's pages (MADV_DONTNEED) and fault them in
+/// again; collapse it into a THP (MADV_COLLAPSE); split its PMD by making
+/// one page read-only and writable again; move it away and back (mremap);
+/// unmap it and map fresh memory in its place.  Returns whether the step
+/// did what it asked (a collapse may be refused: memory is short, say).
+pub fn thrash_step(addr: usize, size: usize, round: u64) -> Result<bool, String> {
+    const CHUNK: usize = 2 << 20;
+    let chunks = (size / CHUNK).max(1) as u64;
+    let len = CHUNK.min(size);
+    let at = addr + (round / 5 % chunks) as usize * CHUNK;
+    let p = at as *mut libc::c_void;
+    let fail = |what: &str| Err(format!("thrash {what}: {}", io::Error::last_os_error()));
+    let touch = || {
+        for off in (0..len).step_by(4096) {
+            // SAFETY: the chunk is mapped writable again before each touch.
+            unsafe { (at as *mut u8).add(off).write_volatile(1) };
+        }
+    };
+    // SAFETY (all calls below): they act on this region's own chunk, which
+    // only this thread uses while the VM holds (its vCPU has stopped); the
+    // chunk is mapped read-write again before the step returns.
+    match round % 5 {
+        0 => {
+            if unsafe { libc::madvise(p, len, libc::MADV_DONTNEED) } != 0 {
+                return fail("MADV_DONTNEED");
+            }
+            touch();
+            Ok(true)
+        }
+        1 => Ok(unsafe { libc::madvise(p, len, MADV_COLLAPSE) } == 0),
+        2 => {
+            let page = (at + 4096 * 7) as *mut libc::c_void;
+            if unsafe { libc::mprotect(page, 4096, libc::PROT_READ) } != 0
+                || unsafe { libc::mprotect(page, 4096, libc::PROT_READ | libc::PROT_WRITE) } != 0
+            {
+                return fail("mprotect");
+            }
+            Ok(true)
+        }
+        3 => {
+            // A place to move to: mremap without MREMAP_FIXED keeps a
+            // mapping whose size does not change where it is.
+            let spare = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if spare == libc::MAP_FAILED {
+                return fail("mmap spare");
+            }
+            let away = unsafe {
+                libc::mremap(
+                    p,
+                    len,
+                    len,
+                    libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                    spare,
+                )
+            };
+            if away != spare {
+                return fail("mremap away");
+            }
+            let back = unsafe {
+                libc::mremap(away, len, len, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, p)
+            };
+            if back != p {
+                return fail("mremap back");
+            }
+            Ok(true)
+        }
+        _ => {
+            if unsafe { libc::munmap(p, len) } != 0 {
+                return fail("munmap");
+            }
+            let fresh = unsafe {
+                libc::mmap(
+                    p,
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+            if fresh != p {
+                return fail("mmap");
+            }
+            unsafe { libc::madvise(p, len, libc::MADV_HUGEPAGE) };
+            touch();
+            Ok(true)
+        }
+    }
 }

@@ -1,0 +1,342 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The binary reply format (`format=bin` on a request line): one
+//! fixed-size little-endian record per reply, for programs that map whole
+//! VMs and do not want to format and parse text.  The module encodes with
+//! [`Reply::to_record`], the tools decode with [`Reply::from_record`];
+//! both are this file, so they always agree.
+//!
+//! ```text
+//! offset size field   meaning
+//!  0     8    gpa     run: first guest physical address (a single
+//!                     address keeps its offset in the page); slot: its
+//!                     first address; token error: byte offset in the write
+//!  8     8    pages   run: pages in it; slot: its size in pages; vm: its
+//!                     memory in pages; token error: the token's length
+//! 16     8    frame   translated run: host frame number of `gpa`; slot:
+//!                     KVM_MEM_* flags; vm: number of memslots; else 0
+//! 24     8    hva     translated run, slot: host virtual address of `gpa`
+//! 32     4    pid     the VMM's pid; 0 when an error came before one was
+//!                     known
+//! 36     2    node    translated run: NUMA node of the host pages
+//! 38     1    reason  0, or why the run or token failed (REASON_CODES)
+//! 39     1    tag     1 run (translated when reason is 0), 2 token error,
+//!                     3 vm, 4 slot
+//! 40     2    slot    translated run: memslot id; slot: its id
+//! 42     1    as      memslot address space (translated run, slot)
+//! 43     1    kind    translated run: 1 base, 2 thp, 3 hugetlb
+//! 44     1    order   translated run: order of the host folio
+//! 45     1    map     translated run: 1 pte, 2 pmd, 3 pud
+//! 46     1    share   translated run: 0 none, 1 zero, 2 ksm
+//! 47     1    (zero)
+//! ```
+//!
+//! A translated run's host physical address is `frame << 12 | gpa & 0xfff`
+//! and its folio size `4096 << order`, as in the text format.  Fields a
+//! record's tag does not use are zero; a decoder rejects a record that
+//! breaks this, or holds a tag, code or reason it does not know, so any
+//! record it accepts encodes back to the same bytes.
+
+use super::reply::{Kind, MapLevel, Reply, Share, Translation};
+use super::request::{Reason, Span, PAGE_SHIFT};
+
+/// Size of one record in bytes.
+pub const RECORD: usize = 48;
+
+/// `tag` values.
+const TAG_RUN: u8 = 1;
+const TAG_TOKEN: u8 = 2;
+const TAG_VM: u8 = 3;
+const TAG_SLOT: u8 = 4;
+
+/// Why a record could not be decoded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordError {
+    /// A `tag` this decoder does not know.
+    UnknownTag(u8),
+    /// A field holds a code or value its record cannot have.
+    BadValue(&'static str),
+}
+
+impl Reason {
+    /// The reason's code in records: its place in [`Reason::ALL`] plus 1.
+    /// New reasons are only ever appended, so codes never change.
+    pub fn code(self) -> u8 {
+        Reason::ALL
+            .iter()
+            .position(|r| *r == self)
+            .map_or(0, |i| i as u8 + 1)
+    }
+
+    /// The reason with code `code`, if any.
+    pub fn from_code(code: u8) -> Option<Reason> {
+        Reason::ALL.get(usize::from(code).checked_sub(1)?).copied()
+    }
+}
+
+/// The fields of a record, before they are laid out.
+#[derive(Default)]
+struct Fields {
+    gpa: u64,
+    pages: u64,
+    frame: u64,
+    hva: u64,
+    pid: u32,
+    node: u16,
+    reason: u8,
+    tag: u8,
+    slot: u16,
+    as_id: u8,
+    kind: u8,
+    order: u8,
+    map: u8,
+    share: u8,
+}
+
+impl Fields {
+    /// Lays the fields out in `r`, every byte written (constant-size
+    /// stores: no copy loop).
+    fn write(&self, r: &mut [u8; RECORD]) {
+        r[0..8].copy_from_slice(&self.gpa.to_le_bytes());
+        r[8..16].copy_from_slice(&self.pages.to_le_bytes());
+        r[16..24].copy_from_slice(&self.frame.to_le_bytes());
+        r[24..32].copy_from_slice(&self.hva.to_le_bytes());
+        r[32..36].copy_from_slice(&self.pid.to_le_bytes());
+        r[36..38].copy_from_slice(&self.node.to_le_bytes());
+        r[38] = self.reason;
+        r[39] = self.tag;
+        r[40..42].copy_from_slice(&self.slot.to_le_bytes());
+        r[42] = self.as_id;
+        r[43] = self.kind;
+        r[44] = self.order;
+        r[45] = self.map;
+        r[46] = self.share;
+        r[47] = 0;
+    }
+
+    fn parse(r: &[u8; RECORD]) -> Fields {
+        let u64_at = |at: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&r[at..at + 8]);
+            u64::from_le_bytes(b)
+        };
+        Fields {
+            gpa: u64_at(0),
+            pages: u64_at(8),
+            frame: u64_at(16),
+            hva: u64_at(24),
+            pid: u32::from_le_bytes([r[32], r[33], r[34], r[35]]),
+            node: u16::from_le_bytes([r[36], r[37]]),
+            reason: r[38],
+            tag: r[39],
+            slot: u16::from_le_bytes([r[40], r[41]]),
+            as_id: r[42],
+            kind: r[43],
+            order: r[44],
+            map: r[45],
+            share: r[46],
+        }
+    }
+}
+
+fn reason_of(code: u8) -> Result<Reason, RecordError> {
+    Reason::from_code(code).ok_or(RecordError::BadValue("reason"))
+}
+
+impl Reply {
+    /// The reply's record, as documented at the top of this file.
+    pub fn to_record(&self) -> [u8; RECORD] {
+        let mut r = [0u8; RECORD];
+        self.write_record(&mut r);
+        r
+    }
+
+    /// Writes the reply's record into `r`.  What a record has no room for
+    /// is cut: the low 12 bits of `phys` and `hva` other than `gpa`'s,
+    /// `size` other than `4096 << order`, a node above 65535, memory or
+    /// slot sizes that are not whole pages (the module never produces
+    /// these).
+    pub fn write_record(&self, r: &mut [u8; RECORD]) {
+        let f = match *self {
+            Reply::Ok(t) => Fields {
+                gpa: t.gpa,
+                pages: t.pages,
+                frame: t.phys >> PAGE_SHIFT,
+                hva: t.hva,
+                pid: t.pid,
+                node: t.node.min(u16::MAX.into()) as u16,
+                tag: TAG_RUN,
+                slot: t.slot,
+                as_id: t.as_id,
+                kind: t.kind.code(),
+                order: t.order,
+                map: t.map.code(),
+                share: t.share.code(),
+                ..Fields::default()
+            },
+            Reply::AddrErr {
+                reason,
+                gpa,
+                pid,
+                pages,
+            } => Fields {
+                gpa,
+                pages,
+                pid: pid.unwrap_or(0),
+                reason: reason.code(),
+                tag: TAG_RUN,
+                ..Fields::default()
+            },
+            Reply::TokenErr { reason, span } => Fields {
+                gpa: span.offset as u64,
+                pages: span.len as u64,
+                reason: reason.code(),
+                tag: TAG_TOKEN,
+                ..Fields::default()
+            },
+            Reply::Vm { pid, slots, memory } => Fields {
+                pages: memory >> PAGE_SHIFT,
+                frame: slots.into(),
+                pid,
+                tag: TAG_VM,
+                ..Fields::default()
+            },
+            Reply::Slot {
+                pid,
+                as_id,
+                id,
+                gpa,
+                size,
+                hva,
+                flags,
+            } => Fields {
+                gpa,
+                pages: size >> PAGE_SHIFT,
+                frame: flags.into(),
+                hva,
+                pid,
+                tag: TAG_SLOT,
+                slot: id,
+                as_id,
+                ..Fields::default()
+            },
+        };
+        f.write(r);
+    }
+
+    /// Decodes one record; rejects any record [`Reply::to_record`] would
+    /// not have written.
+    pub fn from_record(r: &[u8; RECORD]) -> Result<Reply, RecordError> {
+        let f = Fields::parse(r);
+        // Each tag's unused fields, which must be zero.
+        let unused: &[(&'static str, u64)] = match (f.tag, f.reason) {
+            (TAG_RUN, 0) => &[],
+            (TAG_RUN, _) => &[
+                ("frame", f.frame),
+                ("hva", f.hva),
+                ("node", f.node.into()),
+                ("slot", f.slot.into()),
+                ("as", f.as_id.into()),
+                ("kind", f.kind.into()),
+                ("order", f.order.into()),
+                ("map", f.map.into()),
+                ("share", f.share.into()),
+            ],
+            (TAG_TOKEN, _) => &[
+                ("frame", f.frame),
+                ("hva", f.hva),
+                ("pid", f.pid.into()),
+                ("node", f.node.into()),
+                ("slot", f.slot.into()),
+                ("as", f.as_id.into()),
+                ("kind", f.kind.into()),
+                ("order", f.order.into()),
+                ("map", f.map.into()),
+                ("share", f.share.into()),
+            ],
+            (TAG_VM, _) => &[
+                ("gpa", f.gpa),
+                ("hva", f.hva),
+                ("node", f.node.into()),
+                ("reason", f.reason.into()),
+                ("slot", f.slot.into()),
+                ("as", f.as_id.into()),
+                ("kind", f.kind.into()),
+                ("order", f.order.into()),
+                ("map", f.map.into()),
+                ("share", f.share.into()),
+            ],
+            (TAG_SLOT, _) => &[
+                ("node", f.node.into()),
+                ("reason", f.reason.into()),
+                ("kind", f.kind.into()),
+                ("order", f.order.into()),
+                ("map", f.map.into()),
+                ("share", f.share.into()),
+            ],
+            (tag, _) => return Err(RecordError::UnknownTag(tag)),
+        };
+        if let Some((name, _)) = unused.iter().find(|(_, v)| *v != 0) {
+            return Err(RecordError::BadValue(name));
+        }
+        if r[RECORD - 1] != 0 {
+            return Err(RecordError::BadValue("reserved"));
+        }
+        let offset = f.gpa & ((1 << PAGE_SHIFT) - 1);
+        Ok(match f.tag {
+            TAG_RUN if f.reason == 0 => {
+                if f.order >= 52 || f.frame >> (64 - PAGE_SHIFT) != 0 || f.hva & 0xfff != offset {
+                    return Err(RecordError::BadValue("frame, order or hva"));
+                }
+                Reply::Ok(Translation {
+                    phys: f.frame << PAGE_SHIFT | offset,
+                    kind: Kind::from_code(f.kind).ok_or(RecordError::BadValue("kind"))?,
+                    gpa: f.gpa,
+                    hva: f.hva,
+                    pid: f.pid,
+                    size: (1u64 << PAGE_SHIFT) << f.order,
+                    order: f.order,
+                    node: f.node.into(),
+                    slot: f.slot,
+                    as_id: f.as_id,
+                    share: Share::from_code(f.share).ok_or(RecordError::BadValue("share"))?,
+                    map: MapLevel::from_code(f.map).ok_or(RecordError::BadValue("map"))?,
+                    pages: f.pages,
+                })
+            }
+            TAG_RUN => Reply::AddrErr {
+                reason: reason_of(f.reason)?,
+                gpa: f.gpa,
+                pid: (f.pid != 0).then_some(f.pid),
+                pages: f.pages,
+            },
+            TAG_TOKEN => Reply::TokenErr {
+                reason: reason_of(f.reason)?,
+                span: Span {
+                    offset: usize::try_from(f.gpa).map_err(|_| RecordError::BadValue("gpa"))?,
+                    len: usize::try_from(f.pages).map_err(|_| RecordError::BadValue("pages"))?,
+                },
+            },
+            TAG_VM => Reply::Vm {
+                pid: f.pid,
+                slots: u32::try_from(f.frame).map_err(|_| RecordError::BadValue("frame"))?,
+                memory: f
+                    .pages
+                    .checked_mul(1 << PAGE_SHIFT)
+                    .ok_or(RecordError::BadValue("pages"))?,
+            },
+            _ => Reply::Slot {
+                pid: f.pid,
+                as_id: f.as_id,
+                id: f.slot,
+                gpa: f.gpa,
+                size: f
+                    .pages
+                    .checked_mul(1 << PAGE_SHIFT)
+                    .ok_or(RecordError::BadValue("pages"))?,
+                hva: f.hva,
+                flags: u32::try_from(f.frame).map_err(|_| RecordError::BadValue("frame"))?,
+            },
+        })
+    }
+}
