@@ -49,6 +49,9 @@ mod map;
 #[path = "module/listing.rs"]
 mod listing;
 
+#[path = "module/reverse.rs"]
+mod reverse;
+
 #[path = "module/answer.rs"]
 mod answer;
 

@@ -156,16 +156,18 @@ static pid_t gfn_shim_vmm_pid(struct kvm *kvm)
 /*
  * Finds the VM whose VMM is process @nr (in the caller's pid namespace) or,
  * with @nr 0, the newest VM whose VMM the caller can see; matching on the mm
- * rather than kvm->userspace_pid finds it from any thread of its VMM.  Sets
- * @vmm (referenced: put it with gfn_shim_vmm_put()), @kvm_id and @vmm_pid
- * (the VMM's pid in the caller's namespace).  Returns 0, or -ESRCH when
- * there is no such VM.
+ * rather than kvm->userspace_pid finds it from any thread of its VMM.  A
+ * non-zero *@kvm_id on entry (an id from gfn_shim_vms()) asks for that VM
+ * only, for a VMM with several.  Sets @vmm (referenced: put it with
+ * gfn_shim_vmm_put()), @kvm_id and @vmm_pid (the VMM's pid in the caller's
+ * namespace).  Returns 0, or -ESRCH when there is no such VM.
  */
 int gfn_shim_vm_find(pid_t nr, void **vmm, unsigned long *kvm_id,
 		     pid_t *vmm_pid)
 {
 	struct task_struct *task = NULL;
 	struct mm_struct *mm = NULL;
+	unsigned long want = *kvm_id;
 	struct kvm *kvm;
 	int ret = -ESRCH;
 
@@ -187,7 +189,7 @@ int gfn_shim_vm_find(pid_t nr, void **vmm, unsigned long *kvm_id,
 
 		if (!refcount_read(&kvm->users_count))
 			continue;	/* being destroyed */
-		if (mm && kvm->mm != mm)
+		if ((mm && kvm->mm != mm) || (want && (unsigned long)kvm != want))
 			continue;
 		seen = gfn_shim_vmm_pid(kvm);
 		if (!mm && !seen)
@@ -293,6 +295,7 @@ u32 gfn_shim_vms(struct gfn_shim_vm *out, u32 max)
 			continue;
 		if (n < max) {
 			out[n].pid = pid;
+			out[n].kvm_id = (unsigned long)kvm;
 			out[n].slots = 0;
 			out[n].pages = 0;
 			idx = srcu_read_lock(&kvm->srcu);
@@ -416,6 +419,34 @@ static long gfn_shim_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
 	return n;
 }
 
+#ifdef CONFIG_KVM_PRIVATE_MEM
+/*
+ * The @nr private gfns from @gfn of guest_memfd memslot @ms, found in the
+ * SRCU section @idx, which this ends: described from the guest_memfd, whose
+ * file is referenced only for the lookups.  A file being closed has no
+ * pages to tell: they read as not present.
+ */
+static long gfn_shim_private(struct kvm *kvm, int idx,
+			     struct kvm_memory_slot *ms, u64 gfn, u32 nr,
+			     struct gfn_shim_page *out)
+{
+	struct file *file = get_file_active(&ms->gmem.file);
+	pgoff_t index = ms->gmem.pgoff + gfn - ms->base_gfn;
+	long n;
+
+	srcu_read_unlock(&kvm->srcu, idx);
+	if (!file) {
+		out[0] = (struct gfn_shim_page) {
+			.pages = nr, .err = -EFAULT, .flags = GFN_SHIM_PAGE_GMEM,
+		};
+		return 1;
+	}
+	n = gfn_gmem_walk(file, index, nr, out, nr);
+	fput(file);
+	return n;
+}
+#endif
+
 /*
  * Describes the host pages behind guest frames @gfn.. of @kvm (held by the
  * caller through its VM file): up to @nr pages, stopping at the end of the
@@ -452,6 +483,16 @@ long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 	gfn_shim_slot_facts(ms, slot);
 	nr = min_t(u64, nr, ms->base_gfn + ms->npages - gfn);
 	hva = __gfn_to_hva_memslot(ms, gfn);
+#ifdef CONFIG_KVM_PRIVATE_MEM
+	if (ms->flags & KVM_MEM_GUEST_MEMFD) {
+		bool private;
+
+		/* This batch: gfns of one memory attribute. */
+		nr = gfn_gmem_run(kvm, gfn, nr, &private);
+		if (private)
+			return gfn_shim_private(kvm, idx, ms, gfn, nr, out);
+	}
+#endif
 	srcu_read_unlock(&kvm->srcu, idx);
 
 	if (!mmget_not_zero(kvm->mm))

@@ -36,7 +36,17 @@ struct gfn_shim_page {
 #define GFN_SHIM_PAGE_KSM	(1U << 3)	/* a KSM page */
 /* With err: why there is no page. */
 #define GFN_SHIM_PAGE_NO_VMA	(1U << 4)	/* no VMA at the address */
-#define GFN_SHIM_PAGE_PFNMAP	(1U << 5)	/* VM_IO or VM_PFNMAP memory */
+/*
+ * VM_IO or VM_PFNMAP memory: without err, frames a special mapping maps,
+ * with no struct page facts (@nid NUMA_NO_NODE, @order the mapping's);
+ * with err, a frame the walk cannot tell.
+ */
+#define GFN_SHIM_PAGE_PFNMAP	(1U << 5)
+/*
+ * A private page of a guest_memfd memslot, from the guest_memfd (with err:
+ * none allocated).  @level is 0: no page table of the VMM maps it.
+ */
+#define GFN_SHIM_PAGE_GMEM	(1U << 6)
 
 /* A memslot, as userspace set it up. */
 struct gfn_shim_slot {
@@ -53,6 +63,7 @@ struct gfn_shim_vm {
 	s32 pid;		/* the VMM, in the caller's pid namespace */
 	u32 slots;		/* memslots in every address space */
 	u64 pages;		/* guest pages in them */
+	u64 kvm_id;		/* the struct kvm's address: only compared */
 };
 
 /* Proc file callbacks, implemented in Rust (gfn_main.rs). */
@@ -83,6 +94,13 @@ int gfn_shim_slot_find(void *kvm, u32 as_id, u64 gfn,
 long gfn_shim_walk(void *kvm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 		   void **scratch, struct gfn_shim_slot *slot,
 		   struct gfn_shim_page *out);
+
+/* gmem_walk.c */
+struct kvm;
+struct file;
+u32 gfn_gmem_run(struct kvm *kvm, u64 gfn, u32 nr, bool *private);
+long gfn_gmem_walk(struct file *file, unsigned long index, u32 nr,
+		   struct gfn_shim_page *out, u32 max);
 
 /* page_walk.c */
 long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,

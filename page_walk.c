@@ -113,14 +113,53 @@ merge:
 	return 0;
 }
 
-/* VM_IO | VM_PFNMAP memory has no struct pages to describe: not walked. */
+/*
+ * Appends @nr pages at frames @pfn.. that a special mapping (VM_PFNMAP:
+ * device memory, a /dev/mem mapping) maps at page-table @level: the frames
+ * and the level, nothing about struct pages, which such frames may lack
+ * (and which are not the mapping's to describe when they have them).
+ */
+static int gfn_walk_pfn(struct gfn_walk *w, unsigned long pfn,
+			unsigned long nr, u32 level)
+{
+	struct gfn_shim_page *last = w->n ? &w->out[w->n - 1] : NULL;
+
+	if (last && !last->err && last->flags == GFN_SHIM_PAGE_PFNMAP &&
+	    last->level == level && last->pfn + last->pages == pfn) {
+		last->pages += nr;
+	} else {
+		if (w->n == w->max)
+			return 1;
+		w->out[w->n++] = (struct gfn_shim_page) {
+			.pfn = pfn, .pages = nr, .flags = GFN_SHIM_PAGE_PFNMAP,
+			.nid = NUMA_NO_NODE, .level = level,
+			.order = level == GFN_SHIM_LEVEL_PUD ? PUD_ORDER :
+				 level == GFN_SHIM_LEVEL_PMD ? PMD_ORDER : 0,
+		};
+		w->folio = NULL;
+	}
+	w->pages += nr;
+	return 0;
+}
+
+/* A leaf of @walk's VMA: a folio's pages, or a special mapping's frames. */
+static int gfn_walk_leaf(struct mm_walk *walk, unsigned long pfn,
+			 unsigned long nr, u32 level)
+{
+	if (walk->vma->vm_flags & VM_PFNMAP)
+		return gfn_walk_pfn(walk->private, pfn, nr, level);
+	return gfn_walk_mapped(walk->private, pfn, nr, level);
+}
+
+/*
+ * Every VMA is walked, VM_IO and VM_PFNMAP ones too (walk_page_range()
+ * skips VM_PFNMAP by default: it has no struct pages to describe, but its
+ * frames are what a PFNMAP memslot maps).
+ */
 static int gfn_walk_test(unsigned long addr, unsigned long end,
 			 struct mm_walk *walk)
 {
-	if (!(walk->vma->vm_flags & (VM_IO | VM_PFNMAP)))
-		return 0;
-	return gfn_walk_none(walk->private, (end - addr) >> PAGE_SHIFT,
-			     GFN_SHIM_PAGE_PFNMAP) ?: 1;
+	return 0;
 }
 
 /* Nothing mapped: outside any VMA (@walk->vma NULL), or a hole in one. */
@@ -144,10 +183,10 @@ static int gfn_walk_pud(pud_t *pudp, unsigned long addr, unsigned long end,
 	ptl = pud_lock(walk->mm, pudp);
 	pud = pudp_get(pudp);
 	if (pud_leaf(pud) && pud_present(pud)) {
-		ret = gfn_walk_mapped(walk->private, pud_pfn(pud) +
-				      ((addr & ~PUD_MASK) >> PAGE_SHIFT),
-				      (end - addr) >> PAGE_SHIFT,
-				      GFN_SHIM_LEVEL_PUD);
+		ret = gfn_walk_leaf(walk, pud_pfn(pud) +
+				    ((addr & ~PUD_MASK) >> PAGE_SHIFT),
+				    (end - addr) >> PAGE_SHIFT,
+				    GFN_SHIM_LEVEL_PUD);
 		walk->action = ACTION_CONTINUE;
 	} else if (pud_leaf(pud)) {	/* not present */
 		ret = gfn_walk_none(walk->private, (end - addr) >> PAGE_SHIFT, 0);
@@ -177,7 +216,7 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 		if (is_swap_pmd(pmd) || pmd_trans_huge(pmd) ||
 		    pmd_devmap(pmd)) {
 			if (pmd_present(pmd))
-				ret = gfn_walk_mapped(w, pmd_pfn(pmd) +
+				ret = gfn_walk_leaf(walk, pmd_pfn(pmd) +
 					((addr & ~PMD_MASK) >> PAGE_SHIFT),
 					(end - addr) >> PAGE_SHIFT,
 					GFN_SHIM_LEVEL_PMD);
@@ -200,6 +239,9 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 
 		if (!pte_present(ptent))	/* none, swap, migration, marker */
 			ret = gfn_walk_none(w, 1, 0);
+		else if (walk->vma->vm_flags & VM_PFNMAP)
+			ret = gfn_walk_pfn(w, pte_pfn(ptent), 1,
+					   GFN_SHIM_LEVEL_PTE);
 		else if (pte_special(ptent) && !is_zero_pfn(pte_pfn(ptent)))
 			ret = gfn_walk_none(w, 1, GFN_SHIM_PAGE_PFNMAP);
 		else

@@ -4,7 +4,8 @@
 //! appends replies until a byte limit is reached, and the next call resumes
 //! where it stopped.  Tokens are answered in order; a single address at
 //! once (`single.rs`), a request word by a job run in steps (`map.rs` for
-//! ranges and `all`, `listing.rs` for `vms` and `slots`), so memory stays
+//! ranges and `all`, `listing.rs` for `vms` and `slots`, `reverse.rs` for
+//! `hpa=`), so memory stays
 //! bounded whatever the request asks.  Each line's replies are text or
 //! binary records, as its `format=` says (`out.rs`).
 //!
@@ -18,6 +19,7 @@ use crate::map::Pages;
 use crate::out::{Out, Window};
 use crate::reply::Reply;
 use crate::request::{self, Options, Reason, Span, Token, PAGE_SHIFT};
+use crate::reverse::Reverse;
 use crate::shim::{Scratch, Vm, VmId};
 use crate::single::single;
 use kernel::prelude::*;
@@ -27,6 +29,7 @@ enum Job {
     Pages(Pages),
     Vms(Vms),
     Slots(Slots),
+    Reverse(Reverse),
 }
 
 /// How far the current line has been answered.
@@ -205,6 +208,15 @@ fn start_token(
                 }
             }
         }
+        Token::Hpa { pfn, pages, offset } => match st.opts {
+            Ok(opts) => {
+                st.job = Some(Job::Reverse(Reverse::new(
+                    span, pfn, pages, offset, opts.pid,
+                )));
+                return Ok(());
+            }
+            Err(reason) => Reply::TokenErr { reason, span },
+        },
         Token::Addr(gpa) => single(gpa, st, held)?,
         // Options were handled above; nothing else is left.
         _ => return Ok(()),
@@ -221,8 +233,10 @@ fn step(
     held: &mut Option<Vm>,
     out: &mut Out<'_>,
 ) -> Result<bool> {
-    if let Job::Vms(vms) = job {
-        return vms.step(out);
+    match job {
+        Job::Vms(vms) => return vms.step(out),
+        Job::Reverse(r) => return r.step(scratch, out),
+        _ => {}
     }
     // The other jobs only start once the line's options and VM are known.
     let (Some(Ok(id)), Ok(opts)) = (id.as_ref(), opts) else {
@@ -233,6 +247,6 @@ fn step(
     match job {
         Job::Pages(p) => p.step(vm, pid, opts, scratch, out),
         Job::Slots(s) => s.step(vm, pid, out),
-        Job::Vms(_) => Ok(true),
+        Job::Vms(_) | Job::Reverse(_) => Ok(true),
     }
 }

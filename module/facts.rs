@@ -41,7 +41,11 @@ pub(crate) fn page_reply(
         };
         return;
     }
-    let kind = if page.flags & shim::PAGE_HUGETLB != 0 {
+    let kind = if page.flags & shim::PAGE_GMEM != 0 {
+        Kind::Gmem
+    } else if page.flags & shim::PAGE_PFNMAP != 0 {
+        Kind::Pfnmap
+    } else if page.flags & shim::PAGE_HUGETLB != 0 {
         Kind::Hugetlb
     } else if page.flags & shim::PAGE_LARGE != 0 {
         Kind::Thp
@@ -59,7 +63,8 @@ pub(crate) fn page_reply(
     let map = match page.level {
         shim::LEVEL_PUD => MapLevel::Pud,
         shim::LEVEL_PMD => MapLevel::Pmd,
-        _ => MapLevel::Pte,
+        shim::LEVEL_PTE => MapLevel::Pte,
+        _ => MapLevel::None,
     };
     *reply = Reply::Ok(Translation {
         phys: (page.pfn << PAGE_SHIFT) | offset,
@@ -85,6 +90,9 @@ pub(crate) fn page_reply(
 fn no_page_reason(page: &ShimPage, fault: bool) -> Reason {
     if page.flags & shim::PAGE_NO_VMA != 0 {
         Reason::NoVma
+    } else if page.flags & shim::PAGE_GMEM != 0 {
+        // Never allocated in the guest_memfd; no mode allocates there.
+        Reason::NotPresent
     } else if page.flags & shim::PAGE_PFNMAP != 0 {
         Reason::Pfnmap
     } else if page.err == ENOMEM.to_errno() {

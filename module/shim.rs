@@ -22,6 +22,8 @@ pub(crate) struct ShimPage {
     pub(crate) level: u32,
 }
 
+/// `GFN_SHIM_LEVEL_PTE`: mapped by a PTE.
+pub(crate) const LEVEL_PTE: u32 = 1;
 /// `GFN_SHIM_LEVEL_PMD`: mapped by a PMD leaf.
 pub(crate) const LEVEL_PMD: u32 = 2;
 /// `GFN_SHIM_LEVEL_PUD`: mapped by a PUD leaf.
@@ -39,6 +41,8 @@ pub(crate) const PAGE_KSM: u32 = 1 << 3;
 pub(crate) const PAGE_NO_VMA: u32 = 1 << 4;
 /// `GFN_SHIM_PAGE_PFNMAP`: no page, in `VM_IO | VM_PFNMAP` memory.
 pub(crate) const PAGE_PFNMAP: u32 = 1 << 5;
+/// A private page of a guest_memfd memslot, from the guest_memfd.
+pub(crate) const PAGE_GMEM: u32 = 1 << 6;
 
 /// The `log` module parameter (0 all, 1 summary, 2 none) and how many
 /// times it was written.
@@ -76,6 +80,7 @@ pub(crate) struct ShimVm {
     pub(crate) pid: i32,
     pub(crate) slots: u32,
     pub(crate) pages: u64,
+    kvm_id: u64,
 }
 
 /// Most pages one walk covers: one mmap lock hold, one `KVec` of scratch.
@@ -142,8 +147,19 @@ impl VmId {
     /// The VM whose VMM is process `pid`, or the newest VM whose VMM the
     /// caller can see.
     pub(crate) fn find(pid: Option<u32>) -> Result<VmId, Reason> {
+        Self::lookup(pid, 0)
+    }
+
+    /// The VM `vm` of a [`vms`] listing, if it is still there.
+    pub(crate) fn of(vm: &ShimVm) -> Option<VmId> {
+        let pid = u32::try_from(vm.pid).ok()?;
+        Self::lookup(Some(pid), vm.kvm_id as usize).ok()
+    }
+
+    /// [`VmId::find`], or with `kvm` not 0, that VM of the VMM only.
+    fn lookup(pid: Option<u32>, kvm: usize) -> Result<VmId, Reason> {
         let mut vmm = core::ptr::null_mut();
-        let mut kvm = 0;
+        let mut kvm = kvm;
         let mut vmm_pid: c_int = 0;
         // The grammar bounds pids by PID_MAX, so the cast cannot wrap.
         let want = pid.unwrap_or(0) as c_int;

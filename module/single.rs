@@ -115,6 +115,8 @@ fn log_outcome(gpa: u64, pid: u32, reply: &Reply) {
                 Kind::Hugetlb => {
                     log_line!(Address, "page is hugetlb page, size {} KiB\n", t.size >> 10)
                 }
+                Kind::Pfnmap => log_line!(Address, "page is PFNMAP memory (no struct page)\n"),
+                Kind::Gmem => log_line!(Address, "page is private guest_memfd memory\n"),
             }
         }
         Reply::AddrErr { reason, .. } => {

@@ -114,7 +114,7 @@ kdir=$(tail -1 "$(logs_of fast)")
 took "rest of the fast kernel"
 echo "== lint: kernel rustfmt, checkpatch"
 lint kernel-rustfmt rustfmt --edition 2021 --config-path "$kdir/source/.rustfmt.toml" --check "$TOP/gfn_main.rs"
-lint checkpatch "$kdir/source/scripts/checkpatch.pl" --no-tree --quiet -f "$TOP/kvm_shim.c" "$TOP/kvm_shim.h" "$TOP/page_walk.c"
+lint checkpatch "$kdir/source/scripts/checkpatch.pl" --no-tree --quiet -f "$TOP/kvm_shim.c" "$TOP/kvm_shim.h" "$TOP/page_walk.c" "$TOP/gmem_walk.c"
 
 slowest= host_job=
 for flavour in $flavours; do

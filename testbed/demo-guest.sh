@@ -1,7 +1,9 @@
 #!/bin/sh
 # The demo, inside the test guest (kernel with the vm_list patch, KVM).
-# Act 1, what users do: QEMU boots a Linux guest that runs writer; the host
-# side translates writer's address with QEMU's pid and reads the value back.
+# Act 1, what users do: QEMU (memfd-backed guest RAM, as vhost-user and live
+# update use) boots a Linux guest that runs writer; the host side translates
+# writer's address with QEMU's pid, reads the value back, and asks whose
+# guest memory that host page is.
 # Act 2: the test VMM with base, THP and hugetlb memory, several addresses.
 set -e
 say() { printf '\n$ %s\n' "$*"; }
@@ -14,9 +16,9 @@ say insmod gfn_to_pfn.ko
 insmod /gfn_to_pfn.ko
 ls -l /proc/gfn_to_pfn
 
-say "qemu-system-x86_64 -accel kvm -m 256 -object memory-backend-ram,...,prealloc=on ...  (guest runs: writer 77)"
+say "qemu-system-x86_64 -accel kvm -m 256 -object memory-backend-memfd,...,share=on,prealloc=on ...  (guest runs: writer 77)"
 qemu-system-x86_64 -M pc -accel kvm -cpu host -m 256 \
-	-object memory-backend-ram,id=m0,size=256M,prealloc=on -machine memory-backend=m0 \
+	-object memory-backend-memfd,id=m0,size=256M,share=on,prealloc=on -machine memory-backend=m0 \
 	-nic none -vga none -nographic -no-reboot -L /qemu-fw \
 	-kernel /inner/bzImage -initrd /inner/initramfs.gz \
 	-append "console=ttyS0 loglevel=3 $tsc writer.value=77" </dev/null >/tmp/qemu.out 2>&1 &
@@ -37,6 +39,9 @@ phys=$(echo "$reply" | sed -n 's/.*phys=\(0x[0-9a-f]*\).*/\1/p')
 
 say "reader $phys"
 reader "$phys"
+
+say "gfn_test hpa $phys   (and back: whose guest memory is that host page? SMM's address space aliases RAM)"
+gfn_test hpa "$phys"
 
 say "gfn_test vms; gfn_test slots --pid $qemu"
 gfn_test vms

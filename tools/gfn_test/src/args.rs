@@ -1,6 +1,6 @@
 //! Command line of `gfn_test`: addresses, then optionally the VMM's pid
-//! last, as the seed client took them; or one of the `vms`, `slots` and
-//! `map` subcommands.
+//! last, as the seed client took them; or one of the `vms`, `slots`, `map`
+//! and `hpa` subcommands.
 
 use clap::Parser;
 
@@ -14,6 +14,8 @@ const EXAMPLES: &str = "Examples:
   gfn_test slots --pid 4242       list the VM's memslots
   gfn_test map --pid 4242         map every page of the VM, runs merged
   gfn_test map 0x0-0x100000 0x40000000+512 --fault   map ranges, faulting pages in
+  gfn_test hpa 0x1f5f0080         which guest pages, of every VM, are at that host address
+  gfn_test hpa 0x1f400000+512 --pid 4242   ... in a host range, in one VM
 
 Exit status: 0 when every address translated (map, vms, slots: when the VM
 or the VMs were found), 1 when any failed, 2 on errors.";
@@ -57,6 +59,8 @@ pub enum Sub {
     Slots,
     /// Ranges as the module's grammar writes them; empty for the whole VM.
     Map(Vec<String>),
+    /// Host physical addresses or ranges, as the module's grammar writes them.
+    Hpa(Vec<String>),
 }
 
 /// The subcommand in `words`, if any; checks `map`'s ranges.
@@ -85,6 +89,22 @@ pub fn sub(cli: &Cli) -> Result<Option<Sub>, String> {
             }
             Sub::Map(rest.to_vec())
         }
+        "hpa" if rest.is_empty() => {
+            return Err("'hpa' needs host physical addresses or ranges (0x...)".into())
+        }
+        "hpa" => {
+            for r in rest {
+                let tokens: Vec<_> = gfn_client::request::lines(format!("hpa={r}").as_bytes())
+                    .flat_map(|l| l.tokens().map(|(_, t)| t).collect::<Vec<_>>())
+                    .collect();
+                if !matches!(tokens.as_slice(), [gfn_client::request::Token::Hpa { .. }]) {
+                    return Err(format!(
+                        "'{r}' is not a host address or range: write 0x..., START-END or START+PAGES"
+                    ));
+                }
+            }
+            Sub::Hpa(rest.to_vec())
+        }
         _ => return Ok(None),
     }))
 }
@@ -96,6 +116,11 @@ pub fn sub_request(sub: &Sub, cli: &Cli) -> String {
         Sub::Slots => "slots".to_string(),
         Sub::Map(ranges) if ranges.is_empty() => "all".to_string(),
         Sub::Map(ranges) => ranges.join(" "),
+        Sub::Hpa(addrs) => addrs
+            .iter()
+            .map(|a| format!("hpa={a}"))
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     req += &options(cli);
     req
@@ -239,6 +264,14 @@ mod tests {
         assert!(sub(&cli(&["map", "0x1000"])).is_err());
         assert!(sub(&cli(&["map", "0x2000-0x1000"])).is_err());
         assert!(sub(&cli(&["vms", "7"])).is_err());
+        let c = cli(&["hpa", "0x1f5f0080", "0x1000+4", "--pid", "7"]);
+        assert_eq!(
+            sub_request(&sub(&c).unwrap().unwrap(), &c),
+            "hpa=0x1f5f0080 hpa=0x1000+4 pid=7"
+        );
+        assert!(sub(&cli(&["hpa"])).is_err());
+        assert!(sub(&cli(&["hpa", "1234"])).is_err());
+        assert!(sub(&cli(&["hpa", "0x2000-0x1000"])).is_err());
         assert_eq!(sub(&cli(&["0x1000", "7"])).unwrap(), None);
         assert!(Cli::try_parse_from(["gfn_test", "--as", "2", "vms"]).is_err());
     }

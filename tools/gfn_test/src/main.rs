@@ -1,7 +1,8 @@
 //! gfn_test: the host client of gfn_to_pfn.  Sends guest physical
 //! addresses to `/proc/gfn_to_pfn` and prints the module's reply, as the
 //! seed's client did (`Kernel reply: ...`), or as JSON; `vms`, `slots` and
-//! `map` list VMs, memslots and whole-VM maps, streamed as they are read.
+//! `map` list VMs, memslots and whole-VM maps, streamed as they are read;
+//! `hpa` tells which guest pages are given host pages.
 
 mod args;
 

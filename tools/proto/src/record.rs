@@ -24,9 +24,10 @@
 //!                     3 vm, 4 slot
 //! 40     2    slot    translated run: memslot id; slot: its id
 //! 42     1    as      memslot address space (translated run, slot)
-//! 43     1    kind    translated run: 1 base, 2 thp, 3 hugetlb
+//! 43     1    kind    translated run: 1 base, 2 thp, 3 hugetlb, 4 pfnmap,
+//!                     5 gmem
 //! 44     1    order   translated run: order of the host folio
-//! 45     1    map     translated run: 1 pte, 2 pmd, 3 pud
+//! 45     1    map     translated run: 1 pte, 2 pmd, 3 pud, 0 none
 //! 46     1    share   translated run: 0 none, 1 zero, 2 ksm
 //! 47     1    (zero)
 //! ```

@@ -6,9 +6,9 @@
 //! source, so both always agree.
 //!
 //! ```text
-//! ok phys=0x<hex> kind=<base|thp|hugetlb> gpa=0x<hex> hva=0x<hex> pid=<dec> size=<dec>
+//! ok phys=0x<hex> kind=<base|thp|hugetlb|pfnmap|gmem> gpa=0x<hex> hva=0x<hex> pid=<dec> size=<dec>
 //!    order=<dec> node=<dec> slot=<dec> as=<dec> share=<none|zero|ksm>
-//!    map=<pte|pmd|pud> [pages=<dec>]
+//!    map=<pte|pmd|pud|none> [pages=<dec>]
 //! err:<reason> gpa=0x<hex> [pid=<dec>] [pages=<dec>]
 //! err:<reason> offset=<dec> len=<dec>
 //! vm pid=<dec> slots=<dec> memory=<dec>
@@ -80,6 +80,14 @@ named! {
         Thp = ("thp", 2),
         /// A hugetlbfs page.
         Hugetlb = ("hugetlb", 3),
+        /// A frame of `VM_PFNMAP` memory (device memory, a `/dev/mem`
+        /// mapping): no folio; `order` and `size` are the mapping's, and
+        /// `node` is `u32::MAX` (not known).
+        Pfnmap = ("pfnmap", 4),
+        /// A private page of a guest_memfd memslot (confidential VMs and
+        /// `KVM_X86_SW_PROTECTED_VM`): the guest_memfd's folio, which no
+        /// page table of the VMM maps (`map=none`).
+        Gmem = ("gmem", 5),
     }
 }
 
@@ -106,6 +114,8 @@ named! {
         Pmd = ("pmd", 2),
         /// A PUD leaf: a 1 GiB hugetlb page mapped whole.
         Pud = ("pud", 3),
+        /// Not mapped by the VMM at all: a private guest_memfd page.
+        None = ("none", 0),
     }
 }
 

@@ -7,11 +7,12 @@
 //! write   := line ( '\n' line )*
 //! line    := sep* ( token ( sep+ token )* )? sep*
 //! sep     := ' ' | '\t' | '\r' | '\v' | '\f' | ','
-//! token   := address | range | 'all' | 'vms' | 'slots' | option
+//! token   := address | range | 'all' | 'vms' | 'slots' | hpa | option
 //! address := hex                             a guest physical address (u64)
 //! range   := hex '-' hex                     every page with a byte in [start, end)
 //!          | hex '+' count                   count pages from start's page
 //! count   := digit+ | hex                    at least 1
+//! hpa     := 'hpa=' ( address | range )      who maps these host physical pages
 //! hex     := ('0x' | '0X') hexdigit+
 //! option  := pid | 'pid=' digit+ | 'mode=' ('fault' | 'nofault') | 'as=' ('0' | '1')
 //!          | 'format=' ('text' | 'bin')
@@ -26,7 +27,9 @@
 //! replies are text lines (`reply.rs`), with `format=bin` fixed-size
 //! records (`record.rs`): a line with a valid `format=bin` anywhere on it
 //! gets records even when another of its options is bad.  `all` stands for
-//! every memslot of the VM, `vms` lists the VMs, `slots` the VM's memslots.
+//! every memslot of the VM, `vms` lists the VMs, `slots` the VM's memslots;
+//! `hpa=` asks which guest pages, of every VM (or the line's pid's), are
+//! those host pages.
 //! Nothing here allocates or panics.
 
 /// Largest request, in bytes, one write may carry; larger writes fail with
@@ -81,11 +84,13 @@ pub enum Reason {
     Pfnmap,
     /// `mode=fault` ran out of memory faulting the page in.
     NoMem,
+    /// No VM maps any of the host pages asked for (`hpa=`).
+    NotGuestMemory,
 }
 
 impl Reason {
     /// Every reason, for lookups by name.
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 18] = [
         Reason::InvalidToken,
         Reason::Overflow,
         Reason::InvalidPid,
@@ -103,6 +108,7 @@ impl Reason {
         Reason::NoVma,
         Reason::Pfnmap,
         Reason::NoMem,
+        Reason::NotGuestMemory,
     ];
 
     /// The reason's name in replies (`err:<name>`).
@@ -125,6 +131,7 @@ impl Reason {
             Reason::NoVma => "no-vma",
             Reason::Pfnmap => "pfnmap",
             Reason::NoMem => "no-mem",
+            Reason::NotGuestMemory => "not-guest-memory",
         }
     }
 
@@ -165,6 +172,17 @@ pub enum Token {
     Vms,
     /// List the VM's memslots.
     Slots,
+    /// Which guest pages are the `pages` host frames from `pfn` on (`hpa=`);
+    /// `offset` is the byte offset of a single address in its page (0 for
+    /// a range).
+    Hpa {
+        /// First host frame number.
+        pfn: u64,
+        /// Number of frames, at least 1.
+        pages: u64,
+        /// Offset of a single address in its page.
+        offset: u64,
+    },
     /// The pid of a VMM (an option).
     Pid(u32),
     /// Whether pages may be faulted in (an option).
@@ -307,6 +325,25 @@ fn parse_option(key: &[u8], value: &[u8]) -> (Result<Token, Reason>, Option<Opti
                 _ => Err(Reason::InvalidValue),
             },
             Some(OptionKey::As),
+        ),
+        b"hpa" => (
+            match value.iter().position(|&b| b == b'-' || b == b'+') {
+                Some(at) => match parse_range(&value[..at], value[at], &value[at + 1..]) {
+                    Ok(Token::Range { gfn, pages }) => Ok(Token::Hpa {
+                        pfn: gfn,
+                        pages,
+                        offset: 0,
+                    }),
+                    Ok(_) => Err(Reason::InvalidValue),
+                    Err(e) => Err(e),
+                },
+                None => parse_addr(value).map(|a| Token::Hpa {
+                    pfn: a >> PAGE_SHIFT,
+                    pages: 1,
+                    offset: a & ((1 << PAGE_SHIFT) - 1),
+                }),
+            },
+            None,
         ),
         b"format" => (
             match value {

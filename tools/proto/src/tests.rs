@@ -529,3 +529,46 @@ fn records_the_module_would_not_write_are_refused() {
         }
     }
 }
+
+#[test]
+fn hpa_asks_for_host_pages() {
+    assert_eq!(
+        tokens(b"hpa=0x1f5f0080"),
+        [Token::Hpa {
+            pfn: 0x1f5f0,
+            pages: 1,
+            offset: 0x80
+        }]
+    );
+    assert_eq!(
+        tokens(b"hpa=0x1000-0x3001 hpa=0x4000+2"),
+        [
+            Token::Hpa {
+                pfn: 1,
+                pages: 3,
+                offset: 0
+            },
+            Token::Hpa {
+                pfn: 4,
+                pages: 2,
+                offset: 0
+            }
+        ]
+    );
+    assert_eq!(
+        tokens(b"hpa=0x2000-0x1000"),
+        [Token::Bad(Reason::EmptyRange)]
+    );
+    assert_eq!(tokens(b"hpa=42"), [Token::Bad(Reason::InvalidToken)]);
+    assert_eq!(tokens(b"hpa="), [Token::Bad(Reason::InvalidToken)]);
+    assert!(!Token::Hpa {
+        pfn: 0,
+        pages: 1,
+        offset: 0
+    }
+    .is_option());
+    // Not an option: any number of them, beside the line's options.
+    let line = lines(b"hpa=0x1000 hpa=0x2000 pid=3").next().unwrap();
+    assert_eq!(line.options().map(|o| o.pid), Ok(Some(3)));
+    assert_eq!(Reason::NotGuestMemory.code(), 18);
+}

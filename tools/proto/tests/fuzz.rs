@@ -118,6 +118,7 @@ fn pieces() -> impl Strategy<Value = Vec<u8>> {
         Just(b"as=".to_vec()),
         Just(b"format=".to_vec()),
         Just(b"bin".to_vec()),
+        Just(b"hpa=".to_vec()),
         "[0-9a-fA-FxX]{1,20}".prop_map(String::into_bytes),
         any::<u64>().prop_map(|v| format!("{v:#x}").into_bytes()),
         (0u64..5_000_000).prop_map(|v| v.to_string().into_bytes()),

@@ -19,6 +19,7 @@ mod t_facts;
 mod t_file;
 mod t_format;
 mod t_fuzz;
+mod t_gmem;
 mod t_held;
 mod t_input;
 mod t_lifecycle;
@@ -29,6 +30,7 @@ mod t_mm_races;
 mod t_pidns;
 mod t_qemu;
 mod t_reasons;
+mod t_reverse;
 mod t_stress;
 mod t_tools;
 mod t_translate;
@@ -97,7 +99,16 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
             2.5,
             t_map::streamed_reply_is_bounded,
         ),
-        t("no_vma_and_pfnmap", 0.3, t_reasons::no_vma_and_pfnmap),
+        t(
+            "no_vma_and_pfnmap_frames",
+            0.3,
+            t_reasons::no_vma_and_pfnmap_frames,
+        ),
+        t(
+            "memslots_changed_between_queries",
+            0.5,
+            t_reasons::memslots_changed_between_queries,
+        ),
         t("pte_mapped_thp", 0.3, t_walk::pte_mapped_thp),
         t(
             "probe_keeps_pages_idle",
@@ -110,6 +121,14 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         t("mthp_order", 1.2, t_facts::mthp_order),
         t("ksm_pages", 1.0, t_facts::ksm_pages),
         t("numa_node", 0.3, t_facts::numa_node),
+        t("memfd_memory", 0.5, t_facts::memfd_memory),
+        t(
+            "guest_memfd_private_pages",
+            0.5,
+            t_gmem::guest_memfd_private_pages,
+        ),
+        t("reverse_lookup", 2.0, t_reverse::reverse_lookup),
+        t("reverse_lookup_ksm", 2.0, t_reverse::reverse_lookup_ksm),
         t("smm_address_space", 0.1, t_facts::smm_address_space),
         t("discovery_vms_slots", 0.2, t_facts::discovery),
         t("non_root_refused", 0.1, t_file::non_root_refused),
@@ -131,6 +150,17 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         t("qemu_default_memory", 5.0, t_qemu::qemu_default_memory),
         t("qemu_thp_memory", 8.0, t_qemu::qemu_thp_memory),
         t("qemu_hugetlbfs_memory", 6.0, t_qemu::qemu_hugetlbfs_memory),
+        t("qemu_memfd_memory", 6.0, t_qemu::qemu_memfd_memory),
+        t(
+            "qemu_memfd_hugetlb_memory",
+            6.0,
+            t_qemu::qemu_memfd_hugetlb_memory,
+        ),
+        t(
+            "qemu_tmpfs_file_memory",
+            6.0,
+            t_qemu::qemu_tmpfs_file_memory,
+        ),
         // 3.4 s per 10^5 operations on the fast kernel; 13x that on debug.
         Test::new(
             "interface_fuzz",

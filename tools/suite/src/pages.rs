@@ -109,8 +109,9 @@ pub fn check_slot(vmm: &Vmm, slot: &Slot, map: &BTreeMap<u64, Page>) -> Result<C
 /// Checks how the pages of `slot` in `map` are said to be mapped against
 /// the VMM's smaps, per mapping: a hugetlb mapping maps every page at its
 /// page size (`pmd` for 2 MiB, `pud` for 1 GiB); in any other, the pages
-/// told `pmd` (the huge zero page aside) are exactly its AnonHugePages,
-/// the PMD-mapped THPs smaps counts, and the rest are `pte`.
+/// told `pmd` (the huge zero page aside) are exactly its AnonHugePages and
+/// ShmemPmdMapped, the PMD-mapped THPs smaps counts, and the rest are
+/// `pte`.
 fn check_levels(vmm: &Vmm, slot: &Slot, map: &BTreeMap<u64, Page>) -> Result<(), String> {
     let end = slot.hva + slot.size;
     let vmas = oracle::smaps(vmm.pid, slot.hva, end)?;
@@ -124,7 +125,12 @@ fn check_levels(vmm: &Vmm, slot: &Slot, map: &BTreeMap<u64, Page>) -> Result<(),
         for page in map.range(first..first + pages).map(|(_, p)| p) {
             match page {
                 Page::Ok(t) if t.map == MapLevel::Pmd && t.share == Share::Zero => {}
-                Page::Ok(t) => told[t.map as usize] += 1,
+                Page::Ok(t) => match t.map {
+                    MapLevel::Pte => told[0] += 1,
+                    MapLevel::Pmd => told[1] += 1,
+                    MapLevel::Pud => told[2] += 1,
+                    MapLevel::None => {}
+                },
                 Page::Err(_) => {}
             }
         }
@@ -133,7 +139,8 @@ fn check_levels(vmm: &Vmm, slot: &Slot, map: &BTreeMap<u64, Page>) -> Result<(),
             2048 => [0, told[1], 0],
             1_048_576 => [0, 0, told[2]],
             _ => {
-                let pmd = v.kib("AnonHugePages")? / 4;
+                // PMD-mapped THPs: anonymous ones, and shmem's (memfd).
+                let pmd = (v.kib("AnonHugePages")? + v.kib("ShmemPmdMapped").unwrap_or(0)) / 4;
                 [(told[0] + told[1]).saturating_sub(pmd), pmd, 0]
             }
         };

@@ -2,12 +2,12 @@
 //! NUMA node and SMM address space, each against its own oracle
 //! (kpageflags, move_pages(2), the VMM's slot table).
 
-use crate::check::ensure;
-use crate::module::ask;
+use crate::check::{devmem_value, ensure};
+use crate::module::{ask, translate};
 use crate::oracle::{self, has, kpageflags, KPF_ZERO_PAGE};
 use crate::pages::{check_slot, per_page, Page};
 use crate::vmm::Vmm;
-use gfn_proto::reply::{Kind, Reply, Share};
+use gfn_proto::reply::{Kind, MapLevel, Reply, Share};
 use std::time::{Duration, Instant};
 
 /// Writes sysfs settings and puts the old values back when dropped.
@@ -126,6 +126,18 @@ pub fn mthp_order() -> Result<(), String> {
     vmm.stop()
 }
 
+/// Where KSM's knobs are.
+pub const KSM: &str = "/sys/kernel/mm/ksm";
+
+/// Runs ksmd scanning fast, until the returned settings are dropped.
+pub fn ksmd_fast() -> Result<Sysfs, String> {
+    Sysfs::set(&[
+        (&format!("{KSM}/pages_to_scan"), "5000"),
+        (&format!("{KSM}/sleep_millisecs"), "10"),
+        (&format!("{KSM}/run"), "1"),
+    ])
+}
+
 /// Pages KSM merged are told `share=ksm`: as many as KSM counts for the
 /// VMM (`ksm_merging_pages` in /proc/PID/ksm_stat), on as many distinct
 /// frames as it has KSM pages (`pages_shared`; the VMM is the only process
@@ -133,12 +145,8 @@ pub fn mthp_order() -> Result<(), String> {
 /// bit on every anonymous page (`mapping & PAGE_MAPPING_KSM` in
 /// fs/proc/page.c).
 pub fn ksm_pages() -> Result<(), String> {
-    let ksm = "/sys/kernel/mm/ksm";
-    let _sysfs = Sysfs::set(&[
-        (&format!("{ksm}/pages_to_scan"), "5000"),
-        (&format!("{ksm}/sleep_millisecs"), "10"),
-        (&format!("{ksm}/run"), "1"),
-    ])?;
+    let ksm = KSM;
+    let _sysfs = ksmd_fast()?;
     let vmm = Vmm::start(&["--slot", "ksm:4M@0x40000000"])?;
     let start = Instant::now();
     loop {
@@ -295,4 +303,60 @@ pub fn discovery() -> Result<(), String> {
         matches!(none.as_slice(), [Reply::TokenErr { reason, .. }] if *reason == gfn_proto::request::Reason::NoVms),
         || format!("vms with no VM: {none:?}"),
     )
+}
+
+/// Guest memory on shared memfds, as QEMU's memory-backend-memfd gives it
+/// (vhost-user, live update): shmem base pages, shmem THPs
+/// (`shmem_enabled=advise` and MADV_HUGEPAGE) and memfd hugetlb pages.
+/// Every page agrees with pagemap and kpageflags (frame, kind, level as
+/// smaps' ShmemPmdMapped counts), and what the vCPU wrote into each is at
+/// the reported address (`/dev/mem`).
+pub fn memfd_memory() -> Result<(), String> {
+    let _shmem = Sysfs::set(&[(
+        "/sys/kernel/mm/transparent_hugepage/shmem_enabled",
+        "advise",
+    )])?;
+    let vmm = Vmm::start(&[
+        "--slot",
+        "memfd:1M@0x100000",
+        "--slot",
+        "memfd-thp:4M@0x40000000",
+        "--slot",
+        "memfd-hugetlb:2M@0x80000000",
+        "--write",
+        "0x100010=0x1111",
+        "--write",
+        "0x40200020=0x2222",
+        "--write",
+        "0x80000030=0x3333",
+    ])?;
+    let map = per_page(&ask(&format!("all pid={}", vmm.pid))?)?;
+    for slot in &vmm.slots {
+        check_slot(&vmm, slot, &map)?;
+    }
+    let kinds = |lo: u64, hi: u64| -> Vec<(Kind, MapLevel)> {
+        let mut v: Vec<_> = map
+            .range(lo >> 12..hi >> 12)
+            .filter_map(|(_, p)| match p {
+                Page::Ok(t) => Some((t.kind, t.map)),
+                Page::Err(_) => None,
+            })
+            .collect();
+        v.dedup();
+        v
+    };
+    let base = kinds(0x100000, 0x200000);
+    let thp = kinds(0x40000000, 0x40400000);
+    let huge = kinds(0x80000000, 0x80200000);
+    ensure(
+        base == [(Kind::Base, MapLevel::Pte)]
+            && thp.contains(&(Kind::Thp, MapLevel::Pmd))
+            && huge == [(Kind::Hugetlb, MapLevel::Pmd)],
+        || format!("memfd kinds and levels: {base:?}, shmem THP {thp:?}, hugetlb {huge:?}"),
+    )?;
+    for &(gpa, value, _) in &vmm.wrote {
+        let t = translate(&format!("{gpa:#x} pid={}", vmm.pid))?;
+        devmem_value(t.phys, value)?;
+    }
+    vmm.stop()
 }

@@ -83,7 +83,7 @@ fn coherent(t: &Translation, slot: &Slot, gfn: u64, pid: u32) -> bool {
     let level_ok = match t.map {
         MapLevel::Pte => true,
         MapLevel::Pmd => t.kind == Kind::Thp && t.order == 9,
-        MapLevel::Pud => false,
+        MapLevel::Pud | MapLevel::None => false,
     };
     t.gpa == gfn << 12
         && t.hva == hva

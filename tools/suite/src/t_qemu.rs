@@ -4,7 +4,7 @@
 //! `reader` finds the guest's value at the reported host address.
 
 use crate::check::ensure;
-use crate::module::run;
+use crate::module::{output, run};
 use crate::oracle;
 use gfn_proto::reply::{parse_line, Kind, Reply, Translation};
 use std::io::{BufRead, BufReader};
@@ -135,6 +135,27 @@ fn workflow(memory: &[&str], value: u8, want: Option<Kind>) -> Result<(), String
             t.phys
         )
     })?;
+    // And back: the host page's owner is that guest address of this VM,
+    // in address space 0 and, where QEMU's SMM address space aliases RAM
+    // (the pc machine's), in address space 1 too.
+    let (_, text) = output("gfn_test", &["hpa", &format!("{:#x}", t.phys)])?;
+    let owners: Vec<Reply> = text.lines().filter_map(|l| parse_line(l).ok()).collect();
+    let spaces: Vec<u8> = owners
+        .iter()
+        .filter_map(|r| match r {
+            Reply::Ok(o) if o.gpa == gpa && o.pid == pid && o.phys == t.phys => Some(o.as_id),
+            _ => None,
+        })
+        .collect();
+    ensure(
+        spaces.len() == owners.len() && (spaces == [0] || spaces == [0, 1]),
+        || {
+            format!(
+                "gfn_test hpa {:#x}: {text:?}, want gpa {gpa:#x} of pid {pid}",
+                t.phys
+            )
+        },
+    )?;
     drop(qemu);
     Ok(())
 }
@@ -167,4 +188,49 @@ pub fn qemu_hugetlbfs_memory() -> Result<(), String> {
         93,
         Some(Kind::Hugetlb),
     )
+}
+
+/// QEMU's memfd backend (what vhost-user and live update use), shared:
+/// shmem pages.
+pub fn qemu_memfd_memory() -> Result<(), String> {
+    workflow(
+        &[
+            "-object",
+            "memory-backend-memfd,id=m0,size=256M,share=on",
+            "-machine",
+            "memory-backend=m0",
+        ],
+        94,
+        Some(Kind::Base),
+    )
+}
+
+/// The memfd backend on 2 MiB hugetlb pages.
+pub fn qemu_memfd_hugetlb_memory() -> Result<(), String> {
+    workflow(
+        &[
+            "-object",
+            "memory-backend-memfd,id=m0,size=256M,share=on,hugetlb=on,hugetlbsize=2M,prealloc=on",
+            "-machine",
+            "memory-backend=m0",
+        ],
+        95,
+        Some(Kind::Hugetlb),
+    )
+}
+
+/// A memory-backend-file on tmpfs, shared: shmem pages in a named file.
+pub fn qemu_tmpfs_file_memory() -> Result<(), String> {
+    let result = workflow(
+        &[
+            "-object",
+            "memory-backend-file,id=m0,size=256M,mem-path=/tmp/guest-ram,share=on",
+            "-machine",
+            "memory-backend=m0",
+        ],
+        96,
+        Some(Kind::Base),
+    );
+    let _ = std::fs::remove_file("/tmp/guest-ram");
+    result
 }

@@ -13,6 +13,9 @@ pub struct Slot {
     pub gpa: u64,
     pub size: u64,
     pub hva: u64,
+    /// For a `devmem` slot: the physical address its `/dev/mem` mapping
+    /// starts at.
+    pub phys: Option<u64>,
 }
 
 /// A running VMM holding its VM until dropped.
@@ -81,6 +84,7 @@ impl Vmm {
                     gpa: hex(line, "gpa")?,
                     size: hex(line, "size")?,
                     hva: hex(line, "hva")?,
+                    phys: field(line, "phys").map(|_| hex(line, "phys")).transpose()?,
                 });
             } else if line.starts_with("WROTE ") {
                 vmm.wrote
@@ -128,6 +132,23 @@ impl Vmm {
         out.read_line(&mut line)
             .map_err(|e| format!("gfn-vmm output: {e}"))?;
         ensure_line(line.trim_end(), "MMAPPED")
+    }
+
+    /// Sends the VMM one command line (see `gfn-vmm --help`) and returns
+    /// the line it answers.
+    pub fn command(&mut self, cmd: &str) -> Result<String, String> {
+        let stdin = self.stdin.as_mut().ok_or("the VMM's stdin is closed")?;
+        writeln!(stdin, "{cmd}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("to gfn-vmm: {e}"))?;
+        let out = self.out.as_mut().ok_or("the VMM's stdout is closed")?;
+        let mut line = String::new();
+        out.read_line(&mut line)
+            .map_err(|e| format!("gfn-vmm output: {e}"))?;
+        if line.is_empty() {
+            return Err(format!("gfn-vmm ended on {cmd:?}"));
+        }
+        Ok(line.trim_end().to_string())
     }
 
     /// Kills the VMM with SIGKILL and reaps it.

@@ -19,6 +19,18 @@ pub enum Backing {
     /// the VMM holds: memory without struct pages as KVM sees it, at a
     /// physical address the VMM knows.  At most 2 MiB.
     Devmem,
+    /// A shared memfd (shmem), MADV_NOHUGEPAGE: base pages, as QEMU's
+    /// memory-backend-memfd,share=on.
+    Memfd,
+    /// A shared memfd, 2 MiB aligned, MADV_HUGEPAGE: shmem THPs where
+    /// `/sys/kernel/mm/transparent_hugepage/shmem_enabled` allows them.
+    MemfdThp,
+    /// A shared memfd of 2 MiB hugetlb pages (MFD_HUGETLB).
+    MemfdHugetlb,
+    /// A guest_memfd memslot (the VM becomes a KVM_X86_SW_PROTECTED_VM):
+    /// its first half private (the guest_memfd's pages), its second half
+    /// shared (anonymous base pages at its userspace address).
+    Gmem,
 }
 
 impl Backing {
@@ -30,9 +42,13 @@ impl Backing {
             "hugetlb1g" => Backing::Hugetlb1g,
             "ksm" => Backing::Ksm,
             "devmem" => Backing::Devmem,
+            "memfd" => Backing::Memfd,
+            "memfd-thp" => Backing::MemfdThp,
+            "memfd-hugetlb" => Backing::MemfdHugetlb,
+            "gmem" => Backing::Gmem,
             _ => {
                 return Err(format!(
-                    "unknown backing '{s}' (anon|thp|hugetlb|hugetlb1g|ksm|devmem)"
+                    "unknown backing '{s}' (anon|thp|hugetlb|hugetlb1g|ksm|devmem|memfd|memfd-thp|memfd-hugetlb|gmem)"
                 ))
             }
         })
@@ -41,8 +57,10 @@ impl Backing {
     /// Alignment of the slot's guest and host addresses.
     pub fn align(self) -> u64 {
         match self {
-            Backing::Anon | Backing::Ksm | Backing::Devmem => 4096,
-            Backing::Thp | Backing::Hugetlb => 2 << 20,
+            Backing::Anon | Backing::Ksm | Backing::Devmem | Backing::Memfd => 4096,
+            // Two halves of whole pages.
+            Backing::Gmem => 8192,
+            Backing::Thp | Backing::Hugetlb | Backing::MemfdThp | Backing::MemfdHugetlb => 2 << 20,
             Backing::Hugetlb1g => 1 << 30,
         }
     }
@@ -57,6 +75,10 @@ impl fmt::Display for Backing {
             Backing::Hugetlb1g => "hugetlb1g",
             Backing::Ksm => "ksm",
             Backing::Devmem => "devmem",
+            Backing::Memfd => "memfd",
+            Backing::MemfdThp => "memfd-thp",
+            Backing::MemfdHugetlb => "memfd-hugetlb",
+            Backing::Gmem => "gmem",
         })
     }
 }
@@ -125,8 +147,10 @@ pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--
                [--hold | --hold-secs N | --exit | --cycles N] [--no-touch | --scatter]
                [--node N] [--churn] [--unmap GPA]... [--vms N] [--uffd GPA]...
                [--mprotect GPA]... [--thrash]
-  BACKING: anon | thp | hugetlb | hugetlb1g | ksm | devmem;  SIZE: bytes with K/M/G suffix
+  BACKING: anon | thp | hugetlb | hugetlb1g | ksm | devmem | memfd | memfd-thp | memfd-hugetlb | gmem
+  SIZE: bytes with K/M/G suffix
   devmem: a /dev/mem mapping of a 2 MiB hugetlb page the VMM holds (at most 2M)
+  gmem: a guest_memfd memslot of a KVM_X86_SW_PROTECTED_VM, first half private
   --unmap: once the guest ran, munmap the host memory of the slot holding GPA
   --vms: create and hold N VMs of this layout (the last one reports its slots)
   --uffd: once the guest ran, register the missing pages of the slot holding GPA
@@ -141,7 +165,12 @@ pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--
           MADV_DONTNEED and touch, MADV_COLLAPSE, split by mprotect, mremap
           away and back, munmap and mmap anew (prints THRASHED at the end)
   Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.
-  While holding, each line 'mmap' maps, touches and unmaps 1 MiB, then prints MMAPPED.";
+  While holding, stdin lines are commands:
+    mmap                 map, touch and unmap 1 MiB; prints MMAPPED
+    slot ID GPA SIZE     set memslot ID anew at GPA, SIZE bytes of its memory; prints SLOT-SET
+    mremap ID            move memslot ID's memory elsewhere (the memslot keeps the old
+                         address); prints MREMAPPED with the new one
+  and anything else (an empty line) ends the hold.";
 
 /// First GPA used for slots placed without `@GPA`.
 const FIRST_GPA: u64 = 0x10_0000;

@@ -9,7 +9,7 @@ mod guest_code;
 mod memory;
 mod vcpu;
 
-use args::{After, Args};
+use args::{After, Args, Backing};
 use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::{Kvm, VmFd};
 use memory::Region;
@@ -29,7 +29,13 @@ fn run_vm(
     args: &Args,
     out: &mut dyn Write,
 ) -> Result<(VmFd, Vec<(u64, Region)>), String> {
-    let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
+    // guest_memfd memslots need a VM type with private memory.
+    let vm = if args.slots.iter().any(|s| s.backing == Backing::Gmem) {
+        kvm.create_vm_with_type(u64::from(kvm_bindings::KVM_X86_SW_PROTECTED_VM))
+            .map_err(|e| format!("KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM): {e} (is CONFIG_KVM_SW_PROTECTED_VM on?)"))?
+    } else {
+        kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?
+    };
     let say = |out: &mut dyn Write, line: String| {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
@@ -48,7 +54,7 @@ fn run_vm(
         .collect();
     layout.push((CODE_GPA, CODE_SIZE, "code".into(), 0));
     for (id, (gpa, size, backing, as_id)) in layout.iter().enumerate() {
-        let region = match args.slots.get(id) {
+        let mut region = match args.slots.get(id) {
             Some(s) => memory::allocate(s.backing, *size as usize, args.touch, args.node)?,
             None => memory::allocate(
                 args::Backing::Anon,
@@ -57,7 +63,17 @@ fn run_vm(
                 None,
             )?,
         };
-        set_slot(&vm, id as u32, *as_id, *gpa, *size, region.addr as u64)?;
+        if args.slots.get(id).map(|s| s.backing) == Some(Backing::Gmem) {
+            region.gmem = Some(set_gmem_slot(
+                &vm,
+                id as u32,
+                *gpa,
+                *size,
+                region.addr as u64,
+            )?);
+        } else {
+            set_slot(&vm, id as u32, *as_id, *gpa, *size, region.addr as u64)?;
+        }
         let phys = region
             .phys
             .map_or(String::new(), |p| format!(" phys={p:#x}"));
@@ -91,7 +107,9 @@ fn run_vm(
         let hva = region.addr as u64 + (gpa - base);
         // SAFETY: `hva..hva+4` lies in the live mapping found above.
         let got = unsafe { (hva as *const u32).read_volatile() };
-        if got != value as u32 {
+        // A private page's store is in the guest_memfd, not at the HVA.
+        let private = region.gmem.is_some() && gpa - base < region.size as u64 / 2;
+        if got != value as u32 && !private {
             return Err(format!(
                 "guest store at {gpa:#x} not seen: {got:#x} != {value:#x}"
             ));
@@ -129,6 +147,53 @@ fn region_of<'a>(
         .find(|(base, r)| gpa >= *base && gpa < *base + r.size as u64)
         .map(|(base, r)| (*base, r))
         .ok_or_else(|| format!("{what} {gpa:#x} is in no slot"))
+}
+
+/// Sets guest_memfd memslot `id` (address space 0) at `gpa`: a new
+/// guest_memfd of `size` bytes, `hva` as its shared memory; its first half
+/// is made private.  Returns the guest_memfd, which must stay open.
+fn set_gmem_slot(
+    vm: &VmFd,
+    id: u32,
+    gpa: u64,
+    size: u64,
+    hva: u64,
+) -> Result<std::os::fd::OwnedFd, String> {
+    use kvm_bindings::{
+        kvm_create_guest_memfd, kvm_memory_attributes, kvm_userspace_memory_region2,
+        KVM_MEMORY_ATTRIBUTE_PRIVATE, KVM_MEM_GUEST_MEMFD,
+    };
+    use std::os::fd::FromRawFd;
+    let fd = vm
+        .create_guest_memfd(kvm_create_guest_memfd {
+            size,
+            ..Default::default()
+        })
+        .map_err(|e| format!("KVM_CREATE_GUEST_MEMFD: {e}"))?;
+    // SAFETY: `fd` is the descriptor just created, owned from here on.
+    let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    let mem = kvm_userspace_memory_region2 {
+        slot: id,
+        flags: KVM_MEM_GUEST_MEMFD,
+        guest_phys_addr: gpa,
+        memory_size: size,
+        userspace_addr: hva,
+        guest_memfd_offset: 0,
+        guest_memfd: fd as u32,
+        ..Default::default()
+    };
+    // SAFETY: `hva` is a live mapping of `size` bytes kept until the VM is
+    // gone, and `fd` a guest_memfd of `size` bytes kept as long.
+    unsafe { vm.set_user_memory_region2(mem) }
+        .map_err(|e| format!("KVM_SET_USER_MEMORY_REGION2 slot {id} at {gpa:#x}: {e}"))?;
+    vm.set_memory_attributes(kvm_memory_attributes {
+        address: gpa,
+        size: size / 2,
+        attributes: u64::from(KVM_MEMORY_ATTRIBUTE_PRIVATE),
+        flags: 0,
+    })
+    .map_err(|e| format!("KVM_SET_MEMORY_ATTRIBUTES at {gpa:#x}: {e}"))?;
+    Ok(owned)
 }
 
 /// Sets (or, with `size` 0, deletes) memslot `id` of address space `as_id`.
@@ -190,7 +255,7 @@ fn run(args: &Args) -> Result<(), String> {
     for _ in 1..args.vms {
         more.push(run_vm(&kvm, args, &mut std::io::sink())?);
     }
-    let (vm, regions) = run_vm(&kvm, args, &mut out)?;
+    let (vm, mut regions) = run_vm(&kvm, args, &mut out)?;
     println!("READY");
 
     match args.after {
@@ -228,13 +293,48 @@ fn run(args: &Args) -> Result<(), String> {
             let _ = writeln!(std::io::stdout(), "THRASHED steps={n} done={done}");
         }
         After::Hold => {
-            // `mmap` lines: show the mmap lock is free (to the tests).
+            // Commands, one per line, until an empty line or EOF.
             let mut line = String::new();
-            while std::io::stdin().lock().read_line(&mut line).unwrap_or(0) > 0
-                && line.trim() == "mmap"
-            {
-                memory::map_and_unmap()?;
-                println!("MMAPPED");
+            while std::io::stdin().lock().read_line(&mut line).unwrap_or(0) > 0 {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                match words.as_slice() {
+                    // Show the mmap lock is free (to the tests).
+                    ["mmap"] => {
+                        memory::map_and_unmap()?;
+                        println!("MMAPPED");
+                    }
+                    // Memslot ID anew at GPA with SIZE bytes of its memory.
+                    ["slot", id, gpa, size] => {
+                        let (id, gpa, size) = (
+                            args::parse_num(id)?,
+                            args::parse_num(gpa)?,
+                            args::parse_num(size)?,
+                        );
+                        let (_, region) = regions
+                            .get(id as usize)
+                            .ok_or_else(|| format!("no slot {id}"))?;
+                        if size > region.size as u64 {
+                            return Err(format!(
+                                "slot {id}: {size:#x} bytes is more than its memory"
+                            ));
+                        }
+                        let hva = region.addr as u64;
+                        set_slot(&vm, id as u32, 0, 0, 0, hva)?;
+                        set_slot(&vm, id as u32, 0, gpa, size, hva)?;
+                        println!("SLOT-SET id={id} gpa={gpa:#x} size={size:#x}");
+                    }
+                    // Move memslot ID's memory elsewhere (mremap); the
+                    // memslot keeps the old address.
+                    ["mremap", id] => {
+                        let id = args::parse_num(id)?;
+                        let (_, region) = regions
+                            .get_mut(id as usize)
+                            .ok_or_else(|| format!("no slot {id}"))?;
+                        let to = memory::move_away(region)?;
+                        println!("MREMAPPED id={id} hva={to:#x}");
+                    }
+                    _ => break,
+                }
                 line.clear();
             }
         }

@@ -15,6 +15,8 @@ pub struct Region {
     pub _behind: Option<Box<Region>>,
     /// The host physical address of a `devmem` region.
     pub phys: Option<u64>,
+    /// A `gmem` region's guest_memfd, open as long as the region.
+    pub gmem: Option<std::os::fd::OwnedFd>,
 }
 
 impl Drop for Region {
@@ -92,7 +94,7 @@ pub fn allocate(
     node: Option<u32>,
 ) -> Result<Region, String> {
     let addr = match backing {
-        Backing::Anon | Backing::Ksm => {
+        Backing::Anon | Backing::Ksm | Backing::Gmem => {
             let p = mmap(size, libc::MAP_NORESERVE).map_err(|e| format!("mmap anon: {e}"))?;
             madvise(p, size, libc::MADV_NOHUGEPAGE).map_err(|e| format!("MADV_NOHUGEPAGE: {e}"))?;
             if backing == Backing::Ksm {
@@ -122,6 +124,7 @@ pub fn allocate(
             p
         }
         Backing::Devmem => return devmem(size),
+        Backing::Memfd | Backing::MemfdThp | Backing::MemfdHugetlb => memfd(backing, size)?,
         Backing::Hugetlb | Backing::Hugetlb1g => {
             let shift = if backing == Backing::Hugetlb { 21 } else { 30 };
             mmap(size, libc::MAP_HUGETLB | (shift << libc::MAP_HUGE_SHIFT)).map_err(|e| {
@@ -147,7 +150,67 @@ pub fn allocate(
         size,
         _behind: None,
         phys: None,
+        gmem: None,
     })
+}
+
+/// Maps `size` bytes of a new memfd, shared, as QEMU's memfd backend does
+/// (`share=on`): shmem pages, shmem THPs (2 MiB aligned, MADV_HUGEPAGE) or
+/// hugetlb pages.  The descriptor is closed; the mapping keeps the file.
+fn memfd(backing: Backing, size: usize) -> Result<*mut u8, String> {
+    let err = |what: &str| format!("{what} ({backing}): {}", io::Error::last_os_error());
+    let flags = match backing {
+        Backing::MemfdHugetlb => libc::MFD_HUGETLB | libc::MFD_HUGE_2MB,
+        _ => 0,
+    } | libc::MFD_CLOEXEC;
+    // SAFETY: the name is a NUL-terminated literal.
+    let fd = unsafe { libc::memfd_create(c"gfn-vmm".as_ptr(), flags) };
+    if fd < 0 {
+        return Err(err("memfd_create"));
+    }
+    // SAFETY: `fd` is the descriptor just created.
+    if unsafe { libc::ftruncate(fd, size as libc::off_t) } != 0 {
+        return Err(err("ftruncate"));
+    }
+    // A 2 MiB aligned window, so that shmem THPs can be mapped by PMDs.
+    let align = backing.align() as usize;
+    let raw = mmap(size + align, libc::MAP_NORESERVE).map_err(|e| format!("mmap: {e}"))?;
+    let at = (raw as usize).div_ceil(align) * align;
+    // SAFETY: MAP_FIXED over part of the reservation just made, which
+    // nothing else uses; the rest of it is unmapped below.
+    let p = unsafe {
+        libc::mmap(
+            at as *mut libc::c_void,
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_FIXED,
+            fd,
+            0,
+        )
+    };
+    // SAFETY: `fd` is ours; the mapping (if any) holds the file.
+    unsafe { libc::close(fd) };
+    if p == libc::MAP_FAILED {
+        return Err(err("mmap memfd"));
+    }
+    // SAFETY: both ranges lie in the reservation and outside the window.
+    unsafe {
+        if at > raw as usize {
+            libc::munmap(raw.cast(), at - raw as usize);
+        }
+        let tail = raw as usize + size + align - (at + size);
+        if tail > 0 {
+            libc::munmap((at + size) as *mut libc::c_void, tail);
+        }
+    }
+    let p = p as *mut u8;
+    let advice = match backing {
+        Backing::MemfdThp => libc::MADV_HUGEPAGE,
+        Backing::Memfd => libc::MADV_NOHUGEPAGE,
+        _ => return Ok(p),
+    };
+    madvise(p, size, advice).map_err(|e| format!("madvise ({backing}): {e}"))?;
+    Ok(p)
 }
 
 /// Fisher-Yates with xorshift64: a fixed seed, so runs are comparable.
@@ -214,6 +277,7 @@ fn devmem(size: usize) -> Result<Region, String> {
         size,
         _behind: Some(Box::new(page)),
         phys: Some(phys),
+        gmem: None,
     })
 }
 
@@ -412,4 +476,29 @@ pub fn thrash_step(addr: usize, size: usize, round: u64) -> Result<bool, String>
             Ok(true)
         }
     }
+}
+
+/// Moves `region`'s memory to a new address of the kernel's choosing
+/// (mremap), which the region follows; returns that address.  A memslot
+/// on the old address keeps it, with nothing mapped there.
+pub fn move_away(region: &mut Region) -> Result<u64, String> {
+    let size = region.size;
+    // A place to move to: without MREMAP_FIXED a mapping whose size does
+    // not change stays where it is.
+    let spare = mmap(size, libc::MAP_NORESERVE).map_err(|e| format!("mmap: {e}"))?;
+    // SAFETY: the region's own mapping moves onto the spare one just made.
+    let to = unsafe {
+        libc::mremap(
+            region.addr.cast(),
+            size,
+            size,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            spare.cast::<libc::c_void>(),
+        )
+    };
+    if to == libc::MAP_FAILED {
+        return Err(format!("mremap: {}", io::Error::last_os_error()));
+    }
+    region.addr = to.cast();
+    Ok(to as u64)
 }

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `hpa=`: which guest pages are given host pages.  Every VM (or the
+//! line's pid's, when it has one) is walked whole, both address spaces,
+//! with the same page walk as a map, and each entry whose frames fall in
+//! the host range asked for is told as a translation, clipped to it.  So a
+//! frame many guest pages share (the zero page, a KSM page) is told once
+//! per guest page, and a question costs a whole-VM map of every VM asked
+//! (`make bench` prints what that costs).  `VM_PFNMAP` memory is searched
+//! too: its frames are those its mapping maps.
+
+use crate::facts::{page_reply, BLANK};
+use crate::log::log_line;
+use crate::out::Out;
+use crate::reply::Reply;
+use crate::request::{Reason, Span};
+use crate::shim::{self, Scratch, ShimPage, ShimSlot, ShimVm, VmId};
+use kernel::error::code::ESRCH;
+use kernel::prelude::*;
+
+/// An `hpa=` question being answered.
+pub(crate) struct Reverse {
+    span: Span,
+    /// Host frames `lo..hi` are asked about.
+    lo: u64,
+    hi: u64,
+    /// Byte offset of a single address in its page, kept in the replies.
+    offset: u64,
+    /// Only the VM of this VMM, when the line names one.
+    pid: Option<u32>,
+    /// The VMs, listed at the first step, and the next of them to walk.
+    vms: Option<KVVec<ShimVm>>,
+    next: usize,
+    /// The VM being walked (never held between steps: see `VmId`), and
+    /// where its walk stands.
+    cur: Option<VmId>,
+    as_id: u8,
+    gfn: u64,
+    /// Guest pages told so far.
+    found: u64,
+}
+
+impl Reverse {
+    /// Asks which guest pages are the `pages` host frames from `pfn` on,
+    /// for the token at `span`.
+    pub(crate) fn new(span: Span, pfn: u64, pages: u64, offset: u64, pid: Option<u32>) -> Reverse {
+        Reverse {
+            span,
+            lo: pfn,
+            hi: pfn.saturating_add(pages),
+            offset,
+            pid,
+            vms: None,
+            next: 0,
+            cur: None,
+            as_id: 0,
+            gfn: 0,
+            found: 0,
+        }
+    }
+
+    /// Walks one batch of one VM, or moves on to the next VM; returns
+    /// whether the question is answered.
+    pub(crate) fn step(
+        &mut self,
+        scratch: &mut Option<KBox<Scratch>>,
+        out: &mut Out<'_>,
+    ) -> Result<bool> {
+        let vms = match &mut self.vms {
+            Some(vms) => vms,
+            None => self.vms.insert(shim::vms()?),
+        };
+        let Some(id) = self.cur.as_ref() else {
+            let Some(vm) = vms.get(self.next) else {
+                return self.finish(out);
+            };
+            self.next += 1;
+            if self.pid.map_or(true, |p| i64::from(p) == i64::from(vm.pid)) {
+                // A VM gone since the listing is skipped.
+                self.cur = VmId::of(vm);
+                self.as_id = 0;
+                self.gfn = 0;
+            }
+            return Ok(false);
+        };
+        let pid = id.vmm_pid;
+        let Some(vm) = id.open() else {
+            self.cur = None;
+            return Ok(false);
+        };
+        let scratch = match scratch {
+            Some(s) => s,
+            None => scratch.insert(KBox::new(Scratch::new()?, GFP_KERNEL)?),
+        };
+        let Scratch { pages, out: facts } = &mut **scratch;
+        match vm.walk(self.as_id, self.gfn, true, &mut pages[..], &mut facts[..]) {
+            Ok((slot, walked)) => {
+                let start = self.gfn;
+                for page in walked {
+                    if page.err == 0 {
+                        self.tell(page, &slot, pid, out)?;
+                    }
+                    self.gfn += u64::from(page.pages.max(1));
+                }
+                // The shim walks at least the page holding `gfn`.
+                if self.gfn == start {
+                    self.gfn += 1;
+                }
+            }
+            Err(e) if shim::is_no_slot(e) => match vm.slot_find(self.as_id, self.gfn) {
+                Some(s) if s.base_gfn > self.gfn => self.gfn = s.base_gfn,
+                Some(_) => self.gfn += 1,
+                None if self.as_id == 0 => {
+                    self.as_id = 1;
+                    self.gfn = 0;
+                }
+                None => self.cur = None,
+            },
+            // The VMM is exiting: its memory is no one's any more.
+            Err(e) if e == ESRCH => self.cur = None,
+            Err(e) => return Err(e),
+        }
+        Ok(false)
+    }
+
+    /// Tells the part of `page` (an entry of `slot` at `self.gfn`) whose
+    /// frames are asked about, if any.
+    fn tell(&mut self, page: &ShimPage, slot: &ShimSlot, pid: u32, out: &mut Out<'_>) -> Result {
+        let n = u64::from(page.pages.max(1));
+        let first = page.pfn.max(self.lo);
+        let end = page.pfn.saturating_add(n).min(self.hi);
+        if first >= end {
+            return Ok(());
+        }
+        let skip = first - page.pfn;
+        let part = ShimPage {
+            pfn: first,
+            pages: (end - first) as u32,
+            ..*page
+        };
+        let mut reply = BLANK;
+        page_reply(
+            &mut reply,
+            &part,
+            slot,
+            self.gfn + skip,
+            self.offset,
+            pid,
+            false,
+        );
+        out.emit(&reply)?;
+        self.found += end - first;
+        Ok(())
+    }
+
+    /// Ends the question: says so when no VM maps the frames, and logs.
+    fn finish(&mut self, out: &mut Out<'_>) -> Result<bool> {
+        if self.found == 0 {
+            out.emit(&Reply::TokenErr {
+                reason: Reason::NotGuestMemory,
+                span: self.span,
+            })?;
+        }
+        log_line!(
+            Summary,
+            "hpa at offset {}: {} guest pages found\n",
+            self.span.offset,
+            self.found
+        );
+        Ok(true)
+    }
+}

@@ -1,0 +1,212 @@
+//! `hpa=`: which guest pages are given host pages.  The oracle is the
+//! forward maps of every VM (themselves checked against pagemap) and the
+//! VMMs' pagemaps: the answer must list exactly the guest pages whose
+//! frame is asked about, in every VM, and nothing else.
+
+use crate::check::ensure;
+use crate::module;
+use crate::oracle;
+use crate::pages::{check_slot, per_page, Page};
+use crate::t_facts::{ksmd_fast, KSM};
+use crate::t_format::ask_bin;
+use crate::vmm::Vmm;
+use gfn_proto::reply::{Reply, Share, Translation};
+use gfn_proto::request::Reason;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+/// (pid, gpa) of every translated page of each VMM's VM, by host frame,
+/// from whole-VM maps, checked against pagemap when `check` (not while
+/// ksmd merges).
+fn owners(vmms: &[&Vmm], check: bool) -> Result<BTreeMap<u64, BTreeSet<(u32, u64)>>, String> {
+    let mut by_frame: BTreeMap<u64, BTreeSet<(u32, u64)>> = BTreeMap::new();
+    for vmm in vmms {
+        let map = per_page(&ask_bin(&format!("all pid={} format=bin", vmm.pid))?)?;
+        for slot in vmm.slots.iter().filter(|_| check) {
+            check_slot(vmm, slot, &map)?;
+        }
+        for page in map.values() {
+            if let Page::Ok(t) = page {
+                by_frame
+                    .entry(t.phys >> 12)
+                    .or_default()
+                    .insert((t.pid, t.gpa));
+            }
+        }
+    }
+    Ok(by_frame)
+}
+
+/// The guest pages `hpa=...` (with `extra` options) answers, each checked
+/// against its VMM's pagemap; `None` for `err:not-guest-memory`.
+fn reverse(what: &str, extra: &str) -> Result<Option<BTreeSet<(u32, u64)>>, String> {
+    let replies = ask_bin(&format!("hpa={what} {extra} format=bin"))?;
+    if let [Reply::TokenErr {
+        reason: Reason::NotGuestMemory,
+        ..
+    }] = replies.as_slice()
+    {
+        return Ok(None);
+    }
+    let mut told = BTreeSet::new();
+    for r in &replies {
+        let Reply::Ok(t) = r else {
+            return Err(format!("hpa={what}: unexpected {r}"));
+        };
+        for i in 0..t.pages {
+            let page = Translation {
+                phys: t.phys + i * 4096,
+                gpa: t.gpa + i * 4096,
+                hva: t.hva + i * 4096,
+                ..*t
+            };
+            let pfn = oracle::pagemap_pfn(page.pid, page.hva)?;
+            ensure(pfn == page.phys >> 12, || {
+                format!("hpa={what}: {page:?}, but pagemap has frame {pfn:#x} there")
+            })?;
+            ensure(told.insert((page.pid, page.gpa & !0xfff)), || {
+                format!("hpa={what}: gpa {:#x} told twice", page.gpa)
+            })?;
+        }
+    }
+    Ok(Some(told))
+}
+
+/// Frames of two VMs, sampled across base pages, a THP and a hugetlb page,
+/// asked back one by one and as ranges: each answer is exactly the guest
+/// pages the forward maps put on those frames; a line's pid narrows the
+/// search to its VM; a frame no VM maps is `not-guest-memory`.
+pub fn reverse_lookup() -> Result<(), String> {
+    let a = Vmm::start(&[
+        "--slot",
+        "anon:1M@0x100000",
+        "--slot",
+        "thp:4M@0x40000000",
+        "--write",
+        "0x100abc=0x5a",
+    ])?;
+    let b = Vmm::start(&[
+        "--slot",
+        "anon:1M@0x100000",
+        "--slot",
+        "hugetlb:2M@0x80000000",
+    ])?;
+    let owners = owners(&[&a, &b], true)?;
+    let frames: Vec<u64> = owners.keys().copied().collect();
+    ensure(frames.len() > 1000, || format!("{} frames", frames.len()))?;
+    let mut asked = 0;
+    for (i, pfn) in frames.iter().enumerate() {
+        if i % 97 != 0 && i != frames.len() - 1 {
+            continue;
+        }
+        let got = reverse(&format!("{:#x}", pfn << 12), "")?;
+        ensure(got.as_ref() == owners.get(pfn), || {
+            format!(
+                "hpa={:#x}: told {got:?}, the maps say {:?}",
+                pfn << 12,
+                owners.get(pfn)
+            )
+        })?;
+        asked += 1;
+    }
+    // A single address keeps its offset: the owner of that very byte.
+    let (gpa, _, hva) = a.wrote[0];
+    let phys = (oracle::pagemap_pfn(a.pid, hva)? << 12) | (hva & 0xfff);
+    let one = ask_bin(&format!("hpa={phys:#x} format=bin"))?;
+    ensure(
+        matches!(one.as_slice(), [Reply::Ok(t)] if t.gpa == gpa && t.phys == phys && t.pid == a.pid),
+        || format!("hpa={phys:#x}: {one:?}, want gpa {gpa:#x} of pid {}", a.pid),
+    )?;
+    // A range: a whole THP of A, and the pages around a frame of B.
+    let thp = oracle::pagemap_pfn(a.pid, a.hva_of(0x40200000)?)?;
+    let range = reverse(&format!("{:#x}+512", thp << 12), "")?.unwrap_or_default();
+    let want: BTreeSet<_> = (thp..thp + 512)
+        .filter_map(|f| owners.get(&f))
+        .flatten()
+        .copied()
+        .collect();
+    ensure(range == want && range.len() == 512, || {
+        format!(
+            "hpa= of a THP: {} pages, the maps say {}",
+            range.len(),
+            want.len()
+        )
+    })?;
+    // The line's pid narrows the search.
+    let of_a = oracle::pagemap_pfn(a.pid, a.hva_of(0x100000)?)? << 12;
+    ensure(
+        reverse(&format!("{of_a:#x}"), &format!("pid={}", b.pid))?.is_none(),
+        || "a frame of A was found in B's VM".into(),
+    )?;
+    ensure(
+        reverse(&format!("{of_a:#x}"), &format!("pid={}", a.pid))?.is_some(),
+        || "a frame of A was not found in A's VM".into(),
+    )?;
+    // A frame no VM maps: this process's own stack.
+    let x = 5u64;
+    let mine = oracle::pagemap_pfn(std::process::id(), &x as *const u64 as u64)?;
+    ensure(
+        reverse(&format!("{:#x}", mine << 12), "")?.is_none(),
+        || "the test's own stack is someone's guest memory".into(),
+    )?;
+    // gfn_test hpa: the module's own text lines (read as records, printed
+    // as text), and exit status 1 for memory no VM maps.
+    let (ok, text) = module::output("gfn_test", &["hpa", &format!("{phys:#x}")])?;
+    let direct = module::ask(&format!("hpa={phys:#x}"))?;
+    let printed: Vec<String> = direct.iter().map(Reply::to_string).collect();
+    ensure(
+        ok && text.lines().eq(printed.iter().map(String::as_str)),
+        || format!("gfn_test hpa printed {text:?}, the module says {printed:?}"),
+    )?;
+    let (ok, text) = module::output("gfn_test", &["hpa", &format!("{:#x}", mine << 12)])?;
+    ensure(!ok && text.starts_with("err:not-guest-memory"), || {
+        format!("gfn_test hpa of no guest's memory: ok={ok}, {text:?}")
+    })?;
+    println!("     {asked} frames asked one by one, a THP as a range; all as the maps say");
+    a.stop()?;
+    b.stop()
+}
+
+/// A page KSM merged across two VMs is told in both: the answer for a KSM
+/// frame is every guest page of both VMs that the forward maps put on it.
+pub fn reverse_lookup_ksm() -> Result<(), String> {
+    let ksm = KSM;
+    let _sysfs = ksmd_fast()?;
+    let a = Vmm::start(&["--slot", "ksm:256K@0x100000"])?;
+    let b = Vmm::start(&["--slot", "ksm:256K@0x100000"])?;
+    let start = Instant::now();
+    let shared = loop {
+        let owners = owners(&[&a, &b], false)?;
+        let both = owners.iter().find(|(_, o)| {
+            o.iter().any(|(p, _)| *p == a.pid) && o.iter().any(|(p, _)| *p == b.pid)
+        });
+        if let Some((pfn, _)) = both {
+            break *pfn;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            return Err("KSM merged no page of the two VMs in 60 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    // Stop ksmd (merged pages stay merged) and compare at rest.
+    std::fs::write(format!("{ksm}/run"), "0").map_err(|e| format!("ksm run: {e}"))?;
+    let owners = owners(&[&a, &b], true)?;
+    let want = owners.get(&shared).cloned().unwrap_or_default();
+    let got = reverse(&format!("{:#x}", shared << 12), "")?.unwrap_or_default();
+    ensure(got == want, || {
+        format!("KSM frame: told {got:?}, the maps say {want:?}")
+    })?;
+    let map = per_page(&ask_bin(&format!("all pid={} format=bin", a.pid))?)?;
+    ensure(
+        map.values()
+            .any(|p| matches!(p, Page::Ok(t) if t.phys >> 12 == shared && t.share == Share::Ksm)),
+        || "the shared frame is not told share=ksm".into(),
+    )?;
+    println!(
+        "     a KSM frame of two VMs: {} guest pages told, in both",
+        got.len()
+    );
+    let _ = std::fs::write(format!("{ksm}/run"), "2");
+    a.stop()?;
+    b.stop()
+}
