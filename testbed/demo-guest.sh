@@ -51,6 +51,9 @@ say "gfn_test map --pid $qemu | head -8; ... | wc -l   (every page of the VM, ru
 gfn_test map --pid "$qemu" >/tmp/map.txt
 head -8 /tmp/map.txt
 wc -l </tmp/map.txt
+
+say "gfn_test stats --pid $qemu   (the same map, summed up)"
+gfn_test stats --pid "$qemu"
 kill $qemu
 wait $qemu 2>/dev/null || true
 

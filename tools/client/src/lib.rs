@@ -6,6 +6,7 @@
 pub mod json;
 pub mod pagemap;
 pub mod query;
+pub mod stats;
 
 pub use gfn_proto::reply::{Kind, Reply, Translation};
 pub use gfn_proto::request::{self, Reason, MAX_WRITE};

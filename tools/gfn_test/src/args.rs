@@ -1,6 +1,6 @@
 //! Command line of `gfn_test`: addresses, then optionally the VMM's pid
-//! last, as the seed client took them; or one of the `vms`, `slots`, `map`
-//! and `hpa` subcommands.
+//! last, as the seed client took them; or one of the `vms`, `slots`, `map`,
+//! `hpa` and `stats` subcommands.
 
 use clap::Parser;
 
@@ -16,6 +16,7 @@ const EXAMPLES: &str = "Examples:
   gfn_test map 0x0-0x100000 0x40000000+512 --fault   map ranges, faulting pages in
   gfn_test hpa 0x1f5f0080         which guest pages, of every VM, are at that host address
   gfn_test hpa 0x1f400000+512 --pid 4242   ... in a host range, in one VM
+  gfn_test stats                  per VM: memory by backing, level, node, sharing
 
 Exit status: 0 when every address translated (map, vms, slots: when the VM
 or the VMs were found), 1 when any failed, 2 on errors.";
@@ -61,6 +62,8 @@ pub enum Sub {
     Map(Vec<String>),
     /// Host physical addresses or ranges, as the module's grammar writes them.
     Hpa(Vec<String>),
+    /// A summary per VM (every VM, or `--pid`'s).
+    Stats,
 }
 
 /// The subcommand in `words`, if any; checks `map`'s ranges.
@@ -71,6 +74,8 @@ pub fn sub(cli: &Cli) -> Result<Option<Sub>, String> {
     let extra = || format!("'{first}' takes no arguments (got {rest:?}); use --pid");
     Ok(Some(match first.as_str() {
         "vms" if rest.is_empty() => Sub::Vms,
+        "stats" if rest.is_empty() => Sub::Stats,
+        "stats" => return Err(extra()),
         "slots" if rest.is_empty() => Sub::Slots,
         "vms" | "slots" => return Err(extra()),
         "map" => {
@@ -116,6 +121,7 @@ pub fn sub_request(sub: &Sub, cli: &Cli) -> String {
         Sub::Slots => "slots".to_string(),
         Sub::Map(ranges) if ranges.is_empty() => "all".to_string(),
         Sub::Map(ranges) => ranges.join(" "),
+        Sub::Stats => "vms".to_string(),
         Sub::Hpa(addrs) => addrs
             .iter()
             .map(|a| format!("hpa={a}"))

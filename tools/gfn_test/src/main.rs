@@ -2,12 +2,14 @@
 //! addresses to `/proc/gfn_to_pfn` and prints the module's reply, as the
 //! seed's client did (`Kernel reply: ...`), or as JSON; `vms`, `slots` and
 //! `map` list VMs, memslots and whole-VM maps, streamed as they are read;
-//! `hpa` tells which guest pages are given host pages.
+//! `hpa` tells which guest pages are given host pages; `stats` sums each
+//! VM's map up.
 
 mod args;
 
 use clap::Parser;
 use gfn_client::json::JsonReply;
+use gfn_client::stats::VmStats;
 use gfn_client::{query, query_bin_each, requests, Reason, Reply};
 use std::io::Read;
 use std::process::ExitCode;
@@ -53,8 +55,57 @@ fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
     Ok(ok)
 }
 
+/// `stats`: maps each VM (every VM, or `--pid`'s) as binary records and
+/// prints its summary, as text blocks or one JSON object per VM.
+fn run_stats(cli: &args::Cli) -> Result<bool, String> {
+    let pids = match cli.pid {
+        Some(pid) => vec![pid],
+        None => {
+            let mut pids = Vec::new();
+            query_bin_each("vms", |r| {
+                if let Reply::Vm { pid, .. } = r {
+                    pids.push(pid);
+                }
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+            if pids.is_empty() {
+                return Err("no VM to summarize".into());
+            }
+            pids
+        }
+    };
+    let mut ok = true;
+    for (i, pid) in pids.iter().enumerate() {
+        let mut stats = VmStats::new(*pid);
+        let start = std::time::Instant::now();
+        query_bin_each(&format!("all pid={pid}"), |r| {
+            if let Reply::TokenErr { reason, .. } = r {
+                ok = false;
+                eprintln!("gfn_test: VM of pid {pid}: {}", reason.as_str());
+            }
+            stats.add(&r);
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        stats.finish(start.elapsed().as_millis() as u64);
+        if cli.json {
+            println!(
+                "{}",
+                serde_json::to_string(&stats).map_err(|e| e.to_string())?
+            );
+        } else {
+            println!("{}{stats}", if i > 0 { "\n" } else { "" });
+        }
+    }
+    Ok(ok)
+}
+
 fn run(cli: &args::Cli) -> Result<bool, String> {
     if let Some(sub) = args::sub(cli)? {
+        if sub == args::Sub::Stats {
+            return run_stats(cli);
+        }
         return run_sub(&sub, cli);
     }
     let mut plan = args::plan(cli)?;

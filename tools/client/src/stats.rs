@@ -1,0 +1,226 @@
+//! Per-VM summaries of a whole-VM map: how much of a VM's memory is told,
+//! by backing, folio order, mapping level, NUMA node and sharing, and how
+//! much of it huge pages back.  Built from the replies of one `all`, as
+//! they stream by, in bounded memory.
+
+use gfn_proto::reply::{Kind, Reply, Share};
+use gfn_proto::request::Reason;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Bytes in a guest page.
+const PAGE: u64 = 4096;
+
+/// The summary of one VM's map.  Counts are guest pages (4 KiB).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct VmStats {
+    /// The VMM's pid.
+    pub pid: u32,
+    /// Pages in the VM's memslots (both address spaces), as told.
+    pub pages: u64,
+    /// Pages translated (present).
+    pub present: u64,
+    /// Pages not present (never touched, swapped out, reclaimed).
+    pub not_present: u64,
+    /// Pages told with another error, by reason.
+    pub errors: BTreeMap<&'static str, u64>,
+    /// Present pages by kind and folio order ("thp/9").
+    pub by_kind: BTreeMap<String, u64>,
+    /// Present pages by the VMM's page-table level.
+    pub by_map: BTreeMap<&'static str, u64>,
+    /// Present pages by NUMA node (`u32::MAX`: not known).
+    pub by_node: BTreeMap<u32, u64>,
+    /// Present pages that are the zero page or the huge zero page.
+    pub zero: u64,
+    /// Present pages merged by KSM.
+    pub ksm: u64,
+    /// Percent of present pages in transparent huge pages of order 9 or
+    /// more.
+    pub thp_percent: f64,
+    /// Percent of present pages in hugetlb pages.
+    pub hugetlb_percent: f64,
+    /// How long the map took, in milliseconds.
+    pub map_ms: u64,
+}
+
+impl VmStats {
+    /// An empty summary for the VM of `pid`.
+    pub fn new(pid: u32) -> VmStats {
+        VmStats {
+            pid,
+            ..VmStats::default()
+        }
+    }
+
+    /// Counts one reply of the VM's map.
+    pub fn add(&mut self, reply: &Reply) {
+        match reply {
+            Reply::Ok(t) => {
+                self.pages += t.pages;
+                self.present += t.pages;
+                *self
+                    .by_kind
+                    .entry(format!("{}/{}", t.kind.as_str(), t.order))
+                    .or_default() += t.pages;
+                *self.by_map.entry(t.map.as_str()).or_default() += t.pages;
+                *self.by_node.entry(t.node).or_default() += t.pages;
+                match t.share {
+                    Share::Zero => self.zero += t.pages,
+                    Share::Ksm => self.ksm += t.pages,
+                    Share::None => {}
+                }
+            }
+            Reply::AddrErr {
+                reason: Reason::NotPresent,
+                pages,
+                ..
+            } => {
+                self.pages += pages;
+                self.not_present += pages;
+            }
+            Reply::AddrErr { reason, pages, .. } => {
+                self.pages += pages;
+                *self.errors.entry(reason.as_str()).or_default() += pages;
+            }
+            _ => {}
+        }
+    }
+
+    /// Computes the percentages once every reply is counted.
+    pub fn finish(&mut self, map_ms: u64) {
+        let of = |n: u64| {
+            if self.present == 0 {
+                0.0
+            } else {
+                (n as f64 * 1000.0 / self.present as f64).round() / 10.0
+            }
+        };
+        let huge = |kind: Kind| -> u64 {
+            self.by_kind
+                .iter()
+                .filter(|(k, _)| {
+                    let (name, order) = k.split_once('/').unwrap_or(("", "0"));
+                    name == kind.as_str() && order.parse::<u8>().unwrap_or(0) >= 9
+                })
+                .map(|(_, n)| n)
+                .sum()
+        };
+        self.thp_percent = of(huge(Kind::Thp));
+        self.hugetlb_percent = of(huge(Kind::Hugetlb));
+        self.map_ms = map_ms;
+    }
+}
+
+/// `n` pages as bytes, in the largest unit of which there is at least
+/// one, to a tenth.
+fn size(n: u64) -> String {
+    let bytes = n * PAGE;
+    for (unit, shift) in [("GiB", 30), ("MiB", 20)] {
+        if bytes >= 1 << shift {
+            let v = format!("{:.1}", bytes as f64 / f64::from(1u32 << shift));
+            return format!("{} {unit}", v.strip_suffix(".0").unwrap_or(&v));
+        }
+    }
+    format!("{} KiB", bytes >> 10)
+}
+
+impl fmt::Display for VmStats {
+    /// The text block `gfn_test stats` prints for a VM.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |m: &mut dyn Iterator<Item = (String, u64)>| -> String {
+            m.map(|(k, n)| format!("{k} {}", size(n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(f, "vm pid={}  (mapped in {} ms)", self.pid, self.map_ms)?;
+        writeln!(
+            f,
+            "  memory    {} in memslots: {} present, {} not present{}",
+            size(self.pages),
+            size(self.present),
+            size(self.not_present),
+            if self.errors.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", {}",
+                    list(&mut self.errors.iter().map(|(k, n)| (k.to_string(), *n)))
+                )
+            }
+        )?;
+        writeln!(
+            f,
+            "  backing   {}",
+            list(
+                &mut self
+                    .by_kind
+                    .iter()
+                    .map(|(k, n)| (k.replace('/', " order "), *n))
+            )
+        )?;
+        writeln!(
+            f,
+            "  mapped by {}",
+            list(&mut self.by_map.iter().map(|(k, n)| (k.to_string(), *n)))
+        )?;
+        writeln!(
+            f,
+            "  node      {}",
+            list(&mut self.by_node.iter().map(|(k, n)| {
+                let node = if *k == u32::MAX {
+                    "unknown".to_string()
+                } else {
+                    k.to_string()
+                };
+                (node, *n)
+            }))
+        )?;
+        writeln!(
+            f,
+            "  shared    zero page {}, KSM {}",
+            size(self.zero),
+            size(self.ksm)
+        )?;
+        write!(
+            f,
+            "  huge      {}% THP, {}% hugetlb of present memory",
+            self.thp_percent, self.hugetlb_percent
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gfn_proto::reply::parse_line;
+
+    #[test]
+    fn sums_a_map() {
+        let mut s = VmStats::new(7);
+        for line in [
+            "ok phys=0x200000 kind=thp gpa=0x0 hva=0x1000000 pid=7 size=2097152 order=9 node=1 slot=0 as=0 share=none map=pmd pages=512",
+            "ok phys=0x5000 kind=base gpa=0x200000 hva=0x1200000 pid=7 size=4096 order=0 node=0 slot=0 as=0 share=zero map=pte",
+            "err:not-present gpa=0x201000 pid=7 pages=3",
+            "err:no-vma gpa=0x204000 pid=7 pages=4",
+        ] {
+            s.add(&parse_line(line).unwrap());
+        }
+        s.finish(5);
+        assert_eq!(
+            (s.pages, s.present, s.not_present, s.zero),
+            (520, 513, 3, 1)
+        );
+        assert_eq!(s.errors.get("no-vma"), Some(&4));
+        assert_eq!(s.by_kind.get("thp/9"), Some(&512));
+        assert_eq!(s.by_map.get("pte"), Some(&1));
+        assert_eq!(s.by_node.get(&1), Some(&512));
+        assert_eq!(s.thp_percent, 99.8);
+        assert_eq!(s.hugetlb_percent, 0.0);
+        let text = s.to_string();
+        assert!(
+            text.contains("thp order 9 2 MiB") && text.contains("99.8% THP"),
+            "{text}"
+        );
+    }
+}

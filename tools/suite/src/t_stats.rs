@@ -1,0 +1,146 @@
+//! `gfn_test stats`: per-VM summaries, against sums computed independently
+//! from each VMM's pagemap, /proc/kpageflags, move_pages(2) and smaps.
+
+use crate::check::ensure;
+use crate::module::run;
+use crate::oracle::{self, has, kpageflags, KPF_ZERO_PAGE};
+use crate::vmm::Vmm;
+use gfn_client::pagemap;
+use gfn_proto::reply::Kind;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// What the oracles say of one VMM's memslots, in the figures of
+/// `gfn_test stats --json`.
+#[derive(Debug, Default, PartialEq)]
+struct Sums {
+    pages: u64,
+    present: u64,
+    not_present: u64,
+    by_kind: BTreeMap<String, u64>,
+    by_node: BTreeMap<String, u64>,
+    pmd: u64,
+    zero: u64,
+}
+
+fn oracle_sums(vmm: &Vmm) -> Result<Sums, String> {
+    let mut s = Sums::default();
+    for slot in &vmm.slots {
+        let n = (slot.size >> 12) as usize;
+        let entries =
+            pagemap::entries(vmm.pid, slot.hva, n).map_err(|e| format!("pagemap: {e}"))?;
+        let present: Vec<u64> = (0..n as u64)
+            .filter(|&i| entries[i as usize].present)
+            .map(|i| slot.hva + i * 4096)
+            .collect();
+        let nodes = oracle::nodes(vmm.pid, &present)?;
+        s.pages += n as u64;
+        s.present += present.len() as u64;
+        s.not_present += (n - present.len()) as u64;
+        for (addr, node) in present.iter().zip(&nodes) {
+            let pfn = entries[((addr - slot.hva) >> 12) as usize].pfn;
+            let kind = oracle::kind(pfn)?;
+            let order = match kind {
+                Kind::Base => 0,
+                _ => (oracle::compound_size(pfn)? / 4096).trailing_zeros(),
+            };
+            *s.by_kind
+                .entry(format!("{}/{order}", kind.as_str()))
+                .or_default() += 1;
+            *s.by_node.entry(node.to_string()).or_default() += 1;
+            s.zero += u64::from(has(kpageflags(pfn)?, KPF_ZERO_PAGE));
+        }
+        // PMD-mapped: smaps' AnonHugePages, and every 2 MiB hugetlb page.
+        for v in oracle::smaps(vmm.pid, slot.hva, slot.hva + slot.size)? {
+            s.pmd += if v.kib("KernelPageSize")? == 2048 {
+                (v.kib("Private_Hugetlb").unwrap_or(0) + v.kib("Shared_Hugetlb").unwrap_or(0)) / 4
+            } else {
+                v.kib("AnonHugePages")? / 4
+            };
+        }
+    }
+    Ok(s)
+}
+
+/// The same figures from `gfn_test stats --json`.
+fn tool_sums(v: &Value) -> Sums {
+    let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    let map = |k: &str| -> BTreeMap<String, u64> {
+        v[k].as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, n)| (k.clone(), n.as_u64().unwrap_or(u64::MAX)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    Sums {
+        pages: n("pages"),
+        present: n("present"),
+        not_present: n("not_present"),
+        by_kind: map("by_kind"),
+        by_node: map("by_node"),
+        pmd: v["by_map"]["pmd"].as_u64().unwrap_or(0),
+        zero: n("zero"),
+    }
+}
+
+/// Two VMs with mixed backings, one bound to each NUMA node, one partly
+/// untouched: `stats --json` gives, per VM, exactly the sums of the
+/// oracles; the text form has a block per VM.
+pub fn gfn_test_stats() -> Result<(), String> {
+    let a = Vmm::start(&[
+        "--node",
+        "0",
+        "--slot",
+        "anon:1M@0x100000",
+        "--slot",
+        "thp:4M@0x40000000",
+        "--slot",
+        "hugetlb:2M@0x80000000",
+    ])?;
+    let b = Vmm::start(&[
+        "--node",
+        "1",
+        "--no-touch",
+        "--slot",
+        "anon:1M@0x100000",
+        "--slot",
+        "thp:2M@0x40000000",
+        "--write",
+        "0x100010=0x1",
+        "--write",
+        "0x40000010=0x2",
+    ])?;
+    for vmm in [&a, &b] {
+        let text = run(
+            "gfn_test",
+            &["stats", "--json", "--pid", &vmm.pid.to_string()],
+        )?;
+        let v: Value = serde_json::from_str(text.trim()).map_err(|e| format!("{text:?}: {e}"))?;
+        let want = oracle_sums(vmm)?;
+        let got = tool_sums(&v);
+        ensure(got == want, || {
+            format!("pid {}: stats say {got:?}, the oracles {want:?}", vmm.pid)
+        })?;
+        let thp = want
+            .by_kind
+            .iter()
+            .filter(|(k, _)| k.starts_with("thp/") && !k.ends_with("/0"))
+            .map(|(_, n)| n)
+            .sum::<u64>();
+        let pct = (thp as f64 * 1000.0 / want.present as f64).round() / 10.0;
+        ensure(v["thp_percent"].as_f64() == Some(pct), || {
+            format!("thp_percent {} want {pct}", v["thp_percent"])
+        })?;
+    }
+    let text = run("gfn_test", &["stats"])?;
+    for vmm in [&a, &b] {
+        ensure(text.contains(&format!("vm pid={} ", vmm.pid)), || {
+            format!("no block for pid {} in {text}", vmm.pid)
+        })?;
+    }
+    println!("     two VMs on two nodes: every figure as the oracles sum it");
+    a.stop()?;
+    b.stop()
+}
