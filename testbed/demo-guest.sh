@@ -16,8 +16,8 @@ say insmod gfn_to_pfn.ko
 insmod /gfn_to_pfn.ko
 ls -l /proc/gfn_to_pfn
 
-say "qemu-system-x86_64 -accel kvm -m 256 -object memory-backend-memfd,...,share=on,prealloc=on ...  (guest runs: writer 77)"
-qemu-system-x86_64 -M pc -accel kvm -cpu host -m 256 \
+say "qemu-system-x86_64 -name guest=demo -accel kvm -m 256 -object memory-backend-memfd,...,share=on,prealloc=on ...  (guest runs: writer 77)"
+qemu-system-x86_64 -name guest=demo -M pc -accel kvm -cpu host -m 256 \
 	-object memory-backend-memfd,id=m0,size=256M,share=on,prealloc=on -machine memory-backend=m0 \
 	-nic none -vga none -nographic -no-reboot -L /qemu-fw \
 	-kernel /inner/bzImage -initrd /inner/initramfs.gz \
@@ -52,8 +52,8 @@ gfn_test map --pid "$qemu" >/tmp/map.txt
 head -8 /tmp/map.txt
 wc -l </tmp/map.txt
 
-say "gfn_test stats --pid $qemu   (the same map, summed up)"
-gfn_test stats --pid "$qemu"
+say "gfn_test stats --domain demo   (the same map, summed up; the VM found by its name)"
+gfn_test stats --domain demo
 kill $qemu
 wait $qemu 2>/dev/null || true
 

@@ -4,6 +4,7 @@
 //! `gfn-proto`, the same source the kernel module compiles.
 
 pub mod json;
+pub mod names;
 pub mod pagemap;
 pub mod query;
 pub mod stats;

@@ -17,6 +17,9 @@ const PAGE: u64 = 4096;
 pub struct VmStats {
     /// The VMM's pid.
     pub pid: u32,
+    /// The VM's name, where one is found (see `names`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Pages in the VM's memslots (both address spaces), as told.
     pub pages: u64,
     /// Pages translated (present).
@@ -133,7 +136,15 @@ impl fmt::Display for VmStats {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        writeln!(f, "vm pid={}  (mapped in {} ms)", self.pid, self.map_ms)?;
+        let name = self
+            .name
+            .as_ref()
+            .map_or(String::new(), |n| format!(" name={n}"));
+        writeln!(
+            f,
+            "vm pid={}{name}  (mapped in {} ms)",
+            self.pid, self.map_ms
+        )?;
         writeln!(
             f,
             "  memory    {} in memslots: {} present, {} not present{}",

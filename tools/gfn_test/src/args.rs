@@ -17,6 +17,7 @@ const EXAMPLES: &str = "Examples:
   gfn_test hpa 0x1f5f0080         which guest pages, of every VM, are at that host address
   gfn_test hpa 0x1f400000+512 --pid 4242   ... in a host range, in one VM
   gfn_test stats                  per VM: memory by backing, level, node, sharing
+  gfn_test --domain web1 0x1234   the VM by its libvirt or QEMU name
 
 Exit status: 0 when every address translated (map, vms, slots: when the VM
 or the VMs were found), 1 when any failed, 2 on errors.";
@@ -37,6 +38,11 @@ pub struct Cli {
     /// The VMM's pid (default: the first VM the kernel lists).
     #[arg(long)]
     pub pid: Option<u32>,
+
+    /// The VM's name instead of its pid: a libvirt domain
+    /// (/run/libvirt/qemu/NAME.pid) or a QEMU started with -name guest=NAME.
+    #[arg(long, value_name = "NAME", conflicts_with = "pid")]
+    pub domain: Option<String>,
 
     /// Print one JSON object per reply line instead of the kernel's lines.
     #[arg(long)]

@@ -9,6 +9,7 @@ mod args;
 
 use clap::Parser;
 use gfn_client::json::JsonReply;
+use gfn_client::names;
 use gfn_client::stats::VmStats;
 use gfn_client::{query, query_bin_each, requests, Reason, Reply};
 use std::io::Read;
@@ -44,10 +45,23 @@ fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
             }
             _ => true,
         };
+        // `vms`: each VM's name, where one is found (parsers ignore the
+        // field they do not know).
+        let name = match reply {
+            Reply::Vm { pid, .. } => names::name_of(pid),
+            _ => None,
+        };
         let line = if cli.json {
-            serde_json::to_string(&JsonReply::from(&reply)).unwrap_or_default()
+            let mut v = serde_json::to_value(JsonReply::from(&reply)).unwrap_or_default();
+            if let (Some(name), Some(o)) = (&name, v.as_object_mut()) {
+                o.insert("name".into(), name.clone().into());
+            }
+            v.to_string()
         } else {
-            reply.to_string()
+            match &name {
+                Some(name) => format!("{reply} name={name}"),
+                None => reply.to_string(),
+            }
         };
         writeln!(out, "{line}").map_err(|e| gfn_client::ClientError::Io("print", e))
     })
@@ -78,6 +92,7 @@ fn run_stats(cli: &args::Cli) -> Result<bool, String> {
     let mut ok = true;
     for (i, pid) in pids.iter().enumerate() {
         let mut stats = VmStats::new(*pid);
+        stats.name = names::name_of(*pid);
         let start = std::time::Instant::now();
         query_bin_each(&format!("all pid={pid}"), |r| {
             if let Reply::TokenErr { reason, .. } = r {
@@ -102,6 +117,19 @@ fn run_stats(cli: &args::Cli) -> Result<bool, String> {
 }
 
 fn run(cli: &args::Cli) -> Result<bool, String> {
+    // A name stands for its VMM's pid everywhere a pid is taken.
+    let named;
+    let cli = match &cli.domain {
+        Some(name) => {
+            named = args::Cli {
+                pid: Some(names::pid_of(name)?),
+                domain: None,
+                ..cli.clone()
+            };
+            &named
+        }
+        None => cli,
+    };
     if let Some(sub) = args::sub(cli)? {
         if sub == args::Sub::Stats {
             return run_stats(cli);

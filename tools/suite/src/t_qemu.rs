@@ -43,6 +43,11 @@ fn tsc_khz() -> String {
 
 /// Boots the inner guest with `memory` options; returns QEMU and the gpa
 /// writer printed.
+/// The name each test's QEMU is given (`-name guest=...`).
+fn name_of(value: u8) -> String {
+    format!("gfn-qemu-{value}")
+}
+
 fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
     let append = format!(
         "console=ttyS0 loglevel=3 panic=-1 {} writer.value={value}",
@@ -50,6 +55,10 @@ fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
     );
     let mut child = Command::new("/usr/bin/qemu-system-x86_64")
         .args(["-M", "pc", "-accel", "kvm", "-cpu", "host", "-m", "256"])
+        .args([
+            "-name",
+            &format!("guest={},debug-threads=on", name_of(value)),
+        ])
         .args(memory)
         .args([
             "-nic",
@@ -134,6 +143,19 @@ fn workflow(memory: &[&str], value: u8, want: Option<Kind>) -> Result<(), String
             "reader at {:#x} printed {read:?}, the inner guest wrote {value}",
             t.phys
         )
+    })?;
+    // By name: `vms` shows QEMU's -name, and --domain finds the VM by it.
+    let name = name_of(value);
+    let vms = run("gfn_test", &["vms"])?;
+    ensure(
+        vms.lines().any(|l| {
+            l.starts_with(&format!("vm pid={pid} ")) && l.ends_with(&format!(" name={name}"))
+        }),
+        || format!("gfn_test vms: {vms:?}, want pid {pid} named {name}"),
+    )?;
+    let by_name = run("gfn_test", &["--domain", &name, &format!("{gpa:#x}")])?;
+    ensure(by_name == text, || {
+        format!("--domain {name}: {by_name:?}, by pid: {text:?}")
     })?;
     // And back: the host page's owner is that guest address of this VM,
     // in address space 0 and, where QEMU's SMM address space aliases RAM
