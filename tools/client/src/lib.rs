@@ -8,6 +8,7 @@ pub mod names;
 pub mod pagemap;
 pub mod query;
 pub mod stats;
+pub mod watch;
 
 pub use gfn_proto::reply::{Kind, Reply, Translation};
 pub use gfn_proto::request::{self, Reason, MAX_WRITE};

@@ -1,6 +1,6 @@
 //! Command line of `gfn_test`: addresses, then optionally the VMM's pid
 //! last, as the seed client took them; or one of the `vms`, `slots`, `map`,
-//! `hpa` and `stats` subcommands.
+//! `hpa`, `stats` and `watch` subcommands.
 
 use clap::Parser;
 
@@ -18,6 +18,7 @@ const EXAMPLES: &str = "Examples:
   gfn_test hpa 0x1f400000+512 --pid 4242   ... in a host range, in one VM
   gfn_test stats                  per VM: memory by backing, level, node, sharing
   gfn_test --domain web1 0x1234   the VM by its libvirt or QEMU name
+  gfn_test watch --pid 4242 --interval 5   print what moves (frame, kind, node, sharing)
 
 Exit status: 0 when every address translated (map, vms, slots: when the VM
 or the VMs were found), 1 when any failed, 2 on errors.";
@@ -53,6 +54,14 @@ pub struct Cli {
     #[arg(long)]
     pub fault: bool,
 
+    /// `watch`: seconds between maps.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub interval: f64,
+
+    /// `watch`: stop after this many maps (default: never).
+    #[arg(long, value_name = "MAPS")]
+    pub count: Option<u64>,
+
     /// Memslot address space (1 is SMM on x86).
     #[arg(long = "as", value_name = "ID", default_value_t = 0,
           value_parser = clap::value_parser!(u8).range(0..=1))]
@@ -70,6 +79,8 @@ pub enum Sub {
     Hpa(Vec<String>),
     /// A summary per VM (every VM, or `--pid`'s).
     Stats,
+    /// Ranges (empty: the whole VM) mapped over and over, changes printed.
+    Watch(Vec<String>),
 }
 
 /// The subcommand in `words`, if any; checks `map`'s ranges.
@@ -84,7 +95,7 @@ pub fn sub(cli: &Cli) -> Result<Option<Sub>, String> {
         "stats" => return Err(extra()),
         "slots" if rest.is_empty() => Sub::Slots,
         "vms" | "slots" => return Err(extra()),
-        "map" => {
+        "map" | "watch" => {
             for r in rest {
                 let tokens: Vec<_> = gfn_client::request::lines(r.as_bytes())
                     .flat_map(|l| l.tokens().map(|(_, t)| t).collect::<Vec<_>>())
@@ -98,7 +109,11 @@ pub fn sub(cli: &Cli) -> Result<Option<Sub>, String> {
                     ));
                 }
             }
-            Sub::Map(rest.to_vec())
+            if first == "watch" {
+                Sub::Watch(rest.to_vec())
+            } else {
+                Sub::Map(rest.to_vec())
+            }
         }
         "hpa" if rest.is_empty() => {
             return Err("'hpa' needs host physical addresses or ranges (0x...)".into())
@@ -125,8 +140,8 @@ pub fn sub_request(sub: &Sub, cli: &Cli) -> String {
     let mut req = match sub {
         Sub::Vms => "vms".to_string(),
         Sub::Slots => "slots".to_string(),
-        Sub::Map(ranges) if ranges.is_empty() => "all".to_string(),
-        Sub::Map(ranges) => ranges.join(" "),
+        Sub::Map(ranges) | Sub::Watch(ranges) if ranges.is_empty() => "all".to_string(),
+        Sub::Map(ranges) | Sub::Watch(ranges) => ranges.join(" "),
         Sub::Stats => "vms".to_string(),
         Sub::Hpa(addrs) => addrs
             .iter()

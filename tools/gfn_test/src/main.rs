@@ -11,8 +11,10 @@ use clap::Parser;
 use gfn_client::json::JsonReply;
 use gfn_client::names;
 use gfn_client::stats::VmStats;
+use gfn_client::watch::{diff, Map};
 use gfn_client::{query, query_bin_each, requests, Reason, Reply};
 use std::io::Read;
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Prints one reply line, as the kernel wrote it or as JSON.
@@ -116,6 +118,59 @@ fn run_stats(cli: &args::Cli) -> Result<bool, String> {
     Ok(ok)
 }
 
+/// `watch`: maps `request` every `--interval` seconds and prints the runs
+/// that changed since the previous map (one line each, or one JSON object;
+/// with `--json`, each map after the first also ends with
+/// `{"round":K,"changes":N}`).
+fn run_watch(request: &str, cli: &args::Cli) -> Result<bool, String> {
+    if !(cli.interval >= 0.0 && cli.interval.is_finite()) {
+        return Err(format!(
+            "--interval {}: not a number of seconds",
+            cli.interval
+        ));
+    }
+    let mut out = std::io::stdout().lock();
+    let mut prev: Option<Map> = None;
+    let mut round = 0;
+    while cli.count.is_none_or(|c| round < c) {
+        if round > 0 {
+            std::thread::sleep(std::time::Duration::from_secs_f64(cli.interval));
+        }
+        let mut map = Map::default();
+        let mut failed = None;
+        query_bin_each(request, |r| {
+            if let Reply::TokenErr { reason, .. } = r {
+                failed = Some(reason);
+            }
+            map.add(&r);
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        if let Some(reason) = failed {
+            return Err(format!("{request}: {}", reason.as_str()));
+        }
+        if let Some(prev) = &prev {
+            let changes = diff(prev, &map);
+            for c in &changes {
+                let line = if cli.json {
+                    serde_json::to_string(c).map_err(|e| e.to_string())?
+                } else {
+                    c.to_string()
+                };
+                writeln!(out, "{line}").map_err(|e| e.to_string())?;
+            }
+            if cli.json {
+                writeln!(out, "{{\"round\":{round},\"changes\":{}}}", changes.len())
+                    .map_err(|e| e.to_string())?;
+            }
+            out.flush().map_err(|e| e.to_string())?;
+        }
+        prev = Some(map);
+        round += 1;
+    }
+    Ok(true)
+}
+
 fn run(cli: &args::Cli) -> Result<bool, String> {
     // A name stands for its VMM's pid everywhere a pid is taken.
     let named;
@@ -133,6 +188,9 @@ fn run(cli: &args::Cli) -> Result<bool, String> {
     if let Some(sub) = args::sub(cli)? {
         if sub == args::Sub::Stats {
             return run_stats(cli);
+        }
+        if let args::Sub::Watch(_) = sub {
+            return run_watch(&args::sub_request(&sub, cli), cli);
         }
         return run_sub(&sub, cli);
     }

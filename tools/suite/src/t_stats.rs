@@ -144,3 +144,98 @@ pub fn gfn_test_stats() -> Result<(), String> {
     a.stop()?;
     b.stop()
 }
+
+/// Reads `gfn_test watch --json` output until the first round marker with
+/// a round above `after`; returns every change read on the way, and that
+/// round.
+fn changes_until(
+    lines: &std::sync::mpsc::Receiver<String>,
+    after: u64,
+) -> Result<(Vec<Value>, u64), String> {
+    let mut changes = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .map_err(|_| format!("no round after {after} from gfn_test watch within 60 s"))?;
+        let v: Value = serde_json::from_str(&line).map_err(|e| format!("{line:?}: {e}"))?;
+        match v["round"].as_u64() {
+            Some(r) if r > after => return Ok((changes, r)),
+            Some(_) => {}
+            None => changes.push(v),
+        }
+    }
+}
+
+/// `gfn_test watch`: while nothing happens it reports nothing; when pages
+/// of the VMM are moved to the other node (move_pages) it reports exactly
+/// the pages whose frame and node move_pages and pagemap say changed, with
+/// their old and new node; and again when they are moved back.
+pub fn gfn_test_watch() -> Result<(), String> {
+    let vmm = Vmm::start(&["--node", "0", "--slot", "anon:1M@0x100000"])?;
+    let slot = vmm.slots[0].clone();
+    let mut watch = std::process::Command::new("gfn_test")
+        .args(["watch", "--json", "--interval", "0.2", "--pid"])
+        .arg(vmm.pid.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("gfn_test watch: {e}"))?;
+    let stdout = watch.stdout.take().ok_or("no stdout")?;
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let result = (|| -> Result<(), String> {
+        // Quiet rounds report nothing.
+        let (quiet, mut round) = changes_until(&lines, 1)?;
+        ensure(quiet.is_empty(), || {
+            format!("changes while nothing moved: {quiet:?}")
+        })?;
+        let addrs: Vec<u64> = (0..64).map(|i| slot.hva + i * 4096).collect();
+        for (from, to) in [(0, 1), (1, 0)] {
+            let before = pagemap::entries(vmm.pid, slot.hva, 256).map_err(|e| e.to_string())?;
+            let moved = oracle::move_to(vmm.pid, &addrs, to)?;
+            let after = pagemap::entries(vmm.pid, slot.hva, 256).map_err(|e| e.to_string())?;
+            let want: Vec<u64> = (0..256u64)
+                .filter(|&i| before[i as usize].pfn != after[i as usize].pfn)
+                .map(|i| slot.gpa + i * 4096)
+                .collect();
+            // A map that started after the move has ended: the round after next.
+            let (changes, r) = changes_until(&lines, round + 1)?;
+            round = r;
+            let mut told = Vec::new();
+            for c in &changes {
+                let (gpa, pages) = (
+                    c["gpa"].as_u64().unwrap_or(0),
+                    c["pages"].as_u64().unwrap_or(0),
+                );
+                ensure(
+                    c["old"]["node"].as_i64() == Some(i64::from(from))
+                        && c["new"]["node"].as_i64() == Some(i64::from(to)),
+                    || format!("moved {from} -> {to}, watch says {c}"),
+                )?;
+                told.extend((0..pages).map(|i| gpa + i * 4096));
+            }
+            ensure(told == want && moved == 64, || {
+                format!(
+                    "{from} -> {to}: move_pages moved {moved}; pagemap says {} pages changed frame, watch told {} ({changes:?})",
+                    want.len(),
+                    told.len()
+                )
+            })?;
+        }
+        Ok(())
+    })();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    result?;
+    println!("     64 pages moved to node 1 and back: watch told exactly those, twice");
+    vmm.stop()
+}
