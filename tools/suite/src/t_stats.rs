@@ -169,9 +169,17 @@ fn changes_until(
 /// `gfn_test watch`: while nothing happens it reports nothing; when pages
 /// of the VMM are moved to the other node (move_pages) it reports exactly
 /// the pages whose frame and node move_pages and pagemap say changed, with
-/// their old and new node; and again when they are moved back.
+/// their old and new node; and again when they are moved back; a THP split
+/// into PTEs and collapsed again is 512 pages changing level each time.
 pub fn gfn_test_watch() -> Result<(), String> {
-    let vmm = Vmm::start(&["--node", "0", "--slot", "anon:1M@0x100000"])?;
+    let mut vmm = Vmm::start(&[
+        "--node",
+        "0",
+        "--slot",
+        "anon:1M@0x100000",
+        "--slot",
+        "thp:2M@0x40000000",
+    ])?;
     let slot = vmm.slots[0].clone();
     let mut watch = std::process::Command::new("gfn_test")
         .args(["watch", "--json", "--interval", "0.2", "--pid"])
@@ -231,11 +239,52 @@ pub fn gfn_test_watch() -> Result<(), String> {
                 )
             })?;
         }
+        // A THP split (its PMD into PTEs) and collapsed again: the 512
+        // pages change level, pmd -> pte -> pmd, as smaps' AnonHugePages
+        // says; nothing else changes.
+        let thp = vmm.slots[1].clone();
+        let pid = vmm.pid;
+        let huge_kib = || -> Result<u64, String> {
+            oracle::smaps(pid, thp.hva, thp.hva + thp.size)?
+                .iter()
+                .map(|v| v.kib("AnonHugePages"))
+                .sum()
+        };
+        ensure(huge_kib()? == 2048, || {
+            "the THP slot is not PMD-mapped".into()
+        })?;
+        for (cmd, from, to) in [("protect", "pmd", "pte"), ("collapse", "pte", "pmd")] {
+            let said = vmm.command(&format!("{cmd} 0x40000000"))?;
+            ensure(!said.ends_with("done=0"), || {
+                format!("gfn-vmm said {said:?}")
+            })?;
+            let want_kib = if to == "pmd" { 2048 } else { 0 };
+            ensure(huge_kib()? == want_kib, || {
+                format!("after {cmd}: smaps AnonHugePages is not {want_kib} kB")
+            })?;
+            let (changes, r) = changes_until(&lines, round + 1)?;
+            round = r;
+            let pages: u64 = changes
+                .iter()
+                .map(|c| c["pages"].as_u64().unwrap_or(0))
+                .sum();
+            ensure(
+                pages == 512
+                    && changes.iter().all(|c| {
+                        c["old"]["map"] == from
+                            && c["new"]["map"] == to
+                            && c["gpa"]
+                                .as_u64()
+                                .is_some_and(|g| (0x40000000..0x40200000).contains(&g))
+                    }),
+                || format!("{cmd}: watch told {changes:?}, want 512 pages {from} -> {to}"),
+            )?;
+        }
         Ok(())
     })();
     let _ = watch.kill();
     let _ = watch.wait();
     result?;
-    println!("     64 pages moved to node 1 and back: watch told exactly those, twice");
+    println!("     64 pages moved to node 1 and back, a THP split and collapsed: watch told exactly those");
     vmm.stop()
 }

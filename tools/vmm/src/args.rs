@@ -168,6 +168,8 @@ pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--
   While holding, stdin lines are commands:
     mmap                 map, touch and unmap 1 MiB; prints MMAPPED
     slot ID GPA SIZE     set memslot ID anew at GPA, SIZE bytes of its memory; prints SLOT-SET
+    protect GPA          make the page at GPA read-only (splits a THP's PMD); PROTECTED
+    collapse GPA         make its 2 MiB writable again and MADV_COLLAPSE it; COLLAPSED
     mremap ID            move memslot ID's memory elsewhere (the memslot keeps the old
                          address); prints MREMAPPED with the new one
   and anything else (an empty line) ends the hold.";

@@ -323,6 +323,20 @@ fn run(args: &Args) -> Result<(), String> {
                         set_slot(&vm, id as u32, 0, gpa, size, hva)?;
                         println!("SLOT-SET id={id} gpa={gpa:#x} size={size:#x}");
                     }
+                    // Make the page at GPA read-only (a THP around it is
+                    // then mapped by PTEs), or writable again and its 2 MiB
+                    // collapsed into a THP (MADV_COLLAPSE).
+                    ["protect", gpa] | ["collapse", gpa] => {
+                        let gpa = args::parse_num(gpa)?;
+                        let (base, region) = region_of(&mut regions, gpa, words[0])?;
+                        if words[0] == "protect" {
+                            memory::read_only(region, gpa - base)?;
+                            println!("PROTECTED gpa={gpa:#x}");
+                        } else {
+                            let done = memory::collapse(region, gpa - base)?;
+                            println!("COLLAPSED gpa={gpa:#x} done={}", u8::from(done));
+                        }
+                    }
                     // Move memslot ID's memory elsewhere (mremap); the
                     // memslot keeps the old address.
                     ["mremap", id] => {

@@ -502,3 +502,28 @@ pub fn move_away(region: &mut Region) -> Result<u64, String> {
     region.addr = to.cast();
     Ok(to as u64)
 }
+
+/// Makes the 2 MiB around `offset` into `region` writable again (undoing
+/// `read_only`) and collapses it into a THP (MADV_COLLAPSE); returns
+/// whether the kernel collapsed it.
+pub fn collapse(region: &Region, offset: u64) -> Result<bool, String> {
+    if offset >= region.size as u64 {
+        return Err(format!("offset {offset:#x} is outside the region"));
+    }
+    let chunk = (region.addr as u64 + offset) & !((2 << 20) - 1);
+    let len = (2usize << 20).min(region.size);
+    // SAFETY: the chunk lies in this region's own mapping; nothing writes
+    // there while the VM holds (the guest has stopped).
+    if unsafe {
+        libc::mprotect(
+            chunk as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+        )
+    } != 0
+    {
+        return Err(format!("mprotect: {}", io::Error::last_os_error()));
+    }
+    // SAFETY: as above; MADV_COLLAPSE changes no contents.
+    Ok(unsafe { libc::madvise(chunk as *mut libc::c_void, len, MADV_COLLAPSE) } == 0)
+}
