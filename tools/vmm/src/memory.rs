@@ -397,67 +397,44 @@ pub fn thrash_step(addr: usize, size: usize, round: u64) -> Result<bool, String>
             unsafe { (at as *mut u8).add(off).write_volatile(1) };
         }
     };
-    // SAFETY (all calls below): they act on this region's own chunk, which
-    // only this thread uses while the VM holds (its vCPU has stopped); the
-    // chunk is mapped read-write again before the step returns.
+    // Every call below acts on this region's own chunk, which only this
+    // thread uses while the VM holds (its vCPU has stopped), and leaves it
+    // mapped read-write before the step returns.
     match round % 5 {
         0 => {
+            // SAFETY: see above; the pages read as zero until touched.
             if unsafe { libc::madvise(p, len, libc::MADV_DONTNEED) } != 0 {
                 return fail("MADV_DONTNEED");
             }
             touch();
             Ok(true)
         }
+        // SAFETY: see above; MADV_COLLAPSE changes no contents.
         1 => Ok(unsafe { libc::madvise(p, len, MADV_COLLAPSE) } == 0),
         2 => {
             let page = (at + 4096 * 7) as *mut libc::c_void;
-            if unsafe { libc::mprotect(page, 4096, libc::PROT_READ) } != 0
-                || unsafe { libc::mprotect(page, 4096, libc::PROT_READ | libc::PROT_WRITE) } != 0
-            {
+            // SAFETY: see above; the page is writable again at once.
+            let protected = unsafe {
+                libc::mprotect(page, 4096, libc::PROT_READ) == 0
+                    && libc::mprotect(page, 4096, libc::PROT_READ | libc::PROT_WRITE) == 0
+            };
+            if !protected {
                 return fail("mprotect");
             }
             Ok(true)
         }
         3 => {
-            // A place to move to: mremap without MREMAP_FIXED keeps a
-            // mapping whose size does not change where it is.
-            let spare = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_NONE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                    -1,
-                    0,
-                )
-            };
-            if spare == libc::MAP_FAILED {
-                return fail("mmap spare");
-            }
-            let away = unsafe {
-                libc::mremap(
-                    p,
-                    len,
-                    len,
-                    libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-                    spare,
-                )
-            };
-            if away != spare {
-                return fail("mremap away");
-            }
-            let back = unsafe {
-                libc::mremap(away, len, len, libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED, p)
-            };
-            if back != p {
-                return fail("mremap back");
-            }
+            let away = move_mapping(p, len, None)?;
+            move_mapping(away, len, Some(p))?;
             Ok(true)
         }
         _ => {
+            // SAFETY: see above; the range is mapped again just below.
             if unsafe { libc::munmap(p, len) } != 0 {
                 return fail("munmap");
             }
+            // SAFETY: MAP_FIXED over the range just unmapped, this
+            // region's own.
             let fresh = unsafe {
                 libc::mmap(
                     p,
@@ -471,34 +448,52 @@ pub fn thrash_step(addr: usize, size: usize, round: u64) -> Result<bool, String>
             if fresh != p {
                 return fail("mmap");
             }
-            unsafe { libc::madvise(p, len, libc::MADV_HUGEPAGE) };
+            // Where THPs are allowed: the advice is a hint, never an error.
+            let _ = madvise(fresh.cast(), len, libc::MADV_HUGEPAGE);
             touch();
             Ok(true)
         }
     }
 }
 
+/// Moves the `len` bytes mapped at `from` (this process's own mapping,
+/// which nothing else uses meanwhile) to `to`, or to a new place of the
+/// kernel's choosing; returns where they went.
+fn move_mapping(
+    from: *mut libc::c_void,
+    len: usize,
+    to: Option<*mut libc::c_void>,
+) -> Result<*mut libc::c_void, String> {
+    // mremap without MREMAP_FIXED leaves a mapping whose size does not
+    // change where it is: moving needs a place, a spare mapping it replaces.
+    let to = match to {
+        Some(to) => to,
+        None => mmap(len, libc::MAP_NORESERVE)
+            .map_err(|e| format!("mmap: {e}"))?
+            .cast(),
+    };
+    // SAFETY: `from..from+len` is the caller's own mapping, and `to` either
+    // a spare mapping made above or the caller's own range left empty.
+    let moved = unsafe {
+        libc::mremap(
+            from,
+            len,
+            len,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            to,
+        )
+    };
+    if moved != to {
+        return Err(format!("mremap: {}", io::Error::last_os_error()));
+    }
+    Ok(moved)
+}
+
 /// Moves `region`'s memory to a new address of the kernel's choosing
 /// (mremap), which the region follows; returns that address.  A memslot
 /// on the old address keeps it, with nothing mapped there.
 pub fn move_away(region: &mut Region) -> Result<u64, String> {
-    let size = region.size;
-    // A place to move to: without MREMAP_FIXED a mapping whose size does
-    // not change stays where it is.
-    let spare = mmap(size, libc::MAP_NORESERVE).map_err(|e| format!("mmap: {e}"))?;
-    // SAFETY: the region's own mapping moves onto the spare one just made.
-    let to = unsafe {
-        libc::mremap(
-            region.addr.cast(),
-            size,
-            size,
-            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-            spare.cast::<libc::c_void>(),
-        )
-    };
-    if to == libc::MAP_FAILED {
-        return Err(format!("mremap: {}", io::Error::last_os_error()));
-    }
+    let to = move_mapping(region.addr.cast(), region.size, None)?;
     region.addr = to.cast();
     Ok(to as u64)
 }
