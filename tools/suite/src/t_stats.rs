@@ -37,13 +37,22 @@ fn oracle_sums(vmm: &Vmm) -> Result<Sums, String> {
         s.pages += n as u64;
         s.present += present.len() as u64;
         s.not_present += (n - present.len()) as u64;
+        // The compound page last measured: huge pages are naturally
+        // aligned, so its frames are `pfn & !(pages - 1)` on.
+        let mut last: Option<(u64, u64)> = None;
         for (addr, node) in present.iter().zip(&nodes) {
             let pfn = entries[((addr - slot.hva) >> 12) as usize].pfn;
             let kind = oracle::kind(pfn)?;
-            let order = match kind {
-                Kind::Base => 0,
-                _ => (oracle::compound_size(pfn)? / 4096).trailing_zeros(),
+            let pages = match (kind, last) {
+                (Kind::Base, _) => 1,
+                (_, Some((head, n))) if (head..head + n).contains(&pfn) => n,
+                _ => {
+                    let n = oracle::compound_size(pfn)? / 4096;
+                    last = Some((pfn & !(n - 1), n));
+                    n
+                }
             };
+            let order = pages.trailing_zeros();
             *s.by_kind
                 .entry(format!("{}/{order}", kind.as_str()))
                 .or_default() += 1;
