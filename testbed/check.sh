@@ -144,6 +144,13 @@ for flavour in $flavours; do
 	fi
 	sed -n '/^GUEST-START/,/^---- guest dmesg/p' "$log" | grep -aE '^(suite:|PASS|FAIL|TIMEOUT|GUEST)' || true
 	count "$log"
+	# What guest tests handed over, checked here by programs the guest
+	# lacks (promtool, the Prometheus client, rsvg-convert).
+	art_log="$logs/host-artifacts-$flavour.log"
+	PROMTOOL="$PROMTOOL" /usr/bin/python3 "$TOP/testbed/artifacts.py" "$log" "$log.artifacts" \
+		"$CACHE/artifacts/$flavour" >"$art_log" 2>&1 || true
+	grep -aE '^(PASS|FAIL)' "$art_log" || true
+	count "$art_log"
 	slowest+=$("$TOP/testbed/slowest.sh" "$log" "$flavour" || true)$'\n'
 	took "$flavour guest suite"
 done

@@ -7,6 +7,12 @@
 # Act 2: the test VMM with base, THP and hugetlb memory, several addresses.
 set -e
 say() { printf '\n$ %s\n' "$*"; }
+hand_over() { # FILE: to the host, on the second serial port (demo.sh saves it)
+	stty -F /dev/ttyS1 raw
+	printf 'GFN-ARTIFACT test=demo file=%s bytes=%s\n' "${1##*/}" "$(wc -c <"$1")" >/dev/ttyS1
+	cat "$1" >/dev/ttyS1
+	printf '\n' >/dev/ttyS1
+}
 tsc=$(awk -F: '/^cpu MHz/ { printf "tsc_early_khz=%d", $2 * 1000; exit }' /proc/cpuinfo)
 
 # Only the demo's own output on the console; the kernel log is shown by dmesg.
@@ -54,6 +60,15 @@ wc -l </tmp/map.txt
 
 say "gfn_test stats --domain demo   (the same map, summed up; the VM found by its name)"
 gfn_test stats --domain demo
+
+say "gfn_test metrics --domain demo   (the same figures as Prometheus text, for node_exporter)"
+gfn_test metrics --domain demo >/tmp/metrics.prom
+cat /tmp/metrics.prom
+hand_over /tmp/metrics.prom
+
+say "gfn_test map --domain demo --svg /tmp/qemu.svg"
+gfn_test map --domain demo --svg /tmp/qemu.svg
+hand_over /tmp/qemu.svg
 kill $qemu
 wait $qemu 2>/dev/null || true
 
@@ -84,6 +99,10 @@ exec 3>&-
 
 say "gfn_test map --pid $pid 0x400000-0x800000   (the THP memslot: one line per 2 MiB page)"
 gfn_test map --pid "$pid" 0x400000-0x800000
+
+say "gfn_test map --pid $pid --svg /tmp/vmm.svg   (the picture in the README)"
+gfn_test map --pid "$pid" --svg /tmp/vmm.svg
+hand_over /tmp/vmm.svg
 
 say "gfn_test --json --pid $pid 0x9a5678"
 gfn_test --json --pid "$pid" 0x9a5678

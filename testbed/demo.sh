@@ -11,4 +11,8 @@ rc=0
 # The guest's side of the story, without the boot messages.
 sed -n '/^GUEST-START/,/^---- guest dmesg/p' "$log" | sed '$d'
 echo "(whole serial log: $log)"
+# What the guest handed over on its second serial port: the metrics and
+# the pictures.
+/usr/bin/python3 "$TOP/testbed/artifacts.py" --extract "$log.artifacts" "$CACHE/demo"
+echo "(metrics and pictures: $(ls "$CACHE"/demo/* | tr '\n' ' '))"
 exit $rc

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building and testing gfn_to_pfn needs, when it is missing.
 # Debian packages plus bindgen from crates.io; idempotent and quiet when all is there.
+# The host-side checks of the guest's outputs (testbed/artifacts.py) need
+# rsvg-convert, the Prometheus Python client (for Debian's /usr/bin/python3)
+# and promtool, which is taken out of Debian's prometheus package into the
+# cache rather than installed: installing it would start a Prometheus server.
 set -euo pipefail
-
-export PATH="$HOME/.cargo/bin:$PATH"
+. "$(dirname "$0")/env.sh"
 
 pkgs=(rustc-web rust-web-src clang-19 lld-19 llvm-19 libclang-19-dev
       linux-source-6.12 qemu-system-x86 busybox-static bc flex bison
-      libelf-dev libssl-dev cpio kmod make perl python3 xz-utils)
+      libelf-dev libssl-dev cpio kmod make perl python3 xz-utils
+      librsvg2-bin python3-prometheus-client)
 
 missing=()
 for p in "${pkgs[@]}"; do
@@ -21,6 +25,18 @@ if [ ${#missing[@]} -gt 0 ]; then
 	fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x "$PROMTOOL" ]; then
+	echo "deps: promtool from Debian's prometheus package, into $CACHE" >&2
+	tmp=$(mktemp -d)
+	get() { apt-get download -qq -o APT::Sandbox::User=root prometheus; }
+	# Package lists may be missing on a fresh machine.
+	(cd "$tmp" && { get || { apt-get update -qq && get; }; } &&
+		dpkg-deb --fsys-tarfile prometheus_*.deb | tar -x ./usr/bin/promtool)
+	mkdir -p "$(dirname "$PROMTOOL")"
+	mv "$tmp/usr/bin/promtool" "$PROMTOOL"
+	rm -rf "$tmp"
 fi
 
 if ! command -v cargo >/dev/null; then

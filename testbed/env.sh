@@ -10,3 +10,5 @@ export PATH="$HOME/.cargo/bin:$PATH"
 # way (same target, profile and flags), so the two share every dependency.
 TOOLS_TARGET=x86_64-unknown-linux-gnu
 TOOLS_RUSTFLAGS="-C target-feature=+crt-static"
+# Prometheus' promtool, for the host-side check of `gfn_test metrics`.
+PROMTOOL=$CACHE/promtool/promtool

@@ -8,7 +8,9 @@
 # has its own limit inside the guest; by default 900 s on the fast kernel and
 # 1500 s on the debug one (about three times what the suite takes on a
 # machine twice as slow as the README's).
-# The whole serial log is kept in LOG.  Exit status: the job's, or 1 when the
+# The whole serial log is kept in LOG, and what the guest writes to its second
+# serial port (/dev/ttyS1: files the suite hands to the host, see
+# tools/suite/src/artifact.rs) in LOG.artifacts.  Exit status: the job's, or 1 when the
 # guest printed a kernel splat or no exit line.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
@@ -63,11 +65,14 @@ tsc_arg=${tsc_khz:+tsc_early_khz=$tsc_khz}
 # and early boot allocations take the top of memory).
 
 echo "guest.sh: booting $flavour kernel for '$job' (log: $log)" >&2
+artifacts="$log.artifacts"
+rm -f "$artifacts"
 rc=0
 case "$flavour" in fast) boot_limit=900 ;; *) boot_limit=1500 ;; esac
 timeout "${GFN_TIMEOUT:-$boot_limit}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 6144 \
 	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 loglevel=5 panic=-1 numa=fake=2 tsc=reliable hugepagesz=1G hugepages=1:1 $tsc_arg gfn.job=$job gfn.flavour=$flavour${GFN_FILTER:+ gfn.filter=$GFN_FILTER}" \
+	-serial mon:stdio -serial "file:$artifacts" \
 	-nographic -no-reboot -nic none -vga none </dev/null >"$log" 2>&1 || rc=$?
 if [ "$rc" -eq 124 ]; then
 	echo "guest.sh: the boot-wide limit of ${GFN_TIMEOUT:-$boot_limit} s stopped the guest" >&2

@@ -4,10 +4,13 @@
 //! `gfn-proto`, the same source the kernel module compiles.
 
 pub mod json;
+pub mod metrics;
 pub mod names;
 pub mod pagemap;
 pub mod query;
 pub mod stats;
+pub mod svg;
+pub mod units;
 pub mod watch;
 
 pub use gfn_proto::reply::{Kind, Reply, Translation};

@@ -12,6 +12,17 @@ use std::fmt;
 /// Bytes in a guest page.
 const PAGE: u64 = 4096;
 
+/// What a present page is, every way the summary splits it: kind, folio
+/// order, NUMA node, sharing and mapping level (names as the module's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Class {
+    pub kind: &'static str,
+    pub order: u8,
+    pub node: u32,
+    pub share: &'static str,
+    pub map: &'static str,
+}
+
 /// The summary of one VM's map.  Counts are guest pages (4 KiB).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct VmStats {
@@ -34,6 +45,10 @@ pub struct VmStats {
     pub by_map: BTreeMap<&'static str, u64>,
     /// Present pages by NUMA node (`u32::MAX`: not known).
     pub by_node: BTreeMap<u32, u64>,
+    /// Present pages by kind, folio order, NUMA node, sharing and mapping
+    /// level together: the series of `metrics`.
+    #[serde(skip)]
+    pub by_class: BTreeMap<Class, u64>,
     /// Present pages that are the zero page or the huge zero page.
     pub zero: u64,
     /// Present pages merged by KSM.
@@ -68,6 +83,14 @@ impl VmStats {
                     .or_default() += t.pages;
                 *self.by_map.entry(t.map.as_str()).or_default() += t.pages;
                 *self.by_node.entry(t.node).or_default() += t.pages;
+                let class = Class {
+                    kind: t.kind.as_str(),
+                    order: t.order,
+                    node: t.node,
+                    share: t.share.as_str(),
+                    map: t.map.as_str(),
+                };
+                *self.by_class.entry(class).or_default() += t.pages;
                 match t.share {
                     Share::Zero => self.zero += t.pages,
                     Share::Ksm => self.ksm += t.pages,
@@ -118,14 +141,7 @@ impl VmStats {
 /// `n` pages as bytes, in the largest unit of which there is at least
 /// one, to a tenth.
 fn size(n: u64) -> String {
-    let bytes = n * PAGE;
-    for (unit, shift) in [("GiB", 30), ("MiB", 20)] {
-        if bytes >= 1 << shift {
-            let v = format!("{:.1}", bytes as f64 / f64::from(1u32 << shift));
-            return format!("{} {unit}", v.strip_suffix(".0").unwrap_or(&v));
-        }
-    }
-    format!("{} KiB", bytes >> 10)
+    crate::units::size(n * PAGE)
 }
 
 impl fmt::Display for VmStats {
@@ -202,12 +218,13 @@ impl fmt::Display for VmStats {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use gfn_proto::reply::parse_line;
 
-    #[test]
-    fn sums_a_map() {
+    /// The summary of a small map of pid 7, mapped in `ms`: a THP on node
+    /// 1, a zero page, 3 pages not present, 4 without a VMA.
+    pub(crate) fn sample(ms: u64) -> VmStats {
         let mut s = VmStats::new(7);
         for line in [
             "ok phys=0x200000 kind=thp gpa=0x0 hva=0x1000000 pid=7 size=2097152 order=9 node=1 slot=0 as=0 share=none map=pmd pages=512",
@@ -217,7 +234,13 @@ mod tests {
         ] {
             s.add(&parse_line(line).unwrap());
         }
-        s.finish(5);
+        s.finish(ms);
+        s
+    }
+
+    #[test]
+    fn sums_a_map() {
+        let s = sample(5);
         assert_eq!(
             (s.pages, s.present, s.not_present, s.zero),
             (520, 513, 3, 1)

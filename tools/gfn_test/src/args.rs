@@ -1,6 +1,6 @@
 //! Command line of `gfn_test`: addresses, then optionally the VMM's pid
 //! last, as the seed client took them; or one of the `vms`, `slots`, `map`,
-//! `hpa`, `stats` and `watch` subcommands.
+//! `hpa`, `stats`, `metrics` and `watch` subcommands.
 
 use clap::Parser;
 
@@ -17,6 +17,8 @@ const EXAMPLES: &str = "Examples:
   gfn_test hpa 0x1f5f0080         which guest pages, of every VM, are at that host address
   gfn_test hpa 0x1f400000+512 --pid 4242   ... in a host range, in one VM
   gfn_test stats                  per VM: memory by backing, level, node, sharing
+  gfn_test metrics                the same as Prometheus text (node_exporter's textfile)
+  gfn_test map --pid 4242 --svg vm.svg   draw the VM's memory: slots, backing, nodes
   gfn_test --domain web1 0x1234   the VM by its libvirt or QEMU name
   gfn_test watch --pid 4242 --interval 5   print what moves (frame, kind, node, sharing)
 
@@ -54,6 +56,11 @@ pub struct Cli {
     #[arg(long)]
     pub fault: bool,
 
+    /// `map`: draw the VM's guest physical address space into this SVG
+    /// file instead of printing the map (memslots, backing, NUMA node).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<std::path::PathBuf>,
+
     /// `watch`: seconds between maps.
     #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
     pub interval: f64,
@@ -79,6 +86,8 @@ pub enum Sub {
     Hpa(Vec<String>),
     /// A summary per VM (every VM, or `--pid`'s).
     Stats,
+    /// The summaries as Prometheus text.
+    Metrics,
     /// Ranges (empty: the whole VM) mapped over and over, changes printed.
     Watch(Vec<String>),
 }
@@ -92,7 +101,8 @@ pub fn sub(cli: &Cli) -> Result<Option<Sub>, String> {
     Ok(Some(match first.as_str() {
         "vms" if rest.is_empty() => Sub::Vms,
         "stats" if rest.is_empty() => Sub::Stats,
-        "stats" => return Err(extra()),
+        "metrics" if rest.is_empty() => Sub::Metrics,
+        "stats" | "metrics" => return Err(extra()),
         "slots" if rest.is_empty() => Sub::Slots,
         "vms" | "slots" => return Err(extra()),
         "map" | "watch" => {
@@ -142,7 +152,7 @@ pub fn sub_request(sub: &Sub, cli: &Cli) -> String {
         Sub::Slots => "slots".to_string(),
         Sub::Map(ranges) | Sub::Watch(ranges) if ranges.is_empty() => "all".to_string(),
         Sub::Map(ranges) | Sub::Watch(ranges) => ranges.join(" "),
-        Sub::Stats => "vms".to_string(),
+        Sub::Stats | Sub::Metrics => "vms".to_string(),
         Sub::Hpa(addrs) => addrs
             .iter()
             .map(|a| format!("hpa={a}"))

@@ -3,16 +3,21 @@
 //! seed's client did (`Kernel reply: ...`), or as JSON; `vms`, `slots` and
 //! `map` list VMs, memslots and whole-VM maps, streamed as they are read;
 //! `hpa` tells which guest pages are given host pages; `stats` sums each
-//! VM's map up.
+//! VM's map up, `metrics` as Prometheus text; `map --svg` draws a VM;
+//! `watch` tells what moves.
 
 mod args;
+mod progress;
 
 use clap::Parser;
 use gfn_client::json::JsonReply;
+use gfn_client::metrics::{self, VmMetrics};
 use gfn_client::names;
 use gfn_client::stats::VmStats;
+use gfn_client::svg::{self, Picture, SlotSpan};
 use gfn_client::watch::{diff, Map};
 use gfn_client::{query, query_bin_each, requests, Reason, Reply};
+use progress::Progress;
 use std::io::Read;
 use std::io::Write;
 use std::process::ExitCode;
@@ -35,8 +40,17 @@ fn print(reply: &Reply, json: bool, prefix: &str) -> Result<(), String> {
 fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
     let mut ok = true;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut progress = matches!(sub, args::Sub::Map(_)).then(|| {
+        Progress::new(&match cli.pid {
+            Some(pid) => format!("pid {pid}"),
+            None => "the first VM".into(),
+        })
+    });
     query_bin_each(&args::sub_request(sub, cli), |reply| {
         use std::io::Write;
+        if let Some(p) = &mut progress {
+            p.add(&reply);
+        }
         ok &= match reply {
             Reply::TokenErr { .. } => false,
             Reply::AddrErr { reason, .. } => {
@@ -68,44 +82,67 @@ fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
         writeln!(out, "{line}").map_err(|e| gfn_client::ClientError::Io("print", e))
     })
     .map_err(|e| e.to_string())?;
+    if let Some(p) = &progress {
+        // What was printed comes before the progress line's last figures.
+        out.flush().map_err(|e| e.to_string())?;
+        p.done();
+    }
     Ok(ok)
+}
+
+/// The VMs to summarize, each with its memslot count: `--pid`'s, or every
+/// VM the module lists (a VMM with several VMs: its first); none is an
+/// error unless `none_is_ok`.
+fn vm_list(cli: &args::Cli, none_is_ok: bool) -> Result<Vec<(u32, u32)>, String> {
+    let mut vms: Vec<(u32, u32)> = Vec::new();
+    query_bin_each("vms", |r| {
+        if let Reply::Vm { pid, slots, .. } = r {
+            if cli.pid.is_none_or(|p| p == pid) && !vms.iter().any(|&(p, _)| p == pid) {
+                vms.push((pid, slots));
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    match (vms.is_empty(), cli.pid) {
+        (true, Some(pid)) => Err(format!("no VM of pid {pid}")),
+        (true, None) if !none_is_ok => Err("no VM to summarize".into()),
+        _ => Ok(vms),
+    }
+}
+
+/// Maps address space `as_id` of the VM of `pid` whole, as binary
+/// records, into its summary (with its name), handing each reply to `also`
+/// too; false when the module refused the map.
+fn map_stats(pid: u32, as_id: u8, mut also: impl FnMut(&Reply)) -> Result<(VmStats, bool), String> {
+    let mut stats = VmStats::new(pid);
+    stats.name = names::name_of(pid);
+    let mut ok = true;
+    let mut progress = Progress::new(&format!("pid {pid}"));
+    let start = std::time::Instant::now();
+    query_bin_each(&format!("all pid={pid} as={as_id}"), |r| {
+        if let Reply::TokenErr { reason, .. } = r {
+            ok = false;
+            eprintln!("gfn_test: VM of pid {pid}: {}", reason.as_str());
+        }
+        progress.add(&r);
+        stats.add(&r);
+        also(&r);
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    progress.done();
+    stats.finish(start.elapsed().as_millis() as u64);
+    Ok((stats, ok))
 }
 
 /// `stats`: maps each VM (every VM, or `--pid`'s) as binary records and
 /// prints its summary, as text blocks or one JSON object per VM.
 fn run_stats(cli: &args::Cli) -> Result<bool, String> {
-    let pids = match cli.pid {
-        Some(pid) => vec![pid],
-        None => {
-            let mut pids = Vec::new();
-            query_bin_each("vms", |r| {
-                if let Reply::Vm { pid, .. } = r {
-                    pids.push(pid);
-                }
-                Ok(())
-            })
-            .map_err(|e| e.to_string())?;
-            if pids.is_empty() {
-                return Err("no VM to summarize".into());
-            }
-            pids
-        }
-    };
     let mut ok = true;
-    for (i, pid) in pids.iter().enumerate() {
-        let mut stats = VmStats::new(*pid);
-        stats.name = names::name_of(*pid);
-        let start = std::time::Instant::now();
-        query_bin_each(&format!("all pid={pid}"), |r| {
-            if let Reply::TokenErr { reason, .. } = r {
-                ok = false;
-                eprintln!("gfn_test: VM of pid {pid}: {}", reason.as_str());
-            }
-            stats.add(&r);
-            Ok(())
-        })
-        .map_err(|e| e.to_string())?;
-        stats.finish(start.elapsed().as_millis() as u64);
+    for (i, (pid, _)) in vm_list(cli, false)?.into_iter().enumerate() {
+        let (stats, mapped) = map_stats(pid, 0, |_| {})?;
+        ok &= mapped;
         if cli.json {
             println!(
                 "{}",
@@ -115,6 +152,75 @@ fn run_stats(cli: &args::Cli) -> Result<bool, String> {
             println!("{}{stats}", if i > 0 { "\n" } else { "" });
         }
     }
+    Ok(ok)
+}
+
+/// `metrics`: the summaries of `stats` as Prometheus text (see
+/// `gfn_client::metrics`), printed once every VM is mapped.
+fn run_metrics(cli: &args::Cli) -> Result<bool, String> {
+    let mut all = Vec::new();
+    // A host without VMs is `gfn_vms 0`, not an error: a timer then
+    // still replaces the last file.  A VM gone while it was being mapped
+    // is left out (its reason went to stderr).
+    for (pid, memslots) in vm_list(cli, cli.pid.is_none())? {
+        let (stats, mapped) = map_stats(pid, 0, |_| {})?;
+        if mapped {
+            all.push((stats, memslots));
+        }
+    }
+    let vms: Vec<VmMetrics> = all
+        .iter()
+        .map(|(stats, memslots)| VmMetrics {
+            stats,
+            memslots: *memslots,
+        })
+        .collect();
+    print!("{}", metrics::render(&vms));
+    Ok(true)
+}
+
+/// `map --svg FILE`: one VM's address space (`--as`) drawn as SVG from its
+/// memslots and its whole map; prints where it went and what it shows.
+fn run_svg(file: &std::path::Path, cli: &args::Cli) -> Result<bool, String> {
+    let (pid, _) = vm_list(cli, false)?[0];
+    let mut spans = Vec::new();
+    query_bin_each(&format!("slots pid={pid}"), |r| {
+        if let Reply::Slot {
+            as_id,
+            id,
+            gpa,
+            size,
+            ..
+        } = r
+        {
+            if as_id == cli.as_id {
+                spans.push(SlotSpan { id, gpa, size });
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    let mut picture = Picture::new(&spans);
+    let (stats, ok) = map_stats(pid, cli.as_id, |r| picture.add(r))?;
+    let name = stats
+        .name
+        .as_ref()
+        .map_or(String::new(), |n| format!(" ({n})"));
+    let title = format!(
+        "VM of pid {pid}{name}: {} in {} memslots of address space {}, mapped in {} ms",
+        svg::size(stats.pages * 4096),
+        spans.len(),
+        cli.as_id,
+        stats.map_ms
+    );
+    let svg = picture.render(&title);
+    std::fs::write(file, &svg).map_err(|e| format!("{}: {e}", file.display()))?;
+    println!(
+        "{}: {} bytes, {} KiB of guest memory per column",
+        file.display(),
+        svg.len(),
+        picture.bytes_per_column() >> 10
+    );
     Ok(ok)
 }
 
@@ -186,8 +292,17 @@ fn run(cli: &args::Cli) -> Result<bool, String> {
         None => cli,
     };
     if let Some(sub) = args::sub(cli)? {
-        if sub == args::Sub::Stats {
-            return run_stats(cli);
+        match &sub {
+            args::Sub::Stats => return run_stats(cli),
+            args::Sub::Metrics => return run_metrics(cli),
+            args::Sub::Map(ranges) if cli.svg.is_some() => {
+                if !ranges.is_empty() {
+                    return Err("--svg draws the whole VM: give no ranges".into());
+                }
+                return run_svg(cli.svg.as_deref().unwrap_or("".as_ref()), cli);
+            }
+            _ if cli.svg.is_some() => return Err("--svg goes with 'map' only".into()),
+            _ => {}
         }
         if let args::Sub::Watch(_) = sub {
             return run_watch(&args::sub_request(&sub, cli), cli);

@@ -7,6 +7,7 @@
 //! flavour (see `plan`).  Prints one PASS/FAIL/TIMEOUT line per test and
 //! `N passed, M failed` last; exits non-zero when any test failed.
 
+mod artifact;
 mod bench;
 mod check;
 mod module;
@@ -26,6 +27,7 @@ mod t_lifecycle;
 mod t_log;
 mod t_map;
 mod t_map_races;
+mod t_metrics;
 mod t_mm_races;
 mod t_pidns;
 mod t_qemu;
@@ -150,6 +152,10 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         // 1.3 s on the fast kernel; its kpageflags oracle is slow on debug.
         t("gfn_test_stats", 3.0, t_stats::gfn_test_stats),
         t("gfn_test_watch", 1.5, t_stats::gfn_test_watch),
+        t("gfn_test_watch_ksm", 3.0, t_stats::gfn_test_watch_ksm),
+        t("gfn_test_metrics", 3.0, t_metrics::gfn_test_metrics),
+        t("gfn_test_svg", 5.0, t_metrics::gfn_test_svg),
+        t("gfn_test_progress", 0.5, t_metrics::gfn_test_progress),
         t("writer_then_reader", 0.2, t_tools::writer_then_reader),
         t("qemu_default_memory", 5.0, t_qemu::qemu_default_memory),
         t("qemu_thp_memory", 8.0, t_qemu::qemu_thp_memory),

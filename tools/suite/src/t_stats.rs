@@ -4,6 +4,7 @@
 use crate::check::ensure;
 use crate::module::run;
 use crate::oracle::{self, has, kpageflags, KPF_ZERO_PAGE};
+use crate::t_facts;
 use crate::vmm::Vmm;
 use gfn_client::pagemap;
 use gfn_proto::reply::Kind;
@@ -13,17 +14,22 @@ use std::collections::BTreeMap;
 /// What the oracles say of one VMM's memslots, in the figures of
 /// `gfn_test stats --json`.
 #[derive(Debug, Default, PartialEq)]
-struct Sums {
-    pages: u64,
-    present: u64,
-    not_present: u64,
-    by_kind: BTreeMap<String, u64>,
-    by_node: BTreeMap<String, u64>,
-    pmd: u64,
-    zero: u64,
+pub struct Sums {
+    pub pages: u64,
+    pub present: u64,
+    pub not_present: u64,
+    pub by_kind: BTreeMap<String, u64>,
+    pub by_node: BTreeMap<String, u64>,
+    pub pmd: u64,
+    pub zero: u64,
+    /// Present pages by "kind/order/node/share" together (the labels of
+    /// `gfn_test metrics`); not in `stats --json`.  Share is zero or none:
+    /// these oracles cannot tell KSM pages (see `t_facts::ksm_pages`), and
+    /// the VMs summed here have none.
+    pub classes: BTreeMap<String, u64>,
 }
 
-fn oracle_sums(vmm: &Vmm) -> Result<Sums, String> {
+pub fn oracle_sums(vmm: &Vmm) -> Result<Sums, String> {
     let mut s = Sums::default();
     for slot in &vmm.slots {
         let n = (slot.size >> 12) as usize;
@@ -57,7 +63,12 @@ fn oracle_sums(vmm: &Vmm) -> Result<Sums, String> {
                 .entry(format!("{}/{order}", kind.as_str()))
                 .or_default() += 1;
             *s.by_node.entry(node.to_string()).or_default() += 1;
-            s.zero += u64::from(has(kpageflags(pfn)?, KPF_ZERO_PAGE));
+            let zero = has(kpageflags(pfn)?, KPF_ZERO_PAGE);
+            s.zero += u64::from(zero);
+            let share = if zero { "zero" } else { "none" };
+            *s.classes
+                .entry(format!("{}/{order}/{node}/{share}", kind.as_str()))
+                .or_default() += 1;
         }
         // PMD-mapped: smaps' AnonHugePages, and every 2 MiB hugetlb page.
         for v in oracle::smaps(vmm.pid, slot.hva, slot.hva + slot.size)? {
@@ -91,6 +102,7 @@ fn tool_sums(v: &Value) -> Sums {
         by_node: map("by_node"),
         pmd: v["by_map"]["pmd"].as_u64().unwrap_or(0),
         zero: n("zero"),
+        classes: BTreeMap::new(),
     }
 }
 
@@ -98,36 +110,17 @@ fn tool_sums(v: &Value) -> Sums {
 /// untouched: `stats --json` gives, per VM, exactly the sums of the
 /// oracles; the text form has a block per VM.
 pub fn gfn_test_stats() -> Result<(), String> {
-    let a = Vmm::start(&[
-        "--node",
-        "0",
-        "--slot",
-        "anon:1M@0x100000",
-        "--slot",
-        "thp:4M@0x40000000",
-        "--slot",
-        "hugetlb:2M@0x80000000",
-    ])?;
-    let b = Vmm::start(&[
-        "--node",
-        "1",
-        "--no-touch",
-        "--slot",
-        "anon:1M@0x100000",
-        "--slot",
-        "thp:2M@0x40000000",
-        "--write",
-        "0x100010=0x1",
-        "--write",
-        "0x40000010=0x2",
-    ])?;
+    let (a, b) = two_vms()?;
     for vmm in [&a, &b] {
         let text = run(
             "gfn_test",
             &["stats", "--json", "--pid", &vmm.pid.to_string()],
         )?;
         let v: Value = serde_json::from_str(text.trim()).map_err(|e| format!("{text:?}: {e}"))?;
-        let want = oracle_sums(vmm)?;
+        let want = Sums {
+            classes: BTreeMap::new(),
+            ..oracle_sums(vmm)?
+        };
         let got = tool_sums(&v);
         ensure(got == want, || {
             format!("pid {}: stats say {got:?}, the oracles {want:?}", vmm.pid)
@@ -154,6 +147,35 @@ pub fn gfn_test_stats() -> Result<(), String> {
     b.stop()
 }
 
+/// Two VMMs with mixed backings, one bound to each NUMA node, the second
+/// partly untouched.
+pub fn two_vms() -> Result<(Vmm, Vmm), String> {
+    let a = Vmm::start(&[
+        "--node",
+        "0",
+        "--slot",
+        "anon:1M@0x100000",
+        "--slot",
+        "thp:4M@0x40000000",
+        "--slot",
+        "hugetlb:2M@0x80000000",
+    ])?;
+    let b = Vmm::start(&[
+        "--node",
+        "1",
+        "--no-touch",
+        "--slot",
+        "anon:1M@0x100000",
+        "--slot",
+        "thp:2M@0x40000000",
+        "--write",
+        "0x100010=0x1",
+        "--write",
+        "0x40000010=0x2",
+    ])?;
+    Ok((a, b))
+}
+
 /// Reads `gfn_test watch --json` output until the first round marker with
 /// a round above `after`; returns every change read on the way, and that
 /// round.
@@ -175,24 +197,15 @@ fn changes_until(
     }
 }
 
-/// `gfn_test watch`: while nothing happens it reports nothing; when pages
-/// of the VMM are moved to the other node (move_pages) it reports exactly
-/// the pages whose frame and node move_pages and pagemap say changed, with
-/// their old and new node; and again when they are moved back; a THP split
-/// into PTEs and collapsed again is 512 pages changing level each time.
-pub fn gfn_test_watch() -> Result<(), String> {
-    let mut vmm = Vmm::start(&[
-        "--node",
-        "0",
-        "--slot",
-        "anon:1M@0x100000",
-        "--slot",
-        "thp:2M@0x40000000",
-    ])?;
-    let slot = vmm.slots[0].clone();
+/// `gfn_test watch --json --interval 0.2` of the VM of `pid`, its output
+/// lines as they come, and the round after which nothing has changed yet
+/// (quiet rounds report nothing).
+fn spawn_watch(
+    pid: u32,
+) -> Result<(std::process::Child, std::sync::mpsc::Receiver<String>, u64), String> {
     let mut watch = std::process::Command::new("gfn_test")
         .args(["watch", "--json", "--interval", "0.2", "--pid"])
-        .arg(vmm.pid.to_string())
+        .arg(pid.to_string())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("gfn_test watch: {e}"))?;
@@ -209,21 +222,44 @@ pub fn gfn_test_watch() -> Result<(), String> {
             }
         }
     });
-    let result = (|| -> Result<(), String> {
-        // Quiet rounds report nothing.
-        let (quiet, mut round) = changes_until(&lines, 1)?;
+    let quiet = changes_until(&lines, 1).and_then(|(quiet, round)| {
         ensure(quiet.is_empty(), || {
             format!("changes while nothing moved: {quiet:?}")
         })?;
+        Ok(round)
+    });
+    match quiet {
+        Ok(round) => Ok((watch, lines, round)),
+        Err(e) => {
+            let _ = watch.kill();
+            let _ = watch.wait();
+            Err(e)
+        }
+    }
+}
+
+/// `gfn_test watch`: while nothing happens it reports nothing; when pages
+/// of the VMM are moved to the other node (move_pages) it reports exactly
+/// the pages whose frame and node move_pages and pagemap say changed, with
+/// their old and new node; and again when they are moved back; a THP split
+/// into PTEs and collapsed again is 512 pages changing level each time.
+pub fn gfn_test_watch() -> Result<(), String> {
+    let mut vmm = Vmm::start(&[
+        "--node",
+        "0",
+        "--slot",
+        "anon:1M@0x100000",
+        "--slot",
+        "thp:2M@0x40000000",
+    ])?;
+    let slot = vmm.slots[0].clone();
+    let (mut watch, lines, mut round) = spawn_watch(vmm.pid)?;
+    let result = (|| -> Result<(), String> {
         let addrs: Vec<u64> = (0..64).map(|i| slot.hva + i * 4096).collect();
         for (from, to) in [(0, 1), (1, 0)] {
             let before = pagemap::entries(vmm.pid, slot.hva, 256).map_err(|e| e.to_string())?;
             let moved = oracle::move_to(vmm.pid, &addrs, to)?;
-            let after = pagemap::entries(vmm.pid, slot.hva, 256).map_err(|e| e.to_string())?;
-            let want: Vec<u64> = (0..256u64)
-                .filter(|&i| before[i as usize].pfn != after[i as usize].pfn)
-                .map(|i| slot.gpa + i * 4096)
-                .collect();
+            let want = frames_changed(vmm.pid, &slot, &before)?;
             // A map that started after the move has ended: the round after next.
             let (changes, r) = changes_until(&lines, round + 1)?;
             round = r;
@@ -295,5 +331,107 @@ pub fn gfn_test_watch() -> Result<(), String> {
     let _ = watch.wait();
     result?;
     println!("     64 pages moved to node 1 and back, a THP split and collapsed: watch told exactly those");
+    vmm.stop()
+}
+
+/// The guest addresses of the pages of `slot` (as many as `before` has)
+/// whose frame pagemap now gives is not the one in `before`.
+fn frames_changed(
+    pid: u32,
+    slot: &crate::vmm::Slot,
+    before: &[pagemap::Entry],
+) -> Result<Vec<u64>, String> {
+    let after = pagemap::entries(pid, slot.hva, before.len()).map_err(|e| e.to_string())?;
+    Ok((0..before.len())
+        .filter(|&i| before[i].pfn != after[i].pfn)
+        .map(|i| slot.gpa + i as u64 * 4096)
+        .collect())
+}
+
+/// Pages of process `pid` that KSM has merged (`ksm_merging_pages`).
+fn ksm_merging(pid: u32) -> Result<u64, String> {
+    let path = format!("/proc/{pid}/ksm_stat");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("ksm_merging_pages "))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("{path}: no ksm_merging_pages in {text:?}"))
+}
+
+/// `gfn_test watch` and KSM: when ksmd merges the VMM's mergeable slot,
+/// watch tells exactly as many pages going from share=none to share=ksm as
+/// the kernel counts merged (ksm_merging_pages), every page whose frame
+/// pagemap says changed among them; when KSM unmerges them all (run=2),
+/// the same pages go back to share=none on frames of their own.
+pub fn gfn_test_watch_ksm() -> Result<(), String> {
+    let ksm = t_facts::KSM;
+    let _stopped = t_facts::Sysfs::set(&[(&format!("{ksm}/run"), "0")])?;
+    let vmm = Vmm::start(&["--slot", "ksm:4M@0x40000000"])?;
+    let slot = vmm.slots[0].clone();
+    let n = (slot.size >> 12) as usize;
+    let (mut watch, lines, mut round) = spawn_watch(vmm.pid)?;
+    let result = (|| -> Result<(), String> {
+        let mut merged = 0;
+        for (step, from, to) in [("merge", "none", "ksm"), ("unmerge", "ksm", "none")] {
+            let before = pagemap::entries(vmm.pid, slot.hva, n).map_err(|e| e.to_string())?;
+            if step == "merge" {
+                let _fast = t_facts::ksmd_fast()?;
+                let start = std::time::Instant::now();
+                // Until ksmd has merged the slot (its pages are alike)
+                // and then made a full pass without merging more.
+                let mut last = 0;
+                loop {
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    let now = ksm_merging(vmm.pid)?;
+                    if (now > 0 && now == last) || start.elapsed().as_secs() > 60 {
+                        break;
+                    }
+                    last = now;
+                }
+                // Dropping `_fast` stops ksmd: merged pages stay merged.
+            } else {
+                std::fs::write(format!("{ksm}/run"), "2").map_err(|e| format!("ksm run=2: {e}"))?;
+            }
+            let count = ksm_merging(vmm.pid)?;
+            if step == "merge" {
+                merged = count;
+                ensure(merged > 0, || "ksmd merged nothing in 60 s".into())?;
+            } else {
+                ensure(count == 0, || {
+                    format!("after run=2, {count} pages still merged")
+                })?;
+            }
+            let moved = frames_changed(vmm.pid, &slot, &before)?;
+            let (changes, r) = changes_until(&lines, round + 1)?;
+            round = r;
+            let mut told = Vec::new();
+            for c in &changes {
+                ensure(c["old"]["share"] == from && c["new"]["share"] == to, || {
+                    format!("{step}: watch says {c}, want share {from} -> {to}")
+                })?;
+                let gpa = c["gpa"].as_u64().unwrap_or(0);
+                told.extend((0..c["pages"].as_u64().unwrap_or(0)).map(|i| gpa + i * 4096));
+            }
+            ensure(
+                told.len() as u64 == merged && moved.iter().all(|g| told.contains(g)),
+                || {
+                    format!(
+                        "{step}: watch told {} pages, KSM merged {merged}, pagemap saw {} change frame",
+                        told.len(),
+                        moved.len()
+                    )
+                },
+            )?;
+            println!(
+                "     {step}: {} pages share {from} -> {to} ({} changed frame)",
+                told.len(),
+                moved.len()
+            );
+        }
+        Ok(())
+    })();
+    let _ = watch.kill();
+    let _ = watch.wait();
+    result?;
     vmm.stop()
 }

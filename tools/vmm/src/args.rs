@@ -172,6 +172,7 @@ pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--
     collapse GPA         make its 2 MiB writable again and MADV_COLLAPSE it; COLLAPSED
     mremap ID            move memslot ID's memory elsewhere (the memslot keeps the old
                          address); prints MREMAPPED with the new one
+    drop GPA SIZE        MADV_DONTNEED SIZE bytes at GPA (not present until touched); DROPPED
   and anything else (an empty line) ends the hold.";
 
 /// First GPA used for slots placed without `@GPA`.

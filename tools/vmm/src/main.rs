@@ -337,6 +337,13 @@ fn run(args: &Args) -> Result<(), String> {
                             println!("COLLAPSED gpa={gpa:#x} done={}", u8::from(done));
                         }
                     }
+                    // Drop SIZE bytes of guest memory at GPA (MADV_DONTNEED).
+                    ["drop", gpa, size] => {
+                        let (gpa, size) = (args::parse_num(gpa)?, args::parse_num(size)?);
+                        let (base, region) = region_of(&mut regions, gpa, words[0])?;
+                        memory::drop_pages(region, gpa - base, size)?;
+                        println!("DROPPED gpa={gpa:#x} size={size:#x}");
+                    }
                     // Move memslot ID's memory elsewhere (mremap); the
                     // memslot keeps the old address.
                     ["mremap", id] => {

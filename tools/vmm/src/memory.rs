@@ -376,6 +376,33 @@ pub fn read_only(region: &Region, offset: u64) -> Result<(), String> {
     Ok(())
 }
 
+/// Drops the pages of `len` bytes at `offset` into `region`
+/// (MADV_DONTNEED): they are not present until touched again.
+pub fn drop_pages(region: &Region, offset: u64, len: u64) -> Result<(), String> {
+    if !offset.is_multiple_of(4096)
+        || !len.is_multiple_of(4096)
+        || offset + len > region.size as u64
+    {
+        return Err(format!(
+            "{len:#x} bytes at {offset:#x}: not whole pages inside the region"
+        ));
+    }
+    // SAFETY: the range lies in this region's own mapping, which stays
+    // mapped; nothing holds references into it while the VM holds (the
+    // guest has stopped), and dropped anonymous pages read back as zeros.
+    let rc = unsafe {
+        libc::madvise(
+            region.addr.add(offset as usize).cast(),
+            len as usize,
+            libc::MADV_DONTNEED,
+        )
+    };
+    if rc != 0 {
+        return Err(format!("madvise: {}", io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// One step of `--thrash` on the `round`-th 2 MiB chunk of the `size`
 /// bytes of a region's memory at `addr`: what
 /// a VMM (or the kernel) may do to guest memory while a map reads it.

@@ -1,0 +1,360 @@
+//! The operator's outputs that other programs read: `gfn_test metrics`
+//! (Prometheus text) and `gfn_test map --svg` (a picture), and the
+//! progress line of long maps.  The first two are judged on the host, by
+//! real consumers the guest does not have: the guest test hands over the
+//! output and the oracles' figures (see `artifact`), and
+//! `testbed/artifacts.py` parses the metrics with `promtool` and the
+//! Prometheus Python client and renders the SVG with `rsvg-convert`.
+
+use crate::artifact;
+use crate::check::ensure;
+use crate::module::run;
+use crate::oracle::{self, has, kpageflags, KPF_ZERO_PAGE};
+use crate::t_stats::{oracle_sums, two_vms};
+use crate::vmm::Vmm;
+use gfn_client::pagemap;
+use gfn_client::svg::{node_colour, Category, GEOMETRY, MAX_BYTES};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Where libvirt keeps its domains' pid files (as `gfn_client::names`).
+const LIBVIRT_RUN: &str = "/run/libvirt/qemu";
+
+/// `gfn_test metrics` with no VM, then for two VMs on two nodes, one named by a libvirt pid
+/// file whose name needs escaping: the host checks that `promtool check
+/// metrics` finds nothing to say, and that the Python client parses every
+/// figure back equal to the oracles' sums (pagemap, kpageflags,
+/// move_pages, smaps; memslots from the VMM's own table).
+pub fn gfn_test_metrics() -> Result<(), String> {
+    // No VM yet: `gfn_vms 0`, and success, so that a timer replaces the
+    // last file.
+    let empty = run("gfn_test", &["metrics"])?;
+    artifact::save("gfn_test_metrics", "empty.prom", empty.as_bytes())?;
+    let (a, b) = two_vms()?;
+    // A name with a quote, a backslash and a space: label escaping.
+    let name = r#"web "a"\1"#;
+    std::fs::create_dir_all(LIBVIRT_RUN).map_err(|e| format!("{LIBVIRT_RUN}: {e}"))?;
+    let pid_file = format!("{LIBVIRT_RUN}/{name}.pid");
+    std::fs::write(&pid_file, format!("{}\n", a.pid)).map_err(|e| format!("{pid_file}: {e}"))?;
+    let result = (|| -> Result<(), String> {
+        let text = run("gfn_test", &["metrics"])?;
+        let mut vms = Vec::new();
+        for (vmm, name) in [(&a, Some(name)), (&b, None)] {
+            let s = oracle_sums(vmm)?;
+            let bytes = |m: &BTreeMap<String, u64>| -> Map<String, Value> {
+                m.iter()
+                    .map(|(k, n)| (k.clone(), json!(n * 4096)))
+                    .collect()
+            };
+            vms.push(json!({
+                "pid": vmm.pid.to_string(),
+                "name": name,
+                "memslots": vmm.slots.len(),
+                "memslot_bytes": s.pages * 4096,
+                "memory": bytes(&s.classes),
+                "not_present_bytes": s.not_present * 4096,
+                "pmd_bytes": s.pmd * 4096,
+            }));
+        }
+        let expect = json!({ "vms": vms });
+        artifact::save("gfn_test_metrics", "metrics.prom", text.as_bytes())?;
+        artifact::save(
+            "gfn_test_metrics",
+            "expect.json",
+            expect.to_string().as_bytes(),
+        )?;
+        println!(
+            "     {} lines of metrics and the oracles' figures handed to the host",
+            text.lines().count()
+        );
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&pid_file);
+    result?;
+    a.stop()?;
+    b.stop()
+}
+
+/// What the oracles say of the pages of guest range [gpa, gpa + size) of
+/// `vmm`: the fraction of its bytes in each picture category, and of each
+/// NUMA node's (present pages only).
+fn composition(vmm: &Vmm, gpa: u64, size: u64) -> Result<(Value, Value), String> {
+    let hva = vmm.hva_of(gpa)?;
+    let n = (size >> 12) as usize;
+    let entries = pagemap::entries(vmm.pid, hva, n).map_err(|e| format!("pagemap: {e}"))?;
+    let present: Vec<u64> = (0..n)
+        .filter(|&i| entries[i].present)
+        .map(|i| hva + i as u64 * 4096)
+        .collect();
+    let nodes = oracle::nodes(vmm.pid, &present)?;
+    let mut backing: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut by_node: BTreeMap<String, u64> = BTreeMap::new();
+    *backing.entry(Category::NotPresent.name()).or_default() += (n - present.len()) as u64;
+    for (addr, node) in present.iter().zip(&nodes) {
+        let pfn = entries[((addr - hva) >> 12) as usize].pfn;
+        let category = if has(kpageflags(pfn)?, KPF_ZERO_PAGE) {
+            Category::Zero
+        } else {
+            match oracle::kind(pfn)? {
+                gfn_proto::reply::Kind::Thp => Category::Thp,
+                gfn_proto::reply::Kind::Hugetlb => Category::Hugetlb,
+                _ => Category::Base,
+            }
+        };
+        *backing.entry(category.name()).or_default() += 1;
+        *by_node.entry(node.to_string()).or_default() += 1;
+    }
+    let frac = |m: BTreeMap<String, u64>| -> Value {
+        m.into_iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(k, v)| (k, json!(v as f64 / n as f64)))
+            .collect::<Map<_, _>>()
+            .into()
+    };
+    Ok((
+        frac(
+            backing
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        ),
+        frac(by_node),
+    ))
+}
+
+/// What the host needs to check one picture: the layout and colours it
+/// is drawn with, its bound, and the oracles' share of each region.
+fn picture_expect(file: &str, regions: Vec<Value>) -> Value {
+    let g = &GEOMETRY;
+    json!({
+        "file": file,
+        "geometry": {"x0": g.x0, "columns": g.columns, "band_y": g.band_y, "band_h": g.band_h,
+            "backing_y": g.backing_y, "backing_h": g.backing_h, "node_y": g.node_y, "node_h": g.node_h},
+        "colours": Category::ALL.iter().map(|c| (c.name().to_string(), json!(c.colour())))
+            .collect::<Map<_, _>>(),
+        "node_colours": (0..2u32).map(|n| (n.to_string(), json!(node_colour(n))))
+            .collect::<Map<_, _>>(),
+        "max_bytes": MAX_BYTES,
+        "regions": regions,
+    })
+}
+
+/// Draws the VM of `vmm` into `file` with `gfn_test map --svg`, hands
+/// the picture over, and returns what gfn_test said of it.
+fn draw(vmm: &Vmm, file: &str) -> Result<String, String> {
+    let path = format!("/tmp/{file}");
+    let told = run(
+        "gfn_test",
+        &["map", "--pid", &vmm.pid.to_string(), "--svg", &path],
+    )?;
+    let svg = std::fs::read(&path).map_err(|e| format!("{path}: {e}"))?;
+    artifact::save("gfn_test_svg", file, &svg)?;
+    Ok(told.trim().to_string())
+}
+
+/// `gfn_test map --svg` of a VM with a THP slot, a base-page slot half on
+/// each node (move_pages), a hole, a hugetlb slot and a slot half dropped
+/// (MADV_DONTNEED), and of a VM with 64 GiB of untouched memory: the host
+/// renders them with rsvg-convert and checks, in each region, the share of
+/// every colour of the backing and node strips against the oracles'
+/// shares of its bytes (pagemap, kpageflags, move_pages; for the 64 GiB,
+/// smaps' resident size), the hole empty, the memslot band over the slots
+/// only, and each file under its bound.
+pub fn gfn_test_svg() -> Result<(), String> {
+    const MIB: u64 = 1 << 20;
+    let mut vmm = Vmm::start(&[
+        "--node",
+        "0",
+        "--slot",
+        "thp:32M@0x0",
+        "--slot",
+        "anon:16M@0x2000000",
+        "--slot",
+        "hugetlb:16M@0x4000000",
+        "--slot",
+        "anon:32M@0x5000000",
+    ])?;
+    let half: Vec<u64> = (0..2048).map(|i| vmm.slots[1].hva + i * 4096).collect();
+    let moved = oracle::move_to(vmm.pid, &half, 1)?;
+    ensure(moved == 2048, || {
+        format!("move_pages moved {moved} of 2048")
+    })?;
+    let said = vmm.command("drop 0x5000000 0x1000000")?;
+    ensure(said.starts_with("DROPPED"), || {
+        format!("gfn-vmm said {said:?}")
+    })?;
+    let told = draw(&vmm, "vm.svg")?;
+    let mut regions = Vec::new();
+    for (what, gpa, size) in [
+        ("THP slot", 0, 32 * MIB),
+        ("base pages moved to node 1", 0x2000000, 8 * MIB),
+        ("base pages on node 0", 0x2800000, 8 * MIB),
+        ("hugetlb slot", 0x4000000, 16 * MIB),
+        ("dropped half", 0x5000000, 16 * MIB),
+        ("touched half", 0x6000000, 16 * MIB),
+    ] {
+        let (backing, nodes) = composition(&vmm, gpa, size)?;
+        regions.push(json!({"what": what, "gpa": gpa, "size": size,
+            "backing": backing, "nodes": nodes, "band": true}));
+    }
+    regions.push(
+        json!({"what": "hole", "gpa": 0x3000000u64, "size": 16 * MIB,
+        "backing": {}, "nodes": {}, "band": false}),
+    );
+    let mut pictures = vec![picture_expect("vm.svg", regions)];
+    vmm.stop()?;
+
+    // 64 GiB that the VMM never touched: too much for pagemap here, so
+    // its resident size (smaps) is the oracle.  (Not 1 TiB: KVM takes
+    // 13 s to set up such a memslot under TCG; the host test
+    // `a_terabyte_of_alternating_runs_stays_small` draws one.)
+    let big = Vmm::start(&["--no-touch", "--slot", "anon:64G@0x100000000"])?;
+    let told_big = draw(&big, "big.svg")?;
+    let slot = big
+        .slots
+        .iter()
+        .find(|s| s.gpa == 1 << 32)
+        .ok_or("no big slot")?;
+    let rss: u64 = oracle::smaps(big.pid, slot.hva, slot.hva + slot.size)?
+        .iter()
+        .map(|v| v.kib("Rss"))
+        .sum::<Result<u64, String>>()?
+        * 1024;
+    let present = rss as f64 / slot.size as f64;
+    let mut backing = Map::new();
+    backing.insert("not-present".into(), json!(1.0 - present));
+    if rss > 0 {
+        backing.insert("base".into(), json!(present));
+    }
+    pictures.push(picture_expect(
+        "big.svg",
+        vec![
+            json!({"what": "untouched 64 GiB", "gpa": slot.gpa, "size": slot.size,
+            "backing": backing, "nodes": {}, "band": true}),
+        ],
+    ));
+    artifact::save(
+        "gfn_test_svg",
+        "expect.json",
+        json!({ "pictures": pictures }).to_string().as_bytes(),
+    )?;
+    println!("     {told}\n     {told_big}");
+    big.stop()
+}
+
+/// Runs `gfn_test ARGS` with its stderr on a new pseudo-terminal (or a
+/// pipe) and `GFN_PROGRESS_AFTER_MS=after_ms` (None: unset); returns its
+/// stdout and what reached stderr.
+fn with_stderr(
+    args: &[&str],
+    tty: bool,
+    after_ms: Option<&str>,
+) -> Result<(String, String), String> {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut cmd = std::process::Command::new("gfn_test");
+    cmd.args(args).stdout(std::process::Stdio::piped());
+    match after_ms {
+        Some(ms) => cmd.env("GFN_PROGRESS_AFTER_MS", ms),
+        None => cmd.env_remove("GFN_PROGRESS_AFTER_MS"),
+    };
+    if !tty {
+        let out = cmd
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .map_err(|e| format!("gfn_test: {e}"))?;
+        return Ok((
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ));
+    }
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two descriptors into the two ints; the other
+    // arguments may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    if rc != 0 {
+        return Err(format!("openpty: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: openpty returned these two descriptors, owned by nothing else.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let mut child = cmd
+        .stderr(slave)
+        .spawn()
+        .map_err(|e| format!("gfn_test: {e}"))?;
+    // The slave's last copy is then the child's: once it exits, reading
+    // the master ends (EIO).  Read meanwhile, so the child never waits on
+    // a full terminal.
+    drop(cmd);
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = std::fs::File::from(master).read_to_end(&mut text);
+        text
+    });
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .ok_or("no stdout")?
+        .read_to_string(&mut stdout)
+        .map_err(|e| format!("gfn_test stdout: {e}"))?;
+    child.wait().map_err(|e| format!("gfn_test: {e}"))?;
+    let tty_text = reader.join().map_err(|_| "pty reader panicked")?;
+    Ok((stdout, String::from_utf8_lossy(&tty_text).into_owned()))
+}
+
+/// Progress on stderr: a map shows pages walked and the rate on a
+/// terminal once it has taken longer than the threshold, rewritten in
+/// place, the last figures equal to the pages the map told; nothing on a
+/// pipe; and nothing on a terminal for a map quicker than the default
+/// second.
+pub fn gfn_test_progress() -> Result<(), String> {
+    let vmm = Vmm::start(&["--slot", "anon:1M@0x100000", "--slot", "thp:4M@0x40000000"])?;
+    let pid = vmm.pid.to_string();
+    let args = ["map", "--pid", pid.as_str()];
+    let (out, tty) = with_stderr(&args, true, Some("0"))?;
+    let told: u64 = out
+        .lines()
+        .map(|l| {
+            gfn_proto::reply::parse_line(l).map_or(0, |r| match r {
+                gfn_proto::reply::Reply::Ok(t) => t.pages,
+                gfn_proto::reply::Reply::AddrErr { pages, .. } => pages,
+                _ => 0,
+            })
+        })
+        .sum();
+    let last = tty.rsplit("\r\x1b[K").next().unwrap_or("");
+    // Every page of the VMM's memslots, its own table says.
+    let pages: u64 = vmm
+        .slots
+        .iter()
+        .filter(|s| s.as_id == 0)
+        .map(|s| s.size >> 12)
+        .sum();
+    ensure(
+        told == pages
+            && last.starts_with(&format!(
+                "mapping pid {pid}: {told} pages (0.00 GiB) walked in "
+            ))
+            && last.contains(" pages/s\r\n"),
+        || format!("{told} pages told of {pages}; on the terminal: {tty:?}"),
+    )?;
+    let (_, piped) = with_stderr(&args, false, Some("0"))?;
+    ensure(piped.is_empty(), || format!("on a pipe: {piped:?}"))?;
+    let start = std::time::Instant::now();
+    let (_, quick) = with_stderr(&args, true, None)?;
+    if start.elapsed() < std::time::Duration::from_millis(900) {
+        ensure(quick.is_empty(), || {
+            format!("a quick map printed {quick:?}")
+        })?;
+    }
+    println!("     on a terminal: {:?}", last.trim_end());
+    vmm.stop()
+}
