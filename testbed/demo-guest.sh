@@ -4,7 +4,8 @@
 # update use) boots a Linux guest that runs writer; the host side translates
 # writer's address with QEMU's pid, reads the value back, and asks whose
 # guest memory that host page is.
-# Act 2: the test VMM with base, THP and hugetlb memory, several addresses.
+# Act 2: the test VMM with base, THP and hugetlb memory, several addresses,
+# its picture, and watch telling a THP split and collapsed.
 set -e
 say() { printf '\n$ %s\n' "$*"; }
 hand_over() { # FILE: to the host, on the second serial port (demo.sh saves it)
@@ -109,6 +110,17 @@ gfn_test --json --pid "$pid" 0x9a5678
 
 say "reader --width 4 --hex <phys of 0x9a5678>"
 reader --width 4 --hex "$(gfn_test 0x9a5678 "$pid" | sed -n 's/.*phys=\(0x[0-9a-f]*\).*/\1/p')"
+
+say "gfn_test watch --pid $pid --interval 0.5 &   (what moves: the VMM splits its first THP by mprotect of one page, then collapses it)"
+gfn_test watch --pid "$pid" --interval 0.5 >/tmp/watch.out &
+watch=$!
+sleep 1.5
+echo "protect 0x400000" >&4
+sleep 1.5
+echo "collapse 0x400000" >&4
+sleep 1.5
+kill $watch
+cat /tmp/watch.out
 
 exec 4>&-
 wait

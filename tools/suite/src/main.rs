@@ -154,7 +154,7 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         t("gfn_test_watch", 1.5, t_stats::gfn_test_watch),
         t("gfn_test_watch_ksm", 3.0, t_stats::gfn_test_watch_ksm),
         t("gfn_test_metrics", 3.0, t_metrics::gfn_test_metrics),
-        t("gfn_test_svg", 5.0, t_metrics::gfn_test_svg),
+        t("gfn_test_svg", 3.0, t_metrics::gfn_test_svg),
         t("gfn_test_progress", 0.5, t_metrics::gfn_test_progress),
         t("writer_then_reader", 0.2, t_tools::writer_then_reader),
         t("qemu_default_memory", 5.0, t_qemu::qemu_default_memory),

@@ -154,61 +154,62 @@ fn draw(vmm: &Vmm, file: &str) -> Result<String, String> {
 
 /// `gfn_test map --svg` of a VM with a THP slot, a base-page slot half on
 /// each node (move_pages), a hole, a hugetlb slot and a slot half dropped
-/// (MADV_DONTNEED), and of a VM with 64 GiB of untouched memory: the host
+/// (MADV_DONTNEED), and of a VM with 16 GiB of untouched memory: the host
 /// renders them with rsvg-convert and checks, in each region, the share of
 /// every colour of the backing and node strips against the oracles'
-/// shares of its bytes (pagemap, kpageflags, move_pages; for the 64 GiB,
+/// shares of its bytes (pagemap, kpageflags, move_pages; for the 16 GiB,
 /// smaps' resident size), the hole empty, the memslot band over the slots
 /// only, and each file under its bound.
 pub fn gfn_test_svg() -> Result<(), String> {
     const MIB: u64 = 1 << 20;
+    // Layout (MiB): THP [0, 16), base [16, 24) of which [16, 20) moves to
+    // node 1, a hole [24, 32), hugetlb [32, 40), base [40, 56) of which
+    // [40, 48) is dropped; the code slot below 4 GiB.
     let mut vmm = Vmm::start(&[
         "--node",
         "0",
         "--slot",
-        "thp:32M@0x0",
+        "thp:16M@0x0",
         "--slot",
-        "anon:16M@0x2000000",
+        "anon:8M@0x1000000",
         "--slot",
-        "hugetlb:16M@0x4000000",
+        "hugetlb:8M@0x2000000",
         "--slot",
-        "anon:32M@0x5000000",
+        "anon:16M@0x2800000",
     ])?;
-    let half: Vec<u64> = (0..2048).map(|i| vmm.slots[1].hva + i * 4096).collect();
+    let half: Vec<u64> = (0..1024).map(|i| vmm.slots[1].hva + i * 4096).collect();
     let moved = oracle::move_to(vmm.pid, &half, 1)?;
-    ensure(moved == 2048, || {
-        format!("move_pages moved {moved} of 2048")
+    ensure(moved == 1024, || {
+        format!("move_pages moved {moved} of 1024")
     })?;
-    let said = vmm.command("drop 0x5000000 0x1000000")?;
+    let said = vmm.command("drop 0x2800000 0x800000")?;
     ensure(said.starts_with("DROPPED"), || {
         format!("gfn-vmm said {said:?}")
     })?;
     let told = draw(&vmm, "vm.svg")?;
     let mut regions = Vec::new();
     for (what, gpa, size) in [
-        ("THP slot", 0, 32 * MIB),
-        ("base pages moved to node 1", 0x2000000, 8 * MIB),
-        ("base pages on node 0", 0x2800000, 8 * MIB),
-        ("hugetlb slot", 0x4000000, 16 * MIB),
-        ("dropped half", 0x5000000, 16 * MIB),
-        ("touched half", 0x6000000, 16 * MIB),
+        ("THP slot", 0, 16 * MIB),
+        ("base pages moved to node 1", 0x1000000, 4 * MIB),
+        ("base pages on node 0", 0x1400000, 4 * MIB),
+        ("hugetlb slot", 0x2000000, 8 * MIB),
+        ("dropped half", 0x2800000, 8 * MIB),
+        ("touched half", 0x3000000, 8 * MIB),
     ] {
         let (backing, nodes) = composition(&vmm, gpa, size)?;
         regions.push(json!({"what": what, "gpa": gpa, "size": size,
             "backing": backing, "nodes": nodes, "band": true}));
     }
-    regions.push(
-        json!({"what": "hole", "gpa": 0x3000000u64, "size": 16 * MIB,
-        "backing": {}, "nodes": {}, "band": false}),
-    );
+    regions.push(json!({"what": "hole", "gpa": 0x1800000u64, "size": 8 * MIB,
+        "backing": {}, "nodes": {}, "band": false}));
     let mut pictures = vec![picture_expect("vm.svg", regions)];
     vmm.stop()?;
 
-    // 64 GiB that the VMM never touched: too much for pagemap here, so
+    // 16 GiB that the VMM never touched: too much for pagemap here, so
     // its resident size (smaps) is the oracle.  (Not 1 TiB: KVM takes
     // 13 s to set up such a memslot under TCG; the host test
     // `a_terabyte_of_alternating_runs_stays_small` draws one.)
-    let big = Vmm::start(&["--no-touch", "--slot", "anon:64G@0x100000000"])?;
+    let big = Vmm::start(&["--no-touch", "--slot", "anon:16G@0x100000000"])?;
     let told_big = draw(&big, "big.svg")?;
     let slot = big
         .slots
@@ -229,7 +230,7 @@ pub fn gfn_test_svg() -> Result<(), String> {
     pictures.push(picture_expect(
         "big.svg",
         vec![
-            json!({"what": "untouched 64 GiB", "gpa": slot.gpa, "size": slot.size,
+            json!({"what": "untouched 16 GiB", "gpa": slot.gpa, "size": slot.size,
             "backing": backing, "nodes": {}, "band": true}),
         ],
     ));

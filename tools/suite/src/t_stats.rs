@@ -197,6 +197,30 @@ fn changes_until(
     }
 }
 
+/// Once something has happened to the VMM: every change `gfn_test watch`
+/// told since round `round`, through the first map that started after
+/// the event had ended, and that map's round.  The event may have spanned
+/// rounds (ksmd merges a while): the rounds already printed are read
+/// first; the one after the last of them may have started before the
+/// event ended, so the one after that is the first that surely did not.
+fn changes_after_event(
+    lines: &std::sync::mpsc::Receiver<String>,
+    round: u64,
+) -> Result<(Vec<Value>, u64), String> {
+    let mut changes = Vec::new();
+    let mut last = round;
+    while let Ok(line) = lines.try_recv() {
+        let v: Value = serde_json::from_str(&line).map_err(|e| format!("{line:?}: {e}"))?;
+        match v["round"].as_u64() {
+            Some(r) => last = last.max(r),
+            None => changes.push(v),
+        }
+    }
+    let (more, r) = changes_until(lines, last + 1)?;
+    changes.extend(more);
+    Ok((changes, r))
+}
+
 /// `gfn_test watch --json --interval 0.2` of the VM of `pid`, its output
 /// lines as they come, and the round after which nothing has changed yet
 /// (quiet rounds report nothing).
@@ -260,8 +284,7 @@ pub fn gfn_test_watch() -> Result<(), String> {
             let before = pagemap::entries(vmm.pid, slot.hva, 256).map_err(|e| e.to_string())?;
             let moved = oracle::move_to(vmm.pid, &addrs, to)?;
             let want = frames_changed(vmm.pid, &slot, &before)?;
-            // A map that started after the move has ended: the round after next.
-            let (changes, r) = changes_until(&lines, round + 1)?;
+            let (changes, r) = changes_after_event(&lines, round)?;
             round = r;
             let mut told = Vec::new();
             for c in &changes {
@@ -307,7 +330,7 @@ pub fn gfn_test_watch() -> Result<(), String> {
             ensure(huge_kib()? == want_kib, || {
                 format!("after {cmd}: smaps AnonHugePages is not {want_kib} kB")
             })?;
-            let (changes, r) = changes_until(&lines, round + 1)?;
+            let (changes, r) = changes_after_event(&lines, round)?;
             round = r;
             let pages: u64 = changes
                 .iter()
@@ -402,7 +425,7 @@ pub fn gfn_test_watch_ksm() -> Result<(), String> {
                 })?;
             }
             let moved = frames_changed(vmm.pid, &slot, &before)?;
-            let (changes, r) = changes_until(&lines, round + 1)?;
+            let (changes, r) = changes_after_event(&lines, round)?;
             round = r;
             let mut told = Vec::new();
             for c in &changes {
