@@ -25,9 +25,11 @@ pub use crate::units::size;
 const PAGE: u64 = 4096;
 /// Nodes drawn in their own colour (the lowest present); the others are
 /// drawn together as "other nodes".
-const MAX_NODES: usize = 16;
+const MAX_NODES: usize = 8;
 /// Longest title drawn, in characters (the rest is cut).
 const MAX_TITLE: usize = 200;
+/// Guest physical addresses from here on are not drawn.
+const LIMIT: u64 = 1 << 63;
 /// Columns a hole drawn as a break takes.
 pub const BREAK: u32 = 8;
 /// At most this many breaks (the largest holes), so that at least half the
@@ -121,8 +123,8 @@ impl Category {
     }
 }
 
-/// Node colours (Tol's muted scheme), repeated every eight nodes.
-const NODE_COLOURS: [&str; 8] = [
+/// Node colours (Tol's muted scheme), one per node shown.
+const NODE_COLOURS: [&str; MAX_NODES] = [
     "#332288", "#882255", "#117733", "#999933", "#44aa99", "#aa4499", "#661100", "#6699cc",
 ];
 /// The fill of the nodes past the first [`MAX_NODES`] present, together.
@@ -130,11 +132,17 @@ pub const OTHER_NODES_COLOUR: &str = "#ddcc77";
 /// The fill of the memslot band.
 pub const BAND_COLOUR: &str = "#888888";
 
-/// The colour of NUMA node `node` in the node strip (u32::MAX = unknown node).
-pub fn node_colour(node: u32) -> &'static str {
+/// The colour of NUMA node `node` in the node strip, where it is the
+/// `rank`-th lowest node present (from 0): the nodes shown take the
+/// palette in turn, so no two share a colour; the unknown node
+/// (`u32::MAX`) is grey.
+pub fn node_colour(node: u32, rank: usize) -> &'static str {
     match node {
         u32::MAX => "#bbbbbb",
-        n => NODE_COLOURS[n as usize % NODE_COLOURS.len()],
+        _ => NODE_COLOURS
+            .get(rank)
+            .copied()
+            .unwrap_or(OTHER_NODES_COLOUR),
     }
 }
 
@@ -459,7 +467,17 @@ fn sum<'a>(v: impl IntoIterator<Item = &'a u64>) -> u64 {
 impl Picture {
     /// `slots`: the memslots of one address space (any order; may be empty).
     pub fn new(slots: &[SlotSpan]) -> Picture {
-        let mut slots: Vec<SlotSpan> = slots.iter().copied().filter(|s| s.size > 0).collect();
+        // Nothing is drawn from 2^63 on (KVM reaches 2^52), so that no
+        // address sum below can overflow.
+        let mut slots: Vec<SlotSpan> = slots
+            .iter()
+            .filter(|s| s.gpa < LIMIT)
+            .map(|&s| SlotSpan {
+                size: s.size.min(LIMIT - s.gpa),
+                ..s
+            })
+            .filter(|s| s.size > 0)
+            .collect();
         slots.sort_by_key(|s| (s.gpa, s.id));
         let mut spans: Vec<(u64, u64)> = Vec::new();
         for s in &slots {
@@ -641,13 +659,13 @@ impl Picture {
             cats.push((cat.colour(), format!("{} {} ({pc}%)", cat.name(), size(b))));
         }
         let mut nodes: Vec<(&str, String)> = Vec::new();
-        for (&n, &b) in node_bytes.iter().take(MAX_NODES) {
+        for (rank, (&n, &b)) in node_bytes.iter().take(MAX_NODES).enumerate() {
             let name = if n == u32::MAX {
                 "unknown".into()
             } else {
                 n.to_string()
             };
-            nodes.push((node_colour(n), format!("node {name} {}", size(b))));
+            nodes.push((node_colour(n, rank), format!("node {name} {}", size(b))));
         }
         let rest = node_bytes.values().skip(MAX_NODES);
         if rest.len() > 0 {
@@ -716,14 +734,18 @@ impl Picture {
             runs.write(out, cat.colour())?;
         }
         for (i, runs) in node_runs.into_iter().enumerate() {
-            let fill = shown.get(i).map_or(OTHER_NODES_COLOUR, |&n| node_colour(n));
+            let fill = shown
+                .get(i)
+                .map_or(OTHER_NODES_COLOUR, |&n| node_colour(n, i));
             runs.write(out, fill)?;
         }
         // Address ticks: 1 px wide marks under the node strip, then labels
         // (one too close to the one before is left out); a zigzag under
         // each break.
         let mut marks = String::new();
-        let mut last_label: Option<u32> = None;
+        // Labels at least 48 px apart; of two closer ones, an island's
+        // start (where the axis jumps) wins over a multiple of the step.
+        let mut labels: Vec<(u32, String, bool)> = Vec::new();
         for (v, label) in ticks(&self.islands) {
             let Some(c) = self
                 .column_of(v)
@@ -733,10 +755,18 @@ impl Picture {
             };
             let x = G.x0 + c;
             write!(marks, "M{x} {TICK_Y}h1v5h-1z")?;
-            if last_label.is_none_or(|l| x >= l + 48) {
-                text(out, x, TICK_Y + 17, " text-anchor=\"middle\"", &label)?;
-                last_label = Some(x);
+            let start = self.islands.iter().any(|l| l.gpa == v);
+            match labels.last_mut() {
+                Some(last) if x < last.0 + 48 => {
+                    if start && !last.2 {
+                        *last = (x, label, start);
+                    }
+                }
+                _ => labels.push((x, label, start)),
             }
+        }
+        for (x, label, _) in &labels {
+            text(out, *x, TICK_Y + 17, " text-anchor=\"middle\"", label)?;
         }
         writeln!(out, "<path d=\"{marks}\"/>")?;
         let mut zigzag = String::new();
@@ -880,6 +910,19 @@ mod tests {
     }
 
     #[test]
+    fn addresses_near_the_top_do_not_overflow() {
+        // Slots from 2^63 on are not drawn; one across it is cut there.
+        let p0 = Picture::new(&[slot(0, u64::MAX - MIB + 1, MIB), slot(1, 0, PAGE)]);
+        assert_eq!(p0.islands().len(), 1);
+        let mut p = Picture::new(&[slot(0, (1 << 63) - MIB, 2 * MIB), slot(1, 0, PAGE)]);
+        p.add(&line(Category::Base, (1 << 63) - PAGE, 2, 0));
+        p.add(&line(Category::Base, !(PAGE - 1), 1, 0));
+        let told: u64 = (0..1024).map(|c| p.column_bytes(c)[0]).sum();
+        assert_eq!(told, PAGE);
+        assert!(p.render("top").len() <= MAX_BYTES);
+    }
+
+    #[test]
     fn split_is_largest_remainder() {
         assert_eq!(split(10, &[1, 1, 1]), [4, 3, 3]);
         assert_eq!(split(7, &[5, 3, 2]), [4, 2, 1]);
@@ -927,7 +970,7 @@ mod tests {
         let svg = p.render("1 TiB");
         assert!(added.as_secs() < 30 && t.elapsed() - added < Duration::from_secs(2));
         assert!(svg.len() <= MAX_BYTES, "{} > {MAX_BYTES}", svg.len());
-        assert!(svg.contains("24 other nodes") && svg.contains(">1T</text>"));
+        assert!(svg.contains("32 other nodes") && svg.contains(">1T</text>"));
         // Near the worst: 1 GiB columns all different, 512 slot groups (a
         // slot in every other column), a long title.
         let mut slots: Vec<_> = (0..512)
@@ -1000,12 +1043,13 @@ mod tests {
     #[test]
     fn colours_are_distinct() {
         let mut all: Vec<&str> = Category::ALL.iter().map(|c| c.colour()).collect();
-        all.extend((0..8).chain([u32::MAX]).map(node_colour));
+        all.extend((0..MAX_NODES).map(|rank| node_colour(7, rank)));
+        all.push(node_colour(u32::MAX, 0));
         all.extend([OTHER_NODES_COLOUR, BAND_COLOUR, "#ffffff"]);
         let n = all.len();
         assert!(all.iter().all(|c| c.len() == 7 && *c == c.to_lowercase()));
         all.sort_unstable();
         all.dedup();
-        assert_eq!((all.len(), node_colour(9)), (n, node_colour(1)));
+        assert_eq!(all.len(), n);
     }
 }

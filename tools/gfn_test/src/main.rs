@@ -18,8 +18,8 @@ use gfn_client::svg::{self, Picture, SlotSpan};
 use gfn_client::watch::{diff, Map};
 use gfn_client::{query, query_bin_each, requests, Reason, Reply};
 use progress::Progress;
-use std::io::Read;
 use std::io::Write;
+use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 /// Prints one reply line, as the kernel wrote it or as JSON.
@@ -41,10 +41,11 @@ fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
     let mut ok = true;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut progress = matches!(sub, args::Sub::Map(_)).then(|| {
-        Progress::new(&match cli.pid {
+        let what = match cli.pid {
             Some(pid) => format!("pid {pid}"),
             None => "the first VM".into(),
-        })
+        };
+        Progress::new(&what, !std::io::stdout().is_terminal())
     });
     query_bin_each(&args::sub_request(sub, cli), |reply| {
         use std::io::Write;
@@ -82,7 +83,7 @@ fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
         writeln!(out, "{line}").map_err(|e| gfn_client::ClientError::Io("print", e))
     })
     .map_err(|e| e.to_string())?;
-    if let Some(p) = &progress {
+    if let Some(p) = &mut progress {
         // What was printed comes before the progress line's last figures.
         out.flush().map_err(|e| e.to_string())?;
         p.done();
@@ -118,7 +119,7 @@ fn map_stats(pid: u32, as_id: u8, mut also: impl FnMut(&Reply)) -> Result<(VmSta
     let mut stats = VmStats::new(pid);
     stats.name = names::name_of(pid);
     let mut ok = true;
-    let mut progress = Progress::new(&format!("pid {pid}"));
+    let mut progress = Progress::new(&format!("pid {pid}"), true);
     let start = std::time::Instant::now();
     query_bin_each(&format!("all pid={pid} as={as_id}"), |r| {
         if let Reply::TokenErr { reason, .. } = r {
@@ -291,7 +292,14 @@ fn run(cli: &args::Cli) -> Result<bool, String> {
         }
         None => cli,
     };
-    if let Some(sub) = args::sub(cli)? {
+    let sub = args::sub(cli)?;
+    if cli.svg.is_some() && !matches!(sub, Some(args::Sub::Map(_))) {
+        return Err("--svg goes with 'map' only".into());
+    }
+    if cli.json && (cli.svg.is_some() || sub == Some(args::Sub::Metrics)) {
+        return Err("--json: metrics are Prometheus text, pictures SVG".into());
+    }
+    if let Some(sub) = sub {
         match &sub {
             args::Sub::Stats => return run_stats(cli),
             args::Sub::Metrics => return run_metrics(cli),
@@ -301,7 +309,6 @@ fn run(cli: &args::Cli) -> Result<bool, String> {
                 }
                 return run_svg(cli.svg.as_deref().unwrap_or("".as_ref()), cli);
             }
-            _ if cli.svg.is_some() => return Err("--svg goes with 'map' only".into()),
             _ => {}
         }
         if let args::Sub::Watch(_) = sub {

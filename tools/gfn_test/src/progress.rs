@@ -1,8 +1,11 @@
 //! Progress of a long map on stderr: pages walked and the rate, rewritten
-//! in place, once a map has taken longer than a second, and only when
-//! stderr is a terminal (a pipe or a file gets nothing, so scripts and
-//! logs see only the answer).
+//! in place (cut to the terminal's width, so it never wraps), once a map
+//! has taken longer than a second, and only when stderr is a terminal (a
+//! pipe or a file gets nothing, so scripts and logs see only the answer).
+//! The last figures stay, on a line of their own, when the map ends, also
+//! by an error.
 
+use gfn_client::units::size;
 use gfn_client::Reply;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
@@ -25,14 +28,16 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// A map of `what` ("pid 4242") starting now.
-    pub fn new(what: &str) -> Progress {
+    /// A map of `what` ("pid 4242") starting now; `shown`: whether it may
+    /// show (not while the map itself is printed to the same terminal,
+    /// whose lines it would break).
+    pub fn new(what: &str, shown: bool) -> Progress {
         let after = std::env::var("GFN_PROGRESS_AFTER_MS")
             .ok()
             .and_then(|v| v.parse().ok())
             .map_or(Duration::from_secs(1), Duration::from_millis);
         Progress {
-            on: std::io::stderr().is_terminal(),
+            on: shown && std::io::stderr().is_terminal(),
             after,
             start: Instant::now(),
             shown: None,
@@ -69,22 +74,45 @@ impl Progress {
         } else {
             0
         };
-        let gib = (self.pages * 4096) as f64 / f64::from(1u32 << 30);
+        let mut text = format!(
+            "mapping {}: {} pages walked, {}, {secs:.1} s, {rate} pages/s",
+            self.what,
+            self.pages,
+            size(self.pages * 4096)
+        );
+        text.truncate(width().saturating_sub(1));
         // \r and erase-line: the line is rewritten where it stands.
         let mut err = std::io::stderr().lock();
-        let _ = write!(
-            err,
-            "\r\x1b[Kmapping {}: {} pages ({gib:.2} GiB) walked in {secs:.1} s, {rate} pages/s",
-            self.what, self.pages
-        );
+        let _ = write!(err, "\r\x1b[K{text}");
         let _ = err.flush();
     }
 
-    /// The map has ended: the last figures stay on their own line.
-    pub fn done(&self) {
-        if self.shown.is_some() {
+    /// The map has ended: the last figures stay on their own line (once).
+    pub fn done(&mut self) {
+        if self.shown.take().is_some() {
             self.line(Instant::now());
             eprintln!();
         }
+    }
+}
+
+impl Drop for Progress {
+    /// A map that ends by an error ends its line too, before the error.
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
+/// Columns of the terminal on stderr (80 when it does not say).
+fn width() -> usize {
+    // SAFETY: an all-zero winsize is a valid value for the ioctl to fill.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize into `ws`; a descriptor that
+    // is not a terminal only makes it fail.
+    let rc = unsafe { libc::ioctl(2, libc::TIOCGWINSZ, &mut ws) };
+    if rc == 0 && ws.ws_col > 0 {
+        usize::from(ws.ws_col)
+    } else {
+        80
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::artifact;
 use crate::check::ensure;
-use crate::module::run;
+use crate::module::{output, run};
 use crate::oracle::{self, has, kpageflags, KPF_ZERO_PAGE};
 use crate::t_stats::{oracle_sums, two_vms};
 use crate::vmm::Vmm;
@@ -29,6 +29,16 @@ pub fn gfn_test_metrics() -> Result<(), String> {
     // No VM yet: `gfn_vms 0`, and success, so that a timer replaces the
     // last file.
     let empty = run("gfn_test", &["metrics"])?;
+    // Options that do not apply are refused, not ignored.
+    for args in [
+        &["metrics", "--json"][..],
+        &["map", "--svg", "/tmp/x.svg", "--json"],
+        &["--svg", "/tmp/x.svg", "0x1000"],
+        &["stats", "--svg", "/tmp/x.svg"],
+    ] {
+        let (ok, _) = output("gfn_test", args)?;
+        ensure(!ok, || format!("gfn_test {args:?} succeeded"))?;
+    }
     artifact::save("gfn_test_metrics", "empty.prom", empty.as_bytes())?;
     let (a, b) = two_vms()?;
     // A name with a quote, a backslash and a space: label escaping.
@@ -37,7 +47,9 @@ pub fn gfn_test_metrics() -> Result<(), String> {
     let pid_file = format!("{LIBVIRT_RUN}/{name}.pid");
     std::fs::write(&pid_file, format!("{}\n", a.pid)).map_err(|e| format!("{pid_file}: {e}"))?;
     let result = (|| -> Result<(), String> {
+        let start = std::time::Instant::now();
         let text = run("gfn_test", &["metrics"])?;
+        let wall = start.elapsed().as_secs_f64();
         let mut vms = Vec::new();
         for (vmm, name) in [(&a, Some(name)), (&b, None)] {
             let s = oracle_sums(vmm)?;
@@ -56,7 +68,7 @@ pub fn gfn_test_metrics() -> Result<(), String> {
                 "pmd_bytes": s.pmd * 4096,
             }));
         }
-        let expect = json!({ "vms": vms });
+        let expect = json!({ "vms": vms, "wall_seconds": wall });
         artifact::save("gfn_test_metrics", "metrics.prom", text.as_bytes())?;
         artifact::save(
             "gfn_test_metrics",
@@ -122,17 +134,26 @@ fn composition(vmm: &Vmm, gpa: u64, size: u64) -> Result<(Value, Value), String>
     ))
 }
 
-/// What the host needs to check one picture: the layout and colours it
-/// is drawn with, its bound, and the oracles' share of each region.
-fn picture_expect(file: &str, regions: Vec<Value>) -> Value {
+/// What the host needs to check one picture of `vmm`: the layout and
+/// colours it is drawn with, its bound, the VMM's own memslots (address
+/// space 0) and the oracles' share of each region.
+fn picture_expect(vmm: &Vmm, file: &str, regions: Vec<Value>) -> Value {
     let g = &GEOMETRY;
+    let slots: Vec<Value> = vmm
+        .slots
+        .iter()
+        .filter(|s| s.as_id == 0)
+        .map(|s| json!([s.gpa, s.size]))
+        .collect();
     json!({
         "file": file,
+        "slots": slots,
         "geometry": {"x0": g.x0, "columns": g.columns, "band_y": g.band_y, "band_h": g.band_h,
             "backing_y": g.backing_y, "backing_h": g.backing_h, "node_y": g.node_y, "node_h": g.node_h},
         "colours": Category::ALL.iter().map(|c| (c.name().to_string(), json!(c.colour())))
             .collect::<Map<_, _>>(),
-        "node_colours": (0..2u32).map(|n| (n.to_string(), json!(node_colour(n))))
+        // Nodes 0 and 1 are the lowest present: the first two colours.
+        "node_colours": (0..2u32).map(|n| (n.to_string(), json!(node_colour(n, n as usize))))
             .collect::<Map<_, _>>(),
         "max_bytes": MAX_BYTES,
         "regions": regions,
@@ -154,12 +175,14 @@ fn draw(vmm: &Vmm, file: &str) -> Result<String, String> {
 
 /// `gfn_test map --svg` of a VM with a THP slot, a base-page slot half on
 /// each node (move_pages), a hole, a hugetlb slot and a slot half dropped
-/// (MADV_DONTNEED), and of a VM with 16 GiB of untouched memory: the host
-/// renders them with rsvg-convert and checks, in each region, the share of
-/// every colour of the backing and node strips against the oracles'
-/// shares of its bytes (pagemap, kpageflags, move_pages; for the 16 GiB,
-/// smaps' resident size), the hole empty, the memslot band over the slots
-/// only, and each file under its bound.
+/// (MADV_DONTNEED; and 1 MiB a quarter dropped page by page), and of a VM
+/// with 16 GiB of untouched memory: the host renders them with
+/// rsvg-convert and checks, in each region, the share of every colour of
+/// the backing and node strips against the oracles' shares of its bytes
+/// (pagemap, kpageflags, move_pages; for the 16 GiB, smaps' resident
+/// size), every pixel where a region is of one kind, the hole empty, the
+/// memslot band over the slots only, the axis against the VMM's memslots,
+/// and each file under its bound.
 pub fn gfn_test_svg() -> Result<(), String> {
     const MIB: u64 = 1 << 20;
     // Layout (MiB): THP [0, 16), base [16, 24) of which [16, 20) moves to
@@ -182,10 +205,16 @@ pub fn gfn_test_svg() -> Result<(), String> {
     ensure(moved == 1024, || {
         format!("move_pages moved {moved} of 1024")
     })?;
-    let said = vmm.command("drop 0x2800000 0x800000")?;
-    ensure(said.starts_with("DROPPED"), || {
-        format!("gfn-vmm said {said:?}")
-    })?;
+    // Dropped: [40, 48) MiB whole, and 8 KiB of every 32 KiB of [52, 53):
+    // columns (48 KiB) mixing base and not-present pages.
+    let drops = std::iter::once((0x2800000, 0x800000))
+        .chain((0..32).map(|i| (0x3400000 + i * 0x8000, 0x2000)));
+    for (gpa, size) in drops {
+        let said = vmm.command(&format!("drop {gpa:#x} {size:#x}"))?;
+        ensure(said.starts_with("DROPPED"), || {
+            format!("gfn-vmm said {said:?}")
+        })?;
+    }
     let told = draw(&vmm, "vm.svg")?;
     let mut regions = Vec::new();
     for (what, gpa, size) in [
@@ -194,7 +223,9 @@ pub fn gfn_test_svg() -> Result<(), String> {
         ("base pages on node 0", 0x1400000, 4 * MIB),
         ("hugetlb slot", 0x2000000, 8 * MIB),
         ("dropped half", 0x2800000, 8 * MIB),
-        ("touched half", 0x3000000, 8 * MIB),
+        ("touched", 0x3000000, 4 * MIB),
+        ("a quarter dropped, page by page", 0x3400000, MIB),
+        ("touched after", 0x3500000, 3 * MIB),
     ] {
         let (backing, nodes) = composition(&vmm, gpa, size)?;
         regions.push(json!({"what": what, "gpa": gpa, "size": size,
@@ -202,7 +233,7 @@ pub fn gfn_test_svg() -> Result<(), String> {
     }
     regions.push(json!({"what": "hole", "gpa": 0x1800000u64, "size": 8 * MIB,
         "backing": {}, "nodes": {}, "band": false}));
-    let mut pictures = vec![picture_expect("vm.svg", regions)];
+    let mut pictures = vec![picture_expect(&vmm, "vm.svg", regions)];
     vmm.stop()?;
 
     // 16 GiB that the VMM never touched: too much for pagemap here, so
@@ -221,13 +252,12 @@ pub fn gfn_test_svg() -> Result<(), String> {
         .map(|v| v.kib("Rss"))
         .sum::<Result<u64, String>>()?
         * 1024;
-    let present = rss as f64 / slot.size as f64;
-    let mut backing = Map::new();
-    backing.insert("not-present".into(), json!(1.0 - present));
-    if rss > 0 {
-        backing.insert("base".into(), json!(present));
-    }
+    ensure(rss == 0, || {
+        format!("{rss} bytes of the untouched slot are resident")
+    })?;
+    let backing = json!({"not-present": 1.0});
     pictures.push(picture_expect(
+        &big,
         "big.svg",
         vec![
             json!({"what": "untouched 16 GiB", "gpa": slot.gpa, "size": slot.size,
@@ -243,12 +273,22 @@ pub fn gfn_test_svg() -> Result<(), String> {
     big.stop()
 }
 
-/// Runs `gfn_test ARGS` with its stderr on a new pseudo-terminal (or a
-/// pipe) and `GFN_PROGRESS_AFTER_MS=after_ms` (None: unset); returns its
-/// stdout and what reached stderr.
-fn with_stderr(
+/// Where `gfn_test`'s stderr (and stdout) go in `run_with_terminal`.
+#[derive(Clone, Copy, PartialEq)]
+enum Stderr {
+    Pipe,
+    Terminal,
+    /// Stdout on the same terminal as stderr.
+    SharedTerminal,
+}
+
+/// Runs `gfn_test ARGS` with its stderr on a pipe or a new
+/// pseudo-terminal, and `GFN_PROGRESS_AFTER_MS=after_ms` (None: unset);
+/// returns its stdout (piped, unless it shares the terminal) and what
+/// reached stderr (or the terminal).
+fn run_with_terminal(
     args: &[&str],
-    tty: bool,
+    stderr: Stderr,
     after_ms: Option<&str>,
 ) -> Result<(String, String), String> {
     use std::io::Read;
@@ -259,7 +299,7 @@ fn with_stderr(
         Some(ms) => cmd.env("GFN_PROGRESS_AFTER_MS", ms),
         None => cmd.env_remove("GFN_PROGRESS_AFTER_MS"),
     };
-    if !tty {
+    if stderr == Stderr::Pipe {
         let out = cmd
             .stderr(std::process::Stdio::piped())
             .output()
@@ -286,13 +326,16 @@ fn with_stderr(
     }
     // SAFETY: openpty returned these two descriptors, owned by nothing else.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    if stderr == Stderr::SharedTerminal {
+        cmd.stdout(slave.try_clone().map_err(|e| format!("dup: {e}"))?);
+    }
     let mut child = cmd
         .stderr(slave)
         .spawn()
         .map_err(|e| format!("gfn_test: {e}"))?;
-    // The slave's last copy is then the child's: once it exits, reading
-    // the master ends (EIO).  Read meanwhile, so the child never waits on
-    // a full terminal.
+    // The slave's last copies are then the child's: once it exits,
+    // reading the master ends (EIO).  Read meanwhile, so the child never
+    // waits on a full terminal.
     drop(cmd);
     let reader = std::thread::spawn(move || {
         let mut text = Vec::new();
@@ -300,27 +343,35 @@ fn with_stderr(
         text
     });
     let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .ok_or("no stdout")?
-        .read_to_string(&mut stdout)
-        .map_err(|e| format!("gfn_test stdout: {e}"))?;
+    if let Some(mut out) = child.stdout.take() {
+        out.read_to_string(&mut stdout)
+            .map_err(|e| format!("gfn_test stdout: {e}"))?;
+    }
     child.wait().map_err(|e| format!("gfn_test: {e}"))?;
     let tty_text = reader.join().map_err(|_| "pty reader panicked")?;
     Ok((stdout, String::from_utf8_lossy(&tty_text).into_owned()))
 }
 
-/// Progress on stderr: a map shows pages walked and the rate on a
-/// terminal once it has taken longer than the threshold, rewritten in
-/// place, the last figures equal to the pages the map told; nothing on a
-/// pipe; and nothing on a terminal for a map quicker than the default
-/// second.
+/// Progress on stderr: `map` and `stats` show pages walked and the rate
+/// on a terminal once they have run past the threshold, rewritten in
+/// place, the last figures those of every page of the VMM's memslots (and
+/// of what `map` told); nothing on a pipe, nothing under the threshold
+/// (60 s, and the default second for a map quicker than that), nothing
+/// when `map`'s own output goes to the same terminal.
 pub fn gfn_test_progress() -> Result<(), String> {
     let vmm = Vmm::start(&["--slot", "anon:1M@0x100000", "--slot", "thp:4M@0x40000000"])?;
     let pid = vmm.pid.to_string();
-    let args = ["map", "--pid", pid.as_str()];
-    let (out, tty) = with_stderr(&args, true, Some("0"))?;
+    let map = ["map", "--pid", pid.as_str()];
+    // Every page of the VMM's memslots, its own table says.
+    let pages: u64 = vmm
+        .slots
+        .iter()
+        .filter(|s| s.as_id == 0)
+        .map(|s| s.size >> 12)
+        .sum();
+    let last_line = |tty: &str| tty.rsplit("\r\x1b[K").next().unwrap_or("").to_string();
+    let want = format!("mapping pid {pid}: {pages} pages walked, ");
+    let (out, tty) = run_with_terminal(&map, Stderr::Terminal, Some("0"))?;
     let told: u64 = out
         .lines()
         .map(|l| {
@@ -331,26 +382,29 @@ pub fn gfn_test_progress() -> Result<(), String> {
             })
         })
         .sum();
-    let last = tty.rsplit("\r\x1b[K").next().unwrap_or("");
-    // Every page of the VMM's memslots, its own table says.
-    let pages: u64 = vmm
-        .slots
-        .iter()
-        .filter(|s| s.as_id == 0)
-        .map(|s| s.size >> 12)
-        .sum();
+    let last = last_line(&tty);
     ensure(
-        told == pages
-            && last.starts_with(&format!(
-                "mapping pid {pid}: {told} pages (0.00 GiB) walked in "
-            ))
-            && last.contains(" pages/s\r\n"),
-        || format!("{told} pages told of {pages}; on the terminal: {tty:?}"),
+        told == pages && last.starts_with(&want) && last.ends_with(" pages/s\r\n"),
+        || format!("map told {told} pages of {pages}; on the terminal: {tty:?}"),
     )?;
-    let (_, piped) = with_stderr(&args, false, Some("0"))?;
-    ensure(piped.is_empty(), || format!("on a pipe: {piped:?}"))?;
+    let (_, stats) = run_with_terminal(&["stats", "--pid", &pid], Stderr::Terminal, Some("0"))?;
+    ensure(last_line(&stats).starts_with(&want), || {
+        format!("stats on the terminal: {stats:?}")
+    })?;
+    for (stderr, after, what) in [
+        (Stderr::Pipe, Some("0"), "on a pipe"),
+        (Stderr::Terminal, Some("60000"), "under a 60 s threshold"),
+    ] {
+        let (_, said) = run_with_terminal(&map, stderr, after)?;
+        ensure(said.is_empty(), || format!("{what}: {said:?}"))?;
+    }
+    let (_, shared) = run_with_terminal(&map, Stderr::SharedTerminal, Some("0"))?;
+    ensure(
+        !shared.contains("mapping pid") && shared.contains("ok phys="),
+        || format!("map and progress on one terminal: {shared:?}"),
+    )?;
     let start = std::time::Instant::now();
-    let (_, quick) = with_stderr(&args, true, None)?;
+    let (_, quick) = run_with_terminal(&map, Stderr::Terminal, None)?;
     if start.elapsed() < std::time::Duration::from_millis(900) {
         ensure(quick.is_empty(), || {
             format!("a quick map printed {quick:?}")

@@ -382,10 +382,11 @@ fn ksm_merging(pid: u32) -> Result<u64, String> {
 }
 
 /// `gfn_test watch` and KSM: when ksmd merges the VMM's mergeable slot,
-/// watch tells exactly as many pages going from share=none to share=ksm as
-/// the kernel counts merged (ksm_merging_pages), every page whose frame
-/// pagemap says changed among them; when KSM unmerges them all (run=2),
-/// the same pages go back to share=none on frames of their own.
+/// watch tells, once each, exactly the pages that pagemap shows on a
+/// frame shared with another page of the slot, as many as the kernel
+/// counts merged (ksm_merging_pages), going from share=none to share=ksm;
+/// when KSM unmerges them all (run=2), the same pages go back to
+/// share=none.
 pub fn gfn_test_watch_ksm() -> Result<(), String> {
     let ksm = t_facts::KSM;
     let _stopped = t_facts::Sysfs::set(&[(&format!("{ksm}/run"), "0")])?;
@@ -394,7 +395,9 @@ pub fn gfn_test_watch_ksm() -> Result<(), String> {
     let n = (slot.size >> 12) as usize;
     let (mut watch, lines, mut round) = spawn_watch(vmm.pid)?;
     let result = (|| -> Result<(), String> {
-        let mut merged = 0;
+        // The pages merged: those on a frame that another page of the slot
+        // shares, pagemap says (no other process has mergeable memory).
+        let mut merged: Vec<u64> = Vec::new();
         for (step, from, to) in [("merge", "none", "ksm"), ("unmerge", "ksm", "none")] {
             let before = pagemap::entries(vmm.pid, slot.hva, n).map_err(|e| e.to_string())?;
             if step == "merge" {
@@ -417,8 +420,21 @@ pub fn gfn_test_watch_ksm() -> Result<(), String> {
             }
             let count = ksm_merging(vmm.pid)?;
             if step == "merge" {
-                merged = count;
-                ensure(merged > 0, || "ksmd merged nothing in 60 s".into())?;
+                let now = pagemap::entries(vmm.pid, slot.hva, n).map_err(|e| e.to_string())?;
+                let mut users: std::collections::HashMap<u64, u32> = Default::default();
+                for e in now.iter().filter(|e| e.present) {
+                    *users.entry(e.pfn).or_default() += 1;
+                }
+                merged = (0..n)
+                    .filter(|&i| now[i].present && users[&now[i].pfn] > 1)
+                    .map(|i| slot.gpa + i as u64 * 4096)
+                    .collect();
+                ensure(count > 0 && merged.len() as u64 == count, || {
+                    format!(
+                        "ksmd merged {count} pages; pagemap shows {} on shared frames",
+                        merged.len()
+                    )
+                })?;
             } else {
                 ensure(count == 0, || {
                     format!("after run=2, {count} pages still merged")
@@ -435,12 +451,18 @@ pub fn gfn_test_watch_ksm() -> Result<(), String> {
                 let gpa = c["gpa"].as_u64().unwrap_or(0);
                 told.extend((0..c["pages"].as_u64().unwrap_or(0)).map(|i| gpa + i * 4096));
             }
+            let told_pages = told.len();
+            told.sort_unstable();
+            told.dedup();
             ensure(
-                told.len() as u64 == merged && moved.iter().all(|g| told.contains(g)),
+                told_pages == told.len()
+                    && told == merged
+                    && moved.iter().all(|g| told.contains(g)),
                 || {
                     format!(
-                        "{step}: watch told {} pages, KSM merged {merged}, pagemap saw {} change frame",
+                        "{step}: watch told {told_pages} pages ({} distinct), of the {} merged; pagemap saw {} change frame",
                         told.len(),
+                        merged.len(),
                         moved.len()
                     )
                 },
