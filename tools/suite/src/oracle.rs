@@ -66,14 +66,32 @@ pub fn nodes(pid: u32, addrs: &[u64]) -> Result<Vec<i32>, String> {
 /// What backs frame `pfn`, by kpageflags: HUGE for hugetlb, THP for
 /// transparent huge pages.
 pub fn kind(pfn: u64) -> Result<Kind, String> {
-    let flags = kpageflags(pfn)?;
-    Ok(if has(flags, KPF_HUGE) {
+    Ok(kind_of(kpageflags(pfn)?))
+}
+
+/// What backs a frame with kpageflags word `flags`.
+pub fn kind_of(flags: u64) -> Kind {
+    if has(flags, KPF_HUGE) {
         Kind::Hugetlb
     } else if has(flags, KPF_THP) {
         Kind::Thp
     } else {
         Kind::Base
-    })
+    }
+}
+
+/// The kpageflags words of many frames, the file opened once (a test
+/// reading thousands: an open per frame is slow on the debug kernel).
+pub fn kpageflags_of(pfns: &[u64]) -> Result<Vec<u64>, String> {
+    let f = File::open("/proc/kpageflags").map_err(|e| format!("open /proc/kpageflags: {e}"))?;
+    pfns.iter()
+        .map(|&pfn| {
+            let mut buf = [0u8; 8];
+            f.read_exact_at(&mut buf, pfn * 8)
+                .map_err(|e| format!("read /proc/kpageflags at pfn {pfn:#x}: {e}"))?;
+            Ok(u64::from_le_bytes(buf))
+        })
+        .collect()
 }
 
 /// kpageflags words of frames `first..first + n` (fewer at the end of

@@ -9,7 +9,7 @@
 use crate::artifact;
 use crate::check::ensure;
 use crate::module::{output, run};
-use crate::oracle::{self, has, kpageflags, KPF_ZERO_PAGE};
+use crate::oracle::{self, has, KPF_ZERO_PAGE};
 use crate::t_stats::{oracle_sums, two_vms};
 use crate::vmm::Vmm;
 use gfn_client::pagemap;
@@ -102,12 +102,15 @@ fn composition(vmm: &Vmm, gpa: u64, size: u64) -> Result<(Value, Value), String>
     let mut backing: BTreeMap<&str, u64> = BTreeMap::new();
     let mut by_node: BTreeMap<String, u64> = BTreeMap::new();
     *backing.entry(Category::NotPresent.name()).or_default() += (n - present.len()) as u64;
-    for (addr, node) in present.iter().zip(&nodes) {
-        let pfn = entries[((addr - hva) >> 12) as usize].pfn;
-        let category = if has(kpageflags(pfn)?, KPF_ZERO_PAGE) {
+    let pfns: Vec<u64> = present
+        .iter()
+        .map(|addr| entries[((addr - hva) >> 12) as usize].pfn)
+        .collect();
+    for (flags, node) in oracle::kpageflags_of(&pfns)?.into_iter().zip(&nodes) {
+        let category = if has(flags, KPF_ZERO_PAGE) {
             Category::Zero
         } else {
-            match oracle::kind(pfn)? {
+            match oracle::kind_of(flags) {
                 gfn_proto::reply::Kind::Thp => Category::Thp,
                 gfn_proto::reply::Kind::Hugetlb => Category::Hugetlb,
                 _ => Category::Base,

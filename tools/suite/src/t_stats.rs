@@ -3,7 +3,7 @@
 
 use crate::check::ensure;
 use crate::module::run;
-use crate::oracle::{self, has, kpageflags, KPF_ZERO_PAGE};
+use crate::oracle::{self, has, KPF_ZERO_PAGE};
 use crate::t_facts;
 use crate::vmm::Vmm;
 use gfn_client::pagemap;
@@ -46,9 +46,13 @@ pub fn oracle_sums(vmm: &Vmm) -> Result<Sums, String> {
         // The compound page last measured: huge pages are naturally
         // aligned, so its frames are `pfn & !(pages - 1)` on.
         let mut last: Option<(u64, u64)> = None;
-        for (addr, node) in present.iter().zip(&nodes) {
-            let pfn = entries[((addr - slot.hva) >> 12) as usize].pfn;
-            let kind = oracle::kind(pfn)?;
+        let pfns: Vec<u64> = present
+            .iter()
+            .map(|addr| entries[((addr - slot.hva) >> 12) as usize].pfn)
+            .collect();
+        let flags = oracle::kpageflags_of(&pfns)?;
+        for ((&pfn, &flags), node) in pfns.iter().zip(&flags).zip(&nodes) {
+            let kind = oracle::kind_of(flags);
             let pages = match (kind, last) {
                 (Kind::Base, _) => 1,
                 (_, Some((head, n))) if (head..head + n).contains(&pfn) => n,
@@ -63,7 +67,7 @@ pub fn oracle_sums(vmm: &Vmm) -> Result<Sums, String> {
                 .entry(format!("{}/{order}", kind.as_str()))
                 .or_default() += 1;
             *s.by_node.entry(node.to_string()).or_default() += 1;
-            let zero = has(kpageflags(pfn)?, KPF_ZERO_PAGE);
+            let zero = has(flags, KPF_ZERO_PAGE);
             s.zero += u64::from(zero);
             let share = if zero { "zero" } else { "none" };
             *s.classes
