@@ -3,7 +3,7 @@
 # the host, then the guest suite on the debug kernel with the soak counts of
 # tools/suite/src/plan.rs (10^6 interface operations, 2000 VM cycles under
 # 8 clients, 10^6 translations, 1000 maps under memslot churn) and time
-# limits scaled to them.  Takes about 70 minutes on 2 cores.
+# limits scaled to them.  Takes 45 to 70 minutes on 2 cores.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 "$TOP/testbed/deps.sh"

@@ -20,11 +20,11 @@ use std::collections::BTreeMap;
 /// Where libvirt keeps its domains' pid files (as `gfn_client::names`).
 const LIBVIRT_RUN: &str = "/run/libvirt/qemu";
 
-/// `gfn_test metrics` with no VM, then for two VMs on two nodes, one named by a libvirt pid
-/// file whose name needs escaping: the host checks that `promtool check
-/// metrics` finds nothing to say, and that the Python client parses every
-/// figure back equal to the oracles' sums (pagemap, kpageflags,
-/// move_pages, smaps; memslots from the VMM's own table).
+/// `gfn_test metrics` with no VM, then for two VMs on two nodes, one named
+/// by a libvirt pid file whose name needs escaping: the host checks that
+/// `promtool check metrics` finds nothing to say, and that the Python
+/// client parses every figure back equal to the oracles' sums (pagemap,
+/// kpageflags, move_pages, smaps; memslots from the VMM's own table).
 pub fn gfn_test_metrics() -> Result<(), String> {
     // No VM yet: `gfn_vms 0`, and success, so that a timer replaces the
     // last file.
