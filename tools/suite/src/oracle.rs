@@ -80,6 +80,32 @@ pub fn kind_of(flags: u64) -> Kind {
     }
 }
 
+/// What the oracles say of one present page: its frame (pagemap), the
+/// frame's kpageflags word and its NUMA node (move_pages).
+pub struct PresentPage {
+    pub pfn: u64,
+    pub flags: u64,
+    pub node: i32,
+}
+
+/// The present pages among the `n` from `hva` in process `pid`, in order,
+/// each as the oracles see it.
+pub fn present_pages(pid: u32, hva: u64, n: usize) -> Result<Vec<PresentPage>, String> {
+    let entries = gfn_client::pagemap::entries(pid, hva, n).map_err(|e| format!("pagemap: {e}"))?;
+    let present: Vec<usize> = (0..n).filter(|&i| entries[i].present).collect();
+    let addrs: Vec<u64> = present.iter().map(|&i| hva + i as u64 * 4096).collect();
+    let pfns: Vec<u64> = present.iter().map(|&i| entries[i].pfn).collect();
+    let nodes = nodes(pid, &addrs)?;
+    let flags = kpageflags_of(&pfns)?;
+    Ok((0..present.len())
+        .map(|k| PresentPage {
+            pfn: pfns[k],
+            flags: flags[k],
+            node: nodes[k],
+        })
+        .collect())
+}
+
 /// The kpageflags words of many frames, the file opened once (a test
 /// reading thousands: an open per frame is slow on the debug kernel).
 pub fn kpageflags_of(pfns: &[u64]) -> Result<Vec<u64>, String> {

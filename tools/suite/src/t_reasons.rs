@@ -126,10 +126,7 @@ pub fn memslots_changed_between_queries() -> Result<(), String> {
     ])?;
     let pid = vmm.pid;
     let before = translate(&format!("0x100010 pid={pid}"))?;
-    let said = vmm.command("slot 0 0x400000 0x200000")?;
-    ensure(said.starts_with("SLOT-SET"), || {
-        format!("gfn-vmm said {said:?}")
-    })?;
+    vmm.command("slot 0 0x400000 0x200000")?;
     ensure(
         error_of(&format!("0x100010 pid={pid}"))? == Reason::NoMemslot,
         || "the old gpa of a moved memslot still translates".into(),
@@ -139,10 +136,7 @@ pub fn memslots_changed_between_queries() -> Result<(), String> {
         format!("moved memslot: {moved:?}, before the move {before:?}")
     })?;
     devmem_value(moved.phys, 0x77)?;
-    let said = vmm.command("slot 0 0x400000 0x100000")?;
-    ensure(said.starts_with("SLOT-SET"), || {
-        format!("gfn-vmm said {said:?}")
-    })?;
+    vmm.command("slot 0 0x400000 0x100000")?;
     ensure(
         error_of(&format!("0x500010 pid={pid}"))? == Reason::NoMemslot,
         || "a page past a shrunk memslot's end still translates".into(),

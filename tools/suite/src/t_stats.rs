@@ -33,25 +33,14 @@ pub fn oracle_sums(vmm: &Vmm) -> Result<Sums, String> {
     let mut s = Sums::default();
     for slot in &vmm.slots {
         let n = (slot.size >> 12) as usize;
-        let entries =
-            pagemap::entries(vmm.pid, slot.hva, n).map_err(|e| format!("pagemap: {e}"))?;
-        let present: Vec<u64> = (0..n as u64)
-            .filter(|&i| entries[i as usize].present)
-            .map(|i| slot.hva + i * 4096)
-            .collect();
-        let nodes = oracle::nodes(vmm.pid, &present)?;
+        let present = oracle::present_pages(vmm.pid, slot.hva, n)?;
         s.pages += n as u64;
         s.present += present.len() as u64;
         s.not_present += (n - present.len()) as u64;
         // The compound page last measured: huge pages are naturally
         // aligned, so its frames are `pfn & !(pages - 1)` on.
         let mut last: Option<(u64, u64)> = None;
-        let pfns: Vec<u64> = present
-            .iter()
-            .map(|addr| entries[((addr - slot.hva) >> 12) as usize].pfn)
-            .collect();
-        let flags = oracle::kpageflags_of(&pfns)?;
-        for ((&pfn, &flags), node) in pfns.iter().zip(&flags).zip(&nodes) {
+        for &oracle::PresentPage { pfn, flags, node } in &present {
             let kind = oracle::kind_of(flags);
             let pages = match (kind, last) {
                 (Kind::Base, _) => 1,

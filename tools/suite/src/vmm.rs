@@ -135,8 +135,18 @@ impl Vmm {
     }
 
     /// Sends the VMM one command line (see `gfn-vmm --help`) and returns
-    /// the line it answers.
+    /// the line it answers, which must start with the command's own word
+    /// of success (`SLOT-SET`, `DROPPED`, ...).
     pub fn command(&mut self, cmd: &str) -> Result<String, String> {
+        let done = match cmd.split_whitespace().next() {
+            Some("mmap") => "MMAPPED",
+            Some("slot") => "SLOT-SET",
+            Some("protect") => "PROTECTED",
+            Some("collapse") => "COLLAPSED",
+            Some("mremap") => "MREMAPPED",
+            Some("drop") => "DROPPED",
+            _ => return Err(format!("{cmd:?} is no gfn-vmm command")),
+        };
         let stdin = self.stdin.as_mut().ok_or("the VMM's stdin is closed")?;
         writeln!(stdin, "{cmd}")
             .and_then(|()| stdin.flush())
@@ -145,8 +155,8 @@ impl Vmm {
         let mut line = String::new();
         out.read_line(&mut line)
             .map_err(|e| format!("gfn-vmm output: {e}"))?;
-        if line.is_empty() {
-            return Err(format!("gfn-vmm ended on {cmd:?}"));
+        if !line.starts_with(done) {
+            return Err(format!("gfn-vmm answered {cmd:?} with {line:?}"));
         }
         Ok(line.trim_end().to_string())
     }
