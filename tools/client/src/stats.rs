@@ -39,7 +39,8 @@ pub struct VmStats {
     pub not_present: u64,
     /// Pages told with another error, by reason.
     pub errors: BTreeMap<&'static str, u64>,
-    /// Present pages by kind and folio order ("thp/9").
+    /// Present pages by kind and folio order ("thp/9"); this and the next
+    /// two are summed from `by_class` by `finish`.
     pub by_kind: BTreeMap<String, u64>,
     /// Present pages by the VMM's page-table level.
     pub by_map: BTreeMap<&'static str, u64>,
@@ -77,12 +78,8 @@ impl VmStats {
             Reply::Ok(t) => {
                 self.pages += t.pages;
                 self.present += t.pages;
-                *self
-                    .by_kind
-                    .entry(format!("{}/{}", t.kind.as_str(), t.order))
-                    .or_default() += t.pages;
-                *self.by_map.entry(t.map.as_str()).or_default() += t.pages;
-                *self.by_node.entry(t.node).or_default() += t.pages;
+                // Only the finest split per reply (no string built per
+                // run of a long map); `finish` sums it up the other ways.
                 let class = Class {
                     kind: t.kind.as_str(),
                     order: t.order,
@@ -113,8 +110,17 @@ impl VmStats {
         }
     }
 
-    /// Computes the percentages once every reply is counted.
+    /// Sums `by_class` up by kind and order, level and node, and computes
+    /// the percentages, once every reply is counted.
     pub fn finish(&mut self, map_ms: u64) {
+        for (c, &pages) in &self.by_class {
+            *self
+                .by_kind
+                .entry(format!("{}/{}", c.kind, c.order))
+                .or_default() += pages;
+            *self.by_map.entry(c.map).or_default() += pages;
+            *self.by_node.entry(c.node).or_default() += pages;
+        }
         let of = |n: u64| {
             if self.present == 0 {
                 0.0
