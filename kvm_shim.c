@@ -9,6 +9,7 @@
 #include <linux/file.h>
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/pid.h>
 #include <linux/pid_namespace.h>
@@ -19,9 +20,25 @@
 
 #include "kvm_shim.h"
 
+/*
+ * procfs gives its regular files FMODE_ATOMIC_POS, so that read, write and
+ * lseek on a file shared by two tasks take the VFS f_pos_lock, with a
+ * mutex_lock() whose wait cannot be killed, across the whole callback,
+ * which may wait on a fault that never finishes (userfaultfd, FUSE, NFS).
+ * Each callback serialises the file's state itself, with a lock whose wait
+ * can be killed (module/killable.rs), so the file does without it: a task
+ * sharing it with one stuck in a fault can still be killed.  What is lost
+ * is only POSIX's atomic position for two reads at once of one shared
+ * file: each read is whole, but both may start at the same position, as
+ * on a character device.
+ */
 static int gfn_proc_open(struct inode *inode, struct file *file)
 {
-	return gfn_rs_open(&file->private_data);
+	int ret = gfn_rs_open(&file->private_data);
+
+	if (!ret)
+		file->f_mode &= ~FMODE_ATOMIC_POS;
+	return ret;
 }
 
 static int gfn_proc_release(struct inode *inode, struct file *file)
@@ -30,22 +47,44 @@ static int gfn_proc_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/*
+ * Each callback that may wait holds a reference on the module: rmmod then
+ * fails at once (EBUSY) while one runs, instead of waiting, without a way
+ * to be killed, in remove_proc_entry() for a reader stuck in a fault.  A
+ * callback that starts once the module is going fails with ENODEV.
+ */
 static ssize_t gfn_proc_read(struct file *file, char __user *buf, size_t len,
 			     loff_t *pos)
 {
-	return gfn_rs_read(file->private_data, buf, len, pos);
+	ssize_t ret;
+
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
+	ret = gfn_rs_read(file->private_data, buf, len, pos);
+	module_put(THIS_MODULE);
+	return ret;
 }
 
 static ssize_t gfn_proc_write(struct file *file, const char __user *buf,
 			      size_t len, loff_t *pos)
 {
-	return gfn_rs_write(file->private_data, buf, len, pos);
+	ssize_t ret;
+
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
+	ret = gfn_rs_write(file->private_data, buf, len, pos);
+	module_put(THIS_MODULE);
+	return ret;
 }
 
 static loff_t gfn_proc_lseek(struct file *file, loff_t off, int whence)
 {
-	loff_t len = gfn_rs_reply_len(file->private_data);
+	loff_t len;
 
+	if (!try_module_get(THIS_MODULE))
+		return -ENODEV;
+	len = gfn_rs_reply_len(file->private_data);
+	module_put(THIS_MODULE);
 	if (len < 0)
 		return len;	/* killed while waiting for the file */
 	return fixed_size_llseek(file, off, whence, len);
@@ -119,33 +158,83 @@ u32 gfn_shim_log_level(u32 *writes)
 }
 
 /*
- * The VMM of @kvm as the caller's pid namespace sees it: the process id of
- * the thread that created the VM (kvm->userspace_pid, a thread id in the
- * initial namespace), or 0 when the caller cannot see it.  With the thread
- * gone, the initial namespace sees the old number and others see nothing.
+ * The VMM of @kvm as the caller's pid namespace sees it: the process (the
+ * thread group) whose address space is the VM's, kvm->mm, or 0 when no
+ * live thread of it is visible there.  kvm->userspace_pid names only the
+ * thread that created the VM, which may have exited (or not be set: KVM
+ * sets it on its uevent path, after an allocation that may fail), so it is
+ * only where the search starts; when that thread is gone or is another
+ * process's now, every thread is looked at, under RCU.  Threads are
+ * looked at rather than processes because a process whose first thread
+ * has exited has a leader without an mm.
  */
 static pid_t gfn_shim_vmm_pid(struct kvm *kvm)
 {
 	struct pid_namespace *ns = task_active_pid_ns(current);
-	struct task_struct *task;
+	struct task_struct *p, *t;
 	pid_t nr = 0;
 
 	rcu_read_lock();
-	task = pid_task(find_pid_ns(kvm->userspace_pid, &init_pid_ns),
-			PIDTYPE_PID);
-	if (task)
-		nr = task_tgid_nr_ns(task, ns);
-	else if (ns == &init_pid_ns)
-		nr = kvm->userspace_pid;
+	t = pid_task(find_pid_ns(kvm->userspace_pid, &init_pid_ns),
+		     PIDTYPE_PID);
+	if (t && READ_ONCE(t->mm) == kvm->mm) {
+		nr = task_tgid_nr_ns(t, ns);
+		goto out;
+	}
+	for_each_process_thread(p, t) {
+		if (READ_ONCE(t->mm) == kvm->mm) {
+			nr = task_tgid_nr_ns(t, ns);
+			goto out;
+		}
+	}
+out:
 	rcu_read_unlock();
 	return nr;
 }
 
 /*
+ * The address space of @task's process, referenced (mmput() it): any live
+ * thread's, since the leader of a process whose first thread has exited
+ * has none.  NULL when every thread has exited.
+ */
+static struct mm_struct *gfn_shim_group_mm(struct task_struct *task)
+{
+	struct mm_struct *mm = NULL;
+	struct task_struct *t;
+
+	rcu_read_lock();
+	for_each_thread(task, t) {
+		mm = get_task_mm(t);
+		if (mm)
+			break;
+	}
+	rcu_read_unlock();
+	return mm;
+}
+
+/*
+ * The process of thread @nr of the caller's pid namespace (its thread
+ * group id there), or 0 when there is no such thread.
+ */
+pid_t gfn_shim_process(pid_t nr)
+{
+	struct task_struct *task;
+	pid_t tgid = 0;
+
+	rcu_read_lock();
+	task = pid_task(find_vpid(nr), PIDTYPE_PID);
+	if (task)
+		tgid = task_tgid_vnr(task);
+	rcu_read_unlock();
+	return tgid;
+}
+
+/*
  * A VM is named across system calls without holding it: by its VMM (a
- * referenced struct pid, whose number cannot be reused while held) and the
- * address of its struct kvm, compared, never dereferenced, until the VM is
- * found again.  Each system call finds the VM again among the VMM's open
+ * referenced struct pid of its thread group, which names that process for
+ * as long as it is held: its number may be reused once the process is
+ * reaped, but by a new struct pid) and the address of its struct kvm,
+ * compared, never dereferenced, until the VM is found again.  Each system call finds the VM again among the VMM's open
  * files and holds it only through a reference on that file, which also
  * pins the vendor module (kvm_amd, kvm_intel: the owner of the VM file's
  * operations) the way the VMM's own descriptor does.  A kvm_get_kvm_safe()
@@ -154,13 +243,15 @@ static pid_t gfn_shim_vmm_pid(struct kvm *kvm)
  */
 
 /*
- * Finds the VM whose VMM is process @nr (in the caller's pid namespace) or,
- * with @nr 0, the newest VM whose VMM the caller can see; matching on the mm
- * rather than kvm->userspace_pid finds it from any thread of its VMM.  A
- * non-zero *@kvm_id on entry (an id from gfn_shim_vms()) asks for that VM
- * only, for a VMM with several.  Sets @vmm (referenced: put it with
- * gfn_shim_vmm_put()), @kvm_id and @vmm_pid (the VMM's pid in the caller's
- * namespace).  Returns 0, or -ESRCH when there is no such VM.
+ * Finds the VM whose VMM is the process of thread @nr (in the caller's pid
+ * namespace) or, with @nr 0, the newest VM whose VMM the caller can see;
+ * matching on the mm rather than kvm->userspace_pid finds it from any
+ * thread of its VMM.  A non-zero *@kvm_id on entry (an id from
+ * gfn_shim_vms()) asks for that VM only, for a VMM with several.  Sets
+ * @vmm (the VMM's thread group, referenced: put it with
+ * gfn_shim_vmm_put()), @kvm_id and @vmm_pid (the VMM's process id in the
+ * caller's namespace).  Returns 0, -ESRCH when there is no such VM, or
+ * -EINTR when a fatal signal ended the wait for kvm_lock.
  */
 int gfn_shim_vm_find(pid_t nr, void **vmm, unsigned long *kvm_id,
 		     pid_t *vmm_pid)
@@ -179,11 +270,15 @@ int gfn_shim_vm_find(pid_t nr, void **vmm, unsigned long *kvm_id,
 		put_pid(pid);
 		if (!task)
 			return -ESRCH;
-		mm = get_task_mm(task);
+		mm = gfn_shim_group_mm(task);
 		if (!mm)
 			goto out;
 	}
-	mutex_lock(&kvm_lock);
+	/* KVM holds kvm_lock across every VM's slots_lock: this may wait. */
+	if (mutex_lock_killable(&kvm_lock)) {
+		ret = -EINTR;
+		goto out_mm;
+	}
 	list_for_each_entry(kvm, &vm_list, vm_list) {
 		pid_t seen;
 
@@ -204,11 +299,12 @@ int gfn_shim_vm_find(pid_t nr, void **vmm, unsigned long *kvm_id,
 		if (!*vmm)
 			continue;	/* its VMM exited meanwhile */
 		*kvm_id = (unsigned long)kvm;
-		*vmm_pid = mm ? nr : seen;
+		*vmm_pid = mm ? task_tgid_vnr(task) : seen;
 		ret = 0;
 		break;
 	}
 	mutex_unlock(&kvm_lock);
+out_mm:
 	if (mm)
 		mmput(mm);
 out:
@@ -241,20 +337,36 @@ static int gfn_shim_vm_file(const void *p, struct file *file, unsigned int fd)
 /*
  * The VM @kvm_id of process @vmm, found among its open files: a referenced
  * VM file (put it with gfn_shim_vm_close()), or NULL when the process has
- * exited or no longer has the VM open.
+ * exited or no longer has the VM open.  Every live thread's file table is
+ * searched (each one once in a row of threads sharing it): the leader's is
+ * gone when the first thread has exited, and a thread may have a table of
+ * its own (unshare(CLONE_FILES)).
  */
 void *gfn_shim_vm_open(void *vmm, unsigned long kvm_id)
 {
 	struct gfn_shim_vm_match m = { .kvm_id = kvm_id };
-	struct task_struct *task = get_pid_task(vmm, PIDTYPE_TGID);
+	struct files_struct *searched = NULL;
+	struct task_struct *leader, *t;
 
-	if (!task)
-		return NULL;
-	/* task_lock keeps task->files; iterate_fd takes the table's lock. */
-	task_lock(task);
-	iterate_fd(task->files, 0, gfn_shim_vm_file, &m);
-	task_unlock(task);
-	put_task_struct(task);
+	rcu_read_lock();
+	leader = pid_task(vmm, PIDTYPE_TGID);
+	if (leader) {
+		for_each_thread(leader, t) {
+			/*
+			 * task_lock keeps t->files; iterate_fd takes the
+			 * table's lock.  Neither sleeps.
+			 */
+			task_lock(t);
+			if (t->files && t->files != searched) {
+				searched = t->files;
+				iterate_fd(t->files, 0, gfn_shim_vm_file, &m);
+			}
+			task_unlock(t);
+			if (m.file)
+				break;
+		}
+	}
+	rcu_read_unlock();
 	return m.file;
 }
 
@@ -274,19 +386,21 @@ void *gfn_shim_vm_kvm(void *file)
  * pid namespace can see, with the VMM's pid there, in one pass under
  * one kvm_lock hold, so the listing is consistent: a VM alive throughout
  * is in it once.  Fills at most @max entries of @out and returns how many
- * live VMs there are; more than @max means the caller needs more room.
+ * live VMs there are (more than @max means the caller needs more room), or
+ * -EINTR when a fatal signal ended the wait for kvm_lock.
  * kvm_lock keeps every listed VM and its memslots alive (kvm_destroy_vm
  * unlists it first), so no reference is taken: dropping one here could
  * destroy the VM, which takes kvm_lock.
  */
-u32 gfn_shim_vms(struct gfn_shim_vm *out, u32 max)
+long gfn_shim_vms(struct gfn_shim_vm *out, u32 max)
 {
 	struct kvm_memory_slot *slot;
 	struct kvm *kvm;
 	int as, bkt, idx;
-	u32 n = 0;
+	long n = 0;
 
-	mutex_lock(&kvm_lock);
+	if (mutex_lock_killable(&kvm_lock))
+		return -EINTR;
 	list_for_each_entry(kvm, &vm_list, vm_list) {
 		pid_t pid = gfn_shim_vmm_pid(kvm);
 
@@ -450,9 +564,11 @@ static long gfn_shim_private(struct kvm *kvm, int idx,
 /*
  * Describes the host pages behind guest frames @gfn.. of @kvm (held by the
  * caller through its VM file): up to @nr pages, stopping at the end of the
- * memslot holding @gfn, whose facts go to @slot.  Each entry of @out covers
- * consecutive pages with the same facts (see struct gfn_shim_page), so
- * @out needs room for @nr entries, @scratch for @nr page pointers.  One
+ * memslot holding @gfn, whose facts go to @slot, or when @max entries of
+ * @out are filled.  Each entry covers consecutive pages with the same facts
+ * (see struct gfn_shim_page).  Faulting in (!@nofault) needs @max >= @nr and
+ * @scratch room for @nr page pointers; a guest_memfd's private pages are
+ * read at most @max at a time.  One
  * SRCU section finds the memslot; one mm reference covers the batch, under
  * the mmap lock.  With @nofault the VMM's page tables are read (page_walk.c)
  * and nothing is faulted in, swapped in, allocated or touched: pages not
@@ -461,8 +577,8 @@ static long gfn_shim_private(struct kvm *kvm, int idx,
  * entries, -ENOENT (no memslot), -EINVAL (bad @as_id), -ESRCH (VMM mm gone)
  * or -EINTR (fatal signal).
  */
-long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
-		   void **scratch, struct gfn_shim_slot *slot,
+long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, u32 max,
+		   bool nofault, void **scratch, struct gfn_shim_slot *slot,
 		   struct gfn_shim_page *out)
 {
 	struct kvm *kvm = vm;
@@ -488,7 +604,7 @@ long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 		bool private;
 
 		/* This batch: gfns of one memory attribute. */
-		nr = gfn_gmem_run(kvm, gfn, nr, &private);
+		nr = gfn_gmem_run(kvm, gfn, min(nr, max), &private);
 		if (private)
 			return gfn_shim_private(kvm, idx, ms, gfn, nr, out);
 	}
@@ -501,7 +617,7 @@ long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 		n = -EINTR;
 		if (!mmap_read_lock_killable(kvm->mm)) {
 			locked = 1;
-			n = gfn_page_walk(kvm->mm, hva, nr, out, nr, &covered);
+			n = gfn_page_walk(kvm->mm, hva, nr, out, max, &covered);
 		}
 	} else {
 		/*
@@ -516,6 +632,8 @@ long gfn_shim_walk(void *vm, u32 as_id, u64 gfn, u32 nr, bool nofault,
 	if (locked)
 		mmap_read_unlock(kvm->mm);
 	mmput(kvm->mm);
+	/* A map or a reverse lookup is many walks in one system call. */
+	cond_resched();
 	return n;
 }
 

@@ -47,6 +47,11 @@ struct gfn_shim_page {
  * none allocated).  @level is 0: no page table of the VMM maps it.
  */
 #define GFN_SHIM_PAGE_GMEM	(1U << 6)
+/*
+ * Device memory with struct pages (fsdax, device-dax) mapped by a devmap
+ * entry: @nid is the device's node, @order the mapping's.
+ */
+#define GFN_SHIM_PAGE_DEVMAP	(1U << 7)
 
 /* A memslot, as userspace set it up. */
 struct gfn_shim_slot {
@@ -88,11 +93,12 @@ void *gfn_shim_vm_kvm(void *file);
 void gfn_shim_mutex_init(void *lock);
 int gfn_shim_mutex_lock_killable(void *lock);
 void gfn_shim_mutex_unlock(void *lock);
-u32 gfn_shim_vms(struct gfn_shim_vm *out, u32 max);
+long gfn_shim_vms(struct gfn_shim_vm *out, u32 max);
+pid_t gfn_shim_process(pid_t nr);
 int gfn_shim_slot_find(void *kvm, u32 as_id, u64 gfn,
 		       struct gfn_shim_slot *out);
-long gfn_shim_walk(void *kvm, u32 as_id, u64 gfn, u32 nr, bool nofault,
-		   void **scratch, struct gfn_shim_slot *slot,
+long gfn_shim_walk(void *kvm, u32 as_id, u64 gfn, u32 nr, u32 max,
+		   bool nofault, void **scratch, struct gfn_shim_slot *slot,
 		   struct gfn_shim_page *out);
 
 /* gmem_walk.c */

@@ -54,13 +54,61 @@ static int gfn_walk_none(struct gfn_walk *w, unsigned long nr, u32 flags)
 }
 
 /*
- * The huge zero folio is not exported; it is the only large folio mapped
- * into a process that is neither hugetlb, anonymous nor in a file's mapping.
+ * The huge zero folio, told by its frame (huge_zero_pfn, exported by
+ * patches/0003): a large folio a driver inserts has no mapping and is not
+ * anonymous either, so its shape would not tell.
  */
 static bool gfn_walk_huge_zero(struct folio *folio)
 {
-	return folio_test_large(folio) && !folio_test_hugetlb(folio) &&
-	       !folio_test_anon(folio) && !READ_ONCE(folio->mapping);
+#ifdef CONFIG_TRANSPARENT_HUGEPAGE
+	return folio_test_large(folio) &&
+	       folio_pfn(folio) == READ_ONCE(huge_zero_pfn);
+#else
+	return false;
+#endif
+}
+
+/*
+ * Appends @nr pages at frames @pfn.., mapped at page-table @level, that are
+ * told by the mapping alone (@flags, node @nid), not by a folio: merged with
+ * the last entry when they continue its frames with the same facts.
+ */
+static int gfn_walk_frames(struct gfn_walk *w, unsigned long pfn,
+			   unsigned long nr, u32 level, u32 flags, int nid)
+{
+	struct gfn_shim_page *last = w->n ? &w->out[w->n - 1] : NULL;
+
+	if (last && !last->err && last->flags == flags &&
+	    last->level == level && last->nid == nid &&
+	    last->pfn + last->pages == pfn) {
+		last->pages += nr;
+	} else {
+		if (w->n == w->max)
+			return 1;
+		w->out[w->n++] = (struct gfn_shim_page) {
+			.pfn = pfn, .pages = nr, .flags = flags,
+			.nid = nid, .level = level,
+			.order = level == GFN_SHIM_LEVEL_PUD ? PUD_ORDER :
+				 level == GFN_SHIM_LEVEL_PMD ? PMD_ORDER : 0,
+		};
+		w->folio = NULL;
+	}
+	w->pages += nr;
+	return 0;
+}
+
+/*
+ * Appends @nr pages at frames @pfn.. of device memory with struct pages
+ * (ZONE_DEVICE: fsdax and device-dax), mapped at page-table @level by a
+ * devmap entry: the frames, the node and the level; the pages belong to the
+ * device's pgmap, not to a folio of the page allocator.
+ */
+static int gfn_walk_devmap(struct gfn_walk *w, unsigned long pfn,
+			   unsigned long nr, u32 level)
+{
+	int nid = pfn_valid(pfn) ? page_to_nid(pfn_to_page(pfn)) : NUMA_NO_NODE;
+
+	return gfn_walk_frames(w, pfn, nr, level, GFN_SHIM_PAGE_DEVMAP, nid);
 }
 
 /*
@@ -122,24 +170,8 @@ merge:
 static int gfn_walk_pfn(struct gfn_walk *w, unsigned long pfn,
 			unsigned long nr, u32 level)
 {
-	struct gfn_shim_page *last = w->n ? &w->out[w->n - 1] : NULL;
-
-	if (last && !last->err && last->flags == GFN_SHIM_PAGE_PFNMAP &&
-	    last->level == level && last->pfn + last->pages == pfn) {
-		last->pages += nr;
-	} else {
-		if (w->n == w->max)
-			return 1;
-		w->out[w->n++] = (struct gfn_shim_page) {
-			.pfn = pfn, .pages = nr, .flags = GFN_SHIM_PAGE_PFNMAP,
-			.nid = NUMA_NO_NODE, .level = level,
-			.order = level == GFN_SHIM_LEVEL_PUD ? PUD_ORDER :
-				 level == GFN_SHIM_LEVEL_PMD ? PMD_ORDER : 0,
-		};
-		w->folio = NULL;
-	}
-	w->pages += nr;
-	return 0;
+	return gfn_walk_frames(w, pfn, nr, level, GFN_SHIM_PAGE_PFNMAP,
+			       NUMA_NO_NODE);
 }
 
 /* A leaf of @walk's VMA: a folio's pages, or a special mapping's frames. */
@@ -170,6 +202,11 @@ static int gfn_walk_hole(unsigned long addr, unsigned long end, int depth,
 			     walk->vma ? 0 : GFN_SHIM_PAGE_NO_VMA);
 }
 
+static struct gfn_walk *w_of(struct mm_walk *walk)
+{
+	return walk->private;
+}
+
 /* A PUD leaf (device DAX) is one entry; a PUD table is walked on. */
 static int gfn_walk_pud(pud_t *pudp, unsigned long addr, unsigned long end,
 			struct mm_walk *walk)
@@ -182,7 +219,13 @@ static int gfn_walk_pud(pud_t *pudp, unsigned long addr, unsigned long end,
 		return 0;
 	ptl = pud_lock(walk->mm, pudp);
 	pud = pudp_get(pudp);
-	if (pud_leaf(pud) && pud_present(pud)) {
+	if (pud_leaf(pud) && pud_present(pud) && pud_devmap(pud)) {
+		ret = gfn_walk_devmap(w_of(walk), pud_pfn(pud) +
+				      ((addr & ~PUD_MASK) >> PAGE_SHIFT),
+				      (end - addr) >> PAGE_SHIFT,
+				      GFN_SHIM_LEVEL_PUD);
+		walk->action = ACTION_CONTINUE;
+	} else if (pud_leaf(pud) && pud_present(pud)) {
 		ret = gfn_walk_leaf(walk, pud_pfn(pud) +
 				    ((addr & ~PUD_MASK) >> PAGE_SHIFT),
 				    (end - addr) >> PAGE_SHIFT,
@@ -215,7 +258,12 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 		pmd = pmdp_get(pmdp);
 		if (is_swap_pmd(pmd) || pmd_trans_huge(pmd) ||
 		    pmd_devmap(pmd)) {
-			if (pmd_present(pmd))
+			if (pmd_present(pmd) && pmd_devmap(pmd))
+				ret = gfn_walk_devmap(w, pmd_pfn(pmd) +
+					((addr & ~PMD_MASK) >> PAGE_SHIFT),
+					(end - addr) >> PAGE_SHIFT,
+					GFN_SHIM_LEVEL_PMD);
+			else if (pmd_present(pmd))
 				ret = gfn_walk_leaf(walk, pmd_pfn(pmd) +
 					((addr & ~PMD_MASK) >> PAGE_SHIFT),
 					(end - addr) >> PAGE_SHIFT,
@@ -239,6 +287,9 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 
 		if (!pte_present(ptent))	/* none, swap, migration, marker */
 			ret = gfn_walk_none(w, 1, 0);
+		else if (pte_devmap(ptent))	/* before special: x86 sets both */
+			ret = gfn_walk_devmap(w, pte_pfn(ptent), 1,
+					      GFN_SHIM_LEVEL_PTE);
 		else if (walk->vma->vm_flags & VM_PFNMAP)
 			ret = gfn_walk_pfn(w, pte_pfn(ptent), 1,
 					   GFN_SHIM_LEVEL_PTE);

@@ -12,6 +12,17 @@
 //! No VM is held between calls: a line keeps a [`VmId`], and each call
 //! finds the VM again and holds it ([`Vm`]) until it returns.  When the VM
 //! is gone, the rest of the line's reply says `no-vm`.
+//!
+//! Nothing is lost or told twice when a call fails (`ENOMEM` as the reply
+//! grows, `EINTR` when a fatal signal ends a wait, in a file another task
+//! shares): where the answer stands (the next token, a job's cursor, its
+//! counts) moves on only once a reply is in the window, so the next call
+//! starts again with the token or step that failed.
+//!
+//! The work of one call is bounded: a job's steps (each a walk of at most
+//! `shim::BATCH` entries, or the listing of one VM or memslot) are counted
+//! against a budget the caller gives, and [`Answer::fill`] returns when it
+//! is spent, with what it has.
 
 use crate::listing::{Slots, Vms};
 use crate::log::log_line;
@@ -23,6 +34,11 @@ use crate::reverse::Reverse;
 use crate::shim::{Scratch, Vm, VmId};
 use crate::single::single;
 use kernel::prelude::*;
+
+/// Job steps one system call runs once it has something to return: at
+/// most `STEPS_PER_CALL * shim::BATCH` entries walked, and as many page
+/// tables of `shim::NOFAULT_SPAN` pages as there are steps.
+pub(crate) const STEPS_PER_CALL: u32 = 64;
 
 /// A request word whose reply takes more than one step.
 enum Job {
@@ -66,12 +82,13 @@ impl Answer {
         }
     }
 
-    /// Appends replies to `out` until it holds at least `limit` bytes or
-    /// the request is answered; returns whether it is.  One step adds at
-    /// most `shim::BATCH` replies past `limit`.  Fails with `ENOMEM` when
-    /// `out` cannot grow and `EINTR` on a fatal signal; a later call
-    /// resumes with the step that failed.
-    pub(crate) fn fill(&mut self, out: &mut Window, limit: usize) -> Result<bool> {
+    /// Appends replies to `out` until it holds at least `limit` bytes, the
+    /// request is answered or `steps` job steps have run (counted down);
+    /// returns whether the request is answered.  One step adds at most
+    /// `shim::BATCH` replies past `limit`.  Fails with `ENOMEM` when `out`
+    /// cannot grow and `EINTR` on a fatal signal; a later call resumes with
+    /// the token or step that failed.
+    pub(crate) fn fill(&mut self, out: &mut Window, limit: usize, steps: &mut u32) -> Result<bool> {
         let Answer {
             input,
             next_line,
@@ -79,8 +96,10 @@ impl Answer {
             scratch,
         } = self;
         // The line's VM, held from its first use in this call to the end of
-        // the call or the line, whichever comes first.
+        // the call or the line, whichever comes first; and the VM a
+        // reverse lookup walks, likewise to the end of the call or its walk.
         let mut held: Option<Vm> = None;
+        let mut other: Option<Vm> = None;
         while out.len() < limit {
             let Some(st) = line.as_mut() else {
                 held = None;
@@ -100,7 +119,15 @@ impl Answer {
             };
             let mut out = Out::new(out, st.bin);
             if let Some(job) = st.job.as_mut() {
-                if step(job, &st.vm, st.opts, scratch, &mut held, &mut out)? {
+                let Some(left) = steps.checked_sub(1) else {
+                    return Ok(false);
+                };
+                *steps = left;
+                let held = Held {
+                    line: &mut held,
+                    other: &mut other,
+                };
+                if step(job, &st.vm, st.opts, scratch, held, &mut out)? {
                     st.job = None;
                 }
                 continue;
@@ -109,23 +136,38 @@ impl Answer {
                 *line = None;
                 continue;
             };
-            match l.token_at(&mut st.pos) {
+            // The line's position moves past a token once its reply is in
+            // `out` (or its job is set up).
+            let mut pos = st.pos;
+            match l.token_at(&mut pos) {
                 None => *line = None,
-                Some((span, token)) => start_token(span, token, st, &mut held, &mut out)?,
+                Some((span, token)) => {
+                    start_token(span, token, st, &mut held, &mut out)?;
+                    st.pos = pos;
+                }
             }
         }
         Ok(false)
     }
 }
 
-/// The line's VM, looked up on first use.
+/// The VMs one call holds: the line's, and the one a reverse lookup walks.
+struct Held<'a> {
+    line: &'a mut Option<Vm>,
+    other: &'a mut Option<Vm>,
+}
+
+/// The line's VM, looked up on first use (`EINTR`: the lookup's wait was
+/// killed, and the next call looks again).
 pub(crate) fn line_vm(
     vm: &mut Option<core::result::Result<VmId, Reason>>,
     pid: Option<u32>,
-) -> core::result::Result<&VmId, Reason> {
-    vm.get_or_insert_with(|| VmId::find(pid))
-        .as_ref()
-        .map_err(|r| *r)
+) -> Result<core::result::Result<&VmId, Reason>> {
+    let found = match vm {
+        Some(found) => found,
+        None => vm.insert(VmId::find(pid)?),
+    };
+    Ok(found.as_ref().map_err(|r| *r))
 }
 
 /// The VM named `id`, found again and held for the rest of this call, or
@@ -164,50 +206,46 @@ fn start_token(
             }
             Err(reason) => Reply::TokenErr { reason, span },
         },
-        Token::Slots | Token::All => {
-            match st.opts.and_then(|o| line_vm(&mut st.vm, o.pid).map(|_| ())) {
-                Err(reason) => {
-                    log_line!(
-                        Address,
-                        "request at offset {}: {}\n",
-                        span.offset,
-                        reason.as_str()
-                    );
-                    Reply::TokenErr { reason, span }
-                }
-                Ok(()) => {
-                    st.job = Some(if token == Token::All {
-                        Job::Pages(Pages::all(span))
-                    } else {
-                        Job::Slots(Slots::new(span))
-                    });
-                    return Ok(());
+        Token::Slots | Token::All => match line_vm_of(st)? {
+            Err(reason) => {
+                log_line!(
+                    Address,
+                    "request at offset {}: {}\n",
+                    span.offset,
+                    reason.as_str()
+                );
+                Reply::TokenErr { reason, span }
+            }
+            Ok(()) => {
+                st.job = Some(if token == Token::All {
+                    Job::Pages(Pages::all(span))
+                } else {
+                    Job::Slots(Slots::new(span))
+                });
+                return Ok(());
+            }
+        },
+        Token::Range { gfn, pages } => match line_vm_of(st)? {
+            Err(reason) => {
+                log_line!(
+                    Address,
+                    "range {:#x}+{}: {}\n",
+                    gfn << PAGE_SHIFT,
+                    pages,
+                    reason.as_str()
+                );
+                Reply::AddrErr {
+                    reason,
+                    gpa: gfn << PAGE_SHIFT,
+                    pid: st.opts.ok().and_then(|o| o.pid),
+                    pages,
                 }
             }
-        }
-        Token::Range { gfn, pages } => {
-            match st.opts.and_then(|o| line_vm(&mut st.vm, o.pid).map(|_| ())) {
-                Err(reason) => {
-                    log_line!(
-                        Address,
-                        "range {:#x}+{}: {}\n",
-                        gfn << PAGE_SHIFT,
-                        pages,
-                        reason.as_str()
-                    );
-                    Reply::AddrErr {
-                        reason,
-                        gpa: gfn << PAGE_SHIFT,
-                        pid: st.opts.ok().and_then(|o| o.pid),
-                        pages,
-                    }
-                }
-                Ok(()) => {
-                    st.job = Some(Job::Pages(Pages::range(span, gfn, pages)));
-                    return Ok(());
-                }
+            Ok(()) => {
+                st.job = Some(Job::Pages(Pages::range(span, gfn, pages)));
+                return Ok(());
             }
-        }
+        },
         Token::Hpa { pfn, pages, offset } => match st.opts {
             Ok(opts) => {
                 st.job = Some(Job::Reverse(Reverse::new(
@@ -224,18 +262,26 @@ fn start_token(
     out.emit(&reply)
 }
 
+/// Whether the line's options and VM are there (looked up on first use).
+fn line_vm_of(st: &mut LineState) -> Result<core::result::Result<(), Reason>> {
+    Ok(match st.opts {
+        Ok(o) => line_vm(&mut st.vm, o.pid)?.map(|_| ()),
+        Err(reason) => Err(reason),
+    })
+}
+
 /// Runs one step of `job`; returns whether the job is done.
 fn step(
     job: &mut Job,
     id: &Option<core::result::Result<VmId, Reason>>,
     opts: core::result::Result<Options, Reason>,
     scratch: &mut Option<KBox<Scratch>>,
-    held: &mut Option<Vm>,
+    held: Held<'_>,
     out: &mut Out<'_>,
 ) -> Result<bool> {
     match job {
         Job::Vms(vms) => return vms.step(out),
-        Job::Reverse(r) => return r.step(scratch, out),
+        Job::Reverse(r) => return r.step(scratch, held.other, out),
         _ => {}
     }
     // The other jobs only start once the line's options and VM are known.
@@ -243,7 +289,7 @@ fn step(
         return Ok(true);
     };
     let pid = opts.pid.unwrap_or(id.vmm_pid);
-    let vm = hold(held, id);
+    let vm = hold(held.line, id);
     match job {
         Job::Pages(p) => p.step(vm, pid, opts, scratch, out),
         Job::Slots(s) => s.step(vm, pid, out),

@@ -43,6 +43,8 @@ pub(crate) fn page_reply(
     }
     let kind = if page.flags & shim::PAGE_GMEM != 0 {
         Kind::Gmem
+    } else if page.flags & shim::PAGE_DEVMAP != 0 {
+        Kind::Dax
     } else if page.flags & shim::PAGE_PFNMAP != 0 {
         Kind::Pfnmap
     } else if page.flags & shim::PAGE_HUGETLB != 0 {

@@ -41,12 +41,12 @@ impl Vms {
             }
             return Ok(true);
         };
-        self.next += 1;
         out.emit(&Reply::Vm {
             pid: vm.pid as u32,
             slots: vm.slots,
             memory: vm.pages << PAGE_SHIFT,
         })?;
+        self.next += 1;
         Ok(false)
     }
 }
@@ -82,8 +82,6 @@ impl Slots {
         };
         match vm.slot_find(self.as_id, self.gfn) {
             Some(slot) => {
-                self.found = true;
-                self.gfn = slot.end();
                 out.emit(&Reply::Slot {
                     pid,
                     as_id: slot.as_id as u8,
@@ -93,6 +91,8 @@ impl Slots {
                     hva: slot.hva,
                     flags: slot.flags,
                 })?;
+                self.found = true;
+                self.gfn = slot.end();
                 Ok(false)
             }
             None if self.as_id == 0 => {

@@ -97,7 +97,7 @@ impl Pages {
         };
         let scratch = match scratch {
             Some(s) => s,
-            None => scratch.insert(KBox::new(Scratch::new()?, GFP_KERNEL)?),
+            None => scratch.insert(KBox::new(Scratch::new()?, shim::gfp_request())?),
         };
         self.walk(vm, pid, opts, scratch, out)?;
         Ok(false)
@@ -191,15 +191,14 @@ impl Pages {
         scratch: &mut Scratch,
         out: &mut Out<'_>,
     ) -> Result {
-        let want = usize::try_from(self.end - self.gfn).unwrap_or(usize::MAX);
-        let nr = want.min(scratch.pages.len());
         let Scratch { pages, out: facts } = scratch;
         match vm.walk(
             opts.as_id,
             self.gfn,
+            self.end - self.gfn,
             !opts.fault,
-            &mut pages[..nr],
-            &mut facts[..nr],
+            &mut pages[..],
+            &mut facts[..],
         ) {
             Ok((slot, walked)) => {
                 let start = self.gfn;
@@ -215,8 +214,9 @@ impl Pages {
                         opts.fault,
                     );
                     let n = u64::from(page.pages.max(1));
-                    self.tally.count(&self.runs[next], n);
                     self.take_next(out)?;
+                    // Counted once it is taken: a failed step is taken again.
+                    self.tally.count(&self.runs[next], n);
                     self.gfn = self.gfn.saturating_add(n).min(self.end);
                 }
                 // The shim walks at least the page holding `gfn`; never stall.
@@ -233,7 +233,6 @@ impl Pages {
                 };
                 if !self.all {
                     // `all` skips what lies between memslots without counting it.
-                    self.tally.holes += hole_end - self.gfn;
                     let hole = Reply::AddrErr {
                         reason: Reason::NoMemslot,
                         gpa: self.gfn << PAGE_SHIFT,
@@ -241,6 +240,7 @@ impl Pages {
                         pages: hole_end - self.gfn,
                     };
                     self.push(hole, out)?;
+                    self.tally.holes += hole_end - self.gfn;
                 }
                 self.gfn = hole_end;
             }

@@ -51,7 +51,7 @@ impl Window {
         let want = self.len + N;
         if self.room.len() < want {
             self.room
-                .extend_with(want - self.room.len(), 0, GFP_KERNEL)?;
+                .extend_with(want - self.room.len(), 0, crate::shim::gfp_request())?;
         }
         self.room
             .get_mut(self.len..want)

@@ -11,7 +11,7 @@
 //! reply fits in one chunk; further back than the current chunk fails
 //! with `ESPIPE`.
 
-use crate::answer::Answer;
+use crate::answer::{Answer, STEPS_PER_CALL};
 use crate::killable::KillableMutex;
 use crate::out::Window;
 use crate::request::{self, MAX_WRITE};
@@ -54,14 +54,15 @@ struct Reply {
 }
 
 impl Reply {
-    /// Moves the window on to the next chunk; false at the reply's end.
-    fn advance(&mut self) -> Result<bool> {
+    /// Moves the window on to the next chunk, running at most `steps` job
+    /// steps (counted down); false at the reply's end.
+    fn advance(&mut self, steps: &mut u32) -> Result<bool> {
         let Some(rest) = self.rest.as_mut() else {
             return Ok(false);
         };
         self.base += self.window.len() as u64;
         self.window.clear();
-        if rest.fill(&mut self.window, CHUNK)? {
+        if rest.fill(&mut self.window, CHUNK, steps)? {
             self.rest = None;
         }
         Ok(true)
@@ -137,7 +138,8 @@ unsafe extern "C" fn gfn_rs_release(private: *mut c_void) {
     drop(unsafe { KBox::from_raw(private.cast::<OpenFile>()) });
 }
 
-/// `proc_read`: copies the reply from `*pos` on, producing more as needed.
+/// `proc_read`: copies the reply from `*pos` on, to the end of what is
+/// produced, producing more when nothing is left.
 #[no_mangle]
 unsafe extern "C" fn gfn_rs_read(
     private: *mut c_void,
@@ -160,13 +162,22 @@ unsafe extern "C" fn gfn_rs_read(
             };
             let off = usize::try_from(off).unwrap_or(usize::MAX);
             if off >= reply.window.len() {
-                match reply.advance() {
-                    Ok(true) => continue,
-                    Ok(false) => break,
-                    // Bytes already copied are returned; the error recurs.
-                    Err(_) if copied > 0 => break,
-                    Err(e) => return Err(e),
+                // More is produced only by a read that has copied nothing
+                // yet: so a read does at most one chunk's work once it has
+                // something to return, and a read that fails (ENOMEM, or
+                // EINTR in a task being killed) has taken no bytes with it
+                // that the file's next reader would miss.  A chunk's work
+                // is bounded by its budget of steps; one that produced
+                // nothing is followed by another (a read cannot return 0
+                // before the reply's end), rescheduling at every walk.
+                if copied > 0 {
+                    break;
                 }
+                let mut steps = STEPS_PER_CALL;
+                if !reply.advance(&mut steps)? {
+                    break;
+                }
+                continue;
             }
             // At most to the end of the user's page: a buffer whose later
             // part is not mapped then gets what fits before the fault, as
@@ -209,13 +220,14 @@ unsafe extern "C" fn gfn_rs_write(
             return Ok(0);
         }
         let mut input = KVec::new();
-        UserSlice::new(buf as usize, len).read_all(&mut input, GFP_KERNEL)?;
+        UserSlice::new(buf as usize, len).read_all(&mut input, shim::gfp_request())?;
         if request::lines(&input).all(|line| line.tokens().next().is_none()) {
             return Err(EINVAL);
         }
         let mut answer = Answer::new(input);
         let mut window = Window::new();
-        let done = answer.fill(&mut window, CHUNK)?;
+        let mut steps = STEPS_PER_CALL;
+        let done = answer.fill(&mut window, CHUNK, &mut steps)?;
         *file.lock()? = Reply {
             window,
             base: 0,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! `hpa=`: which guest pages are given host pages.  Every VM (or the
-//! line's pid's, when it has one) is walked whole, both address spaces,
+//! `hpa=`: which guest pages are given host pages.  Every VM (or the VMs
+//! of the line's pid's process, when it has one) is walked whole, both
+//! address spaces,
 //! with the same page walk as a map, and each entry whose frames fall in
 //! the host range asked for is told as a translation, clipped to it.  So a
 //! frame many guest pages share (the zero page, a KSM page) is told once
@@ -9,12 +10,13 @@
 //! (`make bench` prints what that costs).  `VM_PFNMAP` memory is searched
 //! too: its frames are those its mapping maps.
 
+use crate::answer::hold;
 use crate::facts::{page_reply, BLANK};
 use crate::log::log_line;
 use crate::out::Out;
 use crate::reply::Reply;
-use crate::request::{Reason, Span};
-use crate::shim::{self, Scratch, ShimPage, ShimSlot, ShimVm, VmId};
+use crate::request::{Reason, Span, GFN_LIMIT};
+use crate::shim::{self, Scratch, ShimPage, ShimSlot, ShimVm, Vm, VmId};
 use kernel::error::code::ESRCH;
 use kernel::prelude::*;
 
@@ -26,8 +28,10 @@ pub(crate) struct Reverse {
     hi: u64,
     /// Byte offset of a single address in its page, kept in the replies.
     offset: u64,
-    /// Only the VM of this VMM, when the line names one.
+    /// Only the VMs of this thread's process, when the line names one.
     pid: Option<u32>,
+    /// That process, found when the VMs are listed (0: none).
+    process: Option<u32>,
     /// The VMs, listed at the first step, and the next of them to walk.
     vms: Option<KVVec<ShimVm>>,
     next: usize,
@@ -50,6 +54,7 @@ impl Reverse {
             hi: pfn.saturating_add(pages),
             offset,
             pid,
+            process: None,
             vms: None,
             next: 0,
             cur: None,
@@ -60,40 +65,57 @@ impl Reverse {
     }
 
     /// Walks one batch of one VM, or moves on to the next VM; returns
-    /// whether the question is answered.
+    /// whether the question is answered.  `held` is the VM being walked,
+    /// found again once per call and kept for the rest of it.
     pub(crate) fn step(
         &mut self,
         scratch: &mut Option<KBox<Scratch>>,
+        held: &mut Option<Vm>,
         out: &mut Out<'_>,
     ) -> Result<bool> {
         let vms = match &mut self.vms {
             Some(vms) => vms,
-            None => self.vms.insert(shim::vms()?),
+            None => {
+                // A thread id names its process, as everywhere else.
+                self.process = self.pid.map(|p| shim::process(p).unwrap_or(0));
+                self.vms.insert(shim::vms()?)
+            }
         };
         let Some(id) = self.cur.as_ref() else {
+            *held = None;
             let Some(vm) = vms.get(self.next) else {
                 return self.finish(out);
             };
-            self.next += 1;
-            if self.pid.map_or(true, |p| i64::from(p) == i64::from(vm.pid)) {
+            if self
+                .process
+                .map_or(true, |p| i64::from(p) == i64::from(vm.pid))
+            {
                 // A VM gone since the listing is skipped.
-                self.cur = VmId::of(vm);
+                self.cur = VmId::of(vm)?;
                 self.as_id = 0;
                 self.gfn = 0;
             }
+            self.next += 1;
             return Ok(false);
         };
         let pid = id.vmm_pid;
-        let Some(vm) = id.open() else {
+        let Some(vm) = hold(held, id) else {
             self.cur = None;
             return Ok(false);
         };
         let scratch = match scratch {
             Some(s) => s,
-            None => scratch.insert(KBox::new(Scratch::new()?, GFP_KERNEL)?),
+            None => scratch.insert(KBox::new(Scratch::new()?, shim::gfp_request())?),
         };
         let Scratch { pages, out: facts } = &mut **scratch;
-        match vm.walk(self.as_id, self.gfn, true, &mut pages[..], &mut facts[..]) {
+        match vm.walk(
+            self.as_id,
+            self.gfn,
+            GFN_LIMIT - self.gfn,
+            true,
+            &mut pages[..],
+            &mut facts[..],
+        ) {
             Ok((slot, walked)) => {
                 let start = self.gfn;
                 for page in walked {

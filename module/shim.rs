@@ -43,6 +43,9 @@ pub(crate) const PAGE_NO_VMA: u32 = 1 << 4;
 pub(crate) const PAGE_PFNMAP: u32 = 1 << 5;
 /// A private page of a guest_memfd memslot, from the guest_memfd.
 pub(crate) const PAGE_GMEM: u32 = 1 << 6;
+/// `GFN_SHIM_PAGE_DEVMAP`: device memory with struct pages (fsdax,
+/// device-dax), mapped by a devmap entry.
+pub(crate) const PAGE_DEVMAP: u32 = 1 << 7;
 
 /// The `log` module parameter (0 all, 1 summary, 2 none) and how many
 /// times it was written.
@@ -83,8 +86,22 @@ pub(crate) struct ShimVm {
     kvm_id: u64,
 }
 
-/// Most pages one walk covers: one mmap lock hold, one `KVec` of scratch.
+/// What every allocation a request makes asks for: a failure is that
+/// call's `ENOMEM`, which the caller may try again (nothing is lost), not a
+/// warning with a stack trace in the kernel log.
+pub(crate) fn gfp_request() -> kernel::alloc::Flags {
+    GFP_KERNEL | kernel::alloc::flags::__GFP_NOWARN
+}
+
+/// Most entries one walk fills, and most pages one walk that faults pages
+/// in covers: one mmap lock hold, one `KVec` of scratch.
 pub(crate) const BATCH: usize = 512;
+
+/// Most pages one walk that only reads page tables covers: 1 GiB, so
+/// untouched memory and huge pages cost a walk per GiB, not per 2 MiB; the
+/// work of one such walk is bounded by its `BATCH` entries and, for holes,
+/// by the page tables of 1 GiB.
+pub(crate) const NOFAULT_SPAN: usize = 1 << 18;
 
 extern "C" {
     fn gfn_shim_proc_create(name: *const c_char, mode: u16) -> c_int;
@@ -100,13 +117,15 @@ extern "C" {
     fn gfn_shim_vm_open(vmm: *mut c_void, kvm_id: usize) -> *mut c_void;
     fn gfn_shim_vm_close(file: *mut c_void);
     fn gfn_shim_vm_kvm(file: *mut c_void) -> *mut c_void;
-    fn gfn_shim_vms(out: *mut ShimVm, max: u32) -> u32;
+    fn gfn_shim_vms(out: *mut ShimVm, max: u32) -> c_long;
+    fn gfn_shim_process(nr: c_int) -> c_int;
     fn gfn_shim_slot_find(kvm: *mut c_void, as_id: u32, gfn: u64, out: *mut ShimSlot) -> c_int;
     fn gfn_shim_walk(
         kvm: *mut c_void,
         as_id: u32,
         gfn: u64,
         nr: u32,
+        max: u32,
         nofault: bool,
         scratch: *mut *mut c_void,
         slot: *mut ShimSlot,
@@ -128,10 +147,12 @@ pub(crate) fn proc_remove(name: &'static kernel::str::CStr) {
     unsafe { gfn_shim_proc_remove(name.as_char_ptr()) }
 }
 
-/// Names a VM across system calls without holding it: its VMM (a `struct
-/// pid` reference, so the number cannot be reused meanwhile) and the
-/// address of its `struct kvm`, only compared until [`VmId::open`] finds
-/// the VM again among the VMM's open files.
+/// Names a VM across system calls without holding it: its VMM (a reference
+/// on the `struct pid` of its thread group, which names that process for as
+/// long as it is held: once the process is reaped its number may be reused,
+/// but by another `struct pid`) and the address of its `struct kvm`, only
+/// compared until [`VmId::open`] finds the VM again among the open files of
+/// the VMM's threads.
 pub(crate) struct VmId {
     vmm: *mut c_void,
     kvm: usize,
@@ -144,20 +165,23 @@ pub(crate) struct VmId {
 unsafe impl Send for VmId {}
 
 impl VmId {
-    /// The VM whose VMM is process `pid`, or the newest VM whose VMM the
-    /// caller can see.
-    pub(crate) fn find(pid: Option<u32>) -> Result<VmId, Reason> {
+    /// The VM whose VMM is the process of thread `pid`, or the newest VM
+    /// whose VMM the caller can see.  `EINTR` when a fatal signal ends the
+    /// wait for KVM's VM list.
+    pub(crate) fn find(pid: Option<u32>) -> Result<Result<VmId, Reason>> {
         Self::lookup(pid, 0)
     }
 
     /// The VM `vm` of a [`vms`] listing, if it is still there.
-    pub(crate) fn of(vm: &ShimVm) -> Option<VmId> {
-        let pid = u32::try_from(vm.pid).ok()?;
-        Self::lookup(Some(pid), vm.kvm_id as usize).ok()
+    pub(crate) fn of(vm: &ShimVm) -> Result<Option<VmId>> {
+        let Ok(pid) = u32::try_from(vm.pid) else {
+            return Ok(None);
+        };
+        Ok(Self::lookup(Some(pid), vm.kvm_id as usize)?.ok())
     }
 
     /// [`VmId::find`], or with `kvm` not 0, that VM of the VMM only.
-    fn lookup(pid: Option<u32>, kvm: usize) -> Result<VmId, Reason> {
+    fn lookup(pid: Option<u32>, kvm: usize) -> Result<Result<VmId, Reason>> {
         let mut vmm = core::ptr::null_mut();
         let mut kvm = kvm;
         let mut vmm_pid: c_int = 0;
@@ -166,18 +190,21 @@ impl VmId {
         // SAFETY: the three out-pointers are valid places for their types;
         // the shim takes `kvm_lock` itself and, on success, a pid reference.
         let ret = unsafe { gfn_shim_vm_find(want, &mut vmm, &mut kvm, &mut vmm_pid) };
+        if ret == EINTR.to_errno() {
+            return Err(EINTR);
+        }
         if ret != 0 {
-            return Err(if pid.is_some() {
+            return Ok(Err(if pid.is_some() {
                 Reason::NoVm
             } else {
                 Reason::NoVms
-            });
+            }));
         }
-        Ok(VmId {
+        Ok(Ok(VmId {
             vmm,
             kvm,
             vmm_pid: vmm_pid as u32,
-        })
+        }))
     }
 
     /// The VM, held until the returned [`Vm`] is dropped, or `None` when its
@@ -226,30 +253,40 @@ impl Vm {
         (ret == 0).then_some(slot)
     }
 
-    /// Walks the host pages behind guest frames `gfn..` (as many as
-    /// `pages` and `out` hold, within one memslot): the memslot, and
-    /// entries that each cover consecutive pages of one folio.  `ENOENT`/`EINVAL` when no memslot of `as_id` holds
+    /// Walks the host pages behind guest frames `gfn..` (up to `want` of
+    /// them: with `nofault`, at most `NOFAULT_SPAN`, else as many as `pages`
+    /// holds; within one memslot, and as many entries as `out` holds): the
+    /// memslot, and entries that each cover consecutive pages of one folio.  `ENOENT`/`EINVAL` when no memslot of `as_id` holds
     /// `gfn`, `ESRCH` when the VMM's address space is gone, `EINTR` on a
     /// fatal signal.
     pub(crate) fn walk<'a>(
         &self,
         as_id: u8,
         gfn: u64,
+        want: u64,
         nofault: bool,
         pages: &mut [usize],
         out: &'a mut [ShimPage],
     ) -> Result<(ShimSlot, &'a [ShimPage])> {
-        let nr = pages.len().min(out.len()).min(BATCH);
+        let max = out.len().min(BATCH);
+        let want = usize::try_from(want).unwrap_or(usize::MAX).max(1);
+        let nr = if nofault {
+            want.min(NOFAULT_SPAN)
+        } else {
+            want.min(pages.len()).min(max)
+        };
         let mut slot = ShimSlot::default();
         // SAFETY: `self.kvm` is held through `self.file`; `pages` and `out`
-        // are exclusively borrowed and hold at least `nr`
-        // entries each, which is all the shim writes.
+        // are exclusively borrowed; `out` holds `max` entries, and when the
+        // shim faults pages in (`!nofault`), `pages` holds `nr` <= `max`:
+        // that is all the shim writes.
         let ret = unsafe {
             gfn_shim_walk(
                 self.kvm,
                 as_id.into(),
                 gfn,
                 nr as u32,
+                max as u32,
                 nofault,
                 pages.as_mut_ptr().cast(),
                 &mut slot,
@@ -259,7 +296,7 @@ impl Vm {
         if ret < 0 {
             return Err(Error::from_errno(ret as c_int));
         }
-        let n = (ret as usize).min(nr);
+        let n = (ret as usize).min(max);
         Ok((slot, &out[..n]))
     }
 }
@@ -269,11 +306,15 @@ impl Vm {
 pub(crate) fn vms() -> Result<KVVec<ShimVm>> {
     let mut room = 64;
     loop {
-        let mut vms = KVVec::with_capacity(room, GFP_KERNEL)?;
+        let mut vms = KVVec::with_capacity(room, gfp_request())?;
         let max = u32::try_from(room).unwrap_or(u32::MAX);
         // SAFETY: `vms` has room for `max` entries, which the shim fills
         // (under `kvm_lock`) without reading them.
         let n = unsafe { gfn_shim_vms(vms.as_mut_ptr(), max) };
+        if n < 0 {
+            return Err(EINTR);
+        }
+        let n = n as u32;
         if n <= max {
             // SAFETY: the shim initialised the first `n` entries.
             unsafe { vms.set_len(n as usize) };
@@ -282,6 +323,15 @@ pub(crate) fn vms() -> Result<KVVec<ShimVm>> {
         // VMs came meanwhile: try again with room for them and a few more.
         room = (n as usize).saturating_add(16);
     }
+}
+
+/// The process (thread group id) of thread `pid` in the caller's pid
+/// namespace, if there is such a thread.
+pub(crate) fn process(pid: u32) -> Option<u32> {
+    let nr = c_int::try_from(pid).ok()?;
+    // SAFETY: the shim only looks the number up, under RCU.
+    let tgid = unsafe { gfn_shim_process(nr) };
+    u32::try_from(tgid).ok().filter(|&t| t != 0)
 }
 
 /// Room for one batched walk: page pointers for the shim and the facts it
@@ -295,8 +345,8 @@ impl Scratch {
     /// Allocates room for `BATCH` pages.
     pub(crate) fn new() -> Result<Scratch> {
         Ok(Scratch {
-            pages: KVec::from_elem(0, BATCH, GFP_KERNEL)?,
-            out: KVec::from_elem(ShimPage::default(), BATCH, GFP_KERNEL)?,
+            pages: KVec::from_elem(0, BATCH, gfp_request())?,
+            out: KVec::from_elem(ShimPage::default(), BATCH, gfp_request())?,
         })
     }
 }

@@ -26,7 +26,7 @@ pub(crate) fn single(gpa: u64, st: &mut LineState, held: &mut Option<Vm>) -> Res
             });
         }
     };
-    let found = line_vm(&mut st.vm, opts.pid)
+    let found = line_vm(&mut st.vm, opts.pid)?
         .and_then(|id| Ok((id.vmm_pid, hold(held, id).ok_or(Reason::NoVm)?)));
     let (vmm_pid, vm) = match found {
         Ok(found) => found,
@@ -47,6 +47,7 @@ pub(crate) fn single(gpa: u64, st: &mut LineState, held: &mut Option<Vm>) -> Res
     let reply = match vm.walk(
         opts.as_id,
         gpa >> PAGE_SHIFT,
+        1,
         !opts.fault,
         &mut pages,
         &mut out,
@@ -117,6 +118,7 @@ fn log_outcome(gpa: u64, pid: u32, reply: &Reply) {
                 }
                 Kind::Pfnmap => log_line!(Address, "page is PFNMAP memory (no struct page)\n"),
                 Kind::Gmem => log_line!(Address, "page is private guest_memfd memory\n"),
+                Kind::Dax => log_line!(Address, "page is DAX device memory\n"),
             }
         }
         Reply::AddrErr { reason, .. } => {

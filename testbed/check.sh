@@ -34,7 +34,7 @@ took() { # prints how long the phase just ended took
 
 # The kernels build in the background while the guest tools build, the
 # debug one at the lowest priority so that it only takes what the rest
-# leaves idle (serial link steps, the fast guest suite on its one CPU) and
+# leaves idle (serial link steps, the fast guest suite's idle moments) and
 # never slows the fast suite's timed tests.  Each in a session
 # of its own, so that an interrupted check stops the whole build.  A new
 # session is a new scheduler autogroup, where nice alone means nothing
@@ -127,9 +127,9 @@ for flavour in $flavours; do
 		took "rest of the debug kernel"
 	fi
 	if [ "$flavour" = "${flavours##* }" ]; then
-		# The last suite: the host tests and lints run beside it, since
-		# the guest has one CPU and leaves a core idle; at the lowest
-		# priority, so that they do not slow its timed tests.
+		# The last suite: the host tests and lints run beside it, at the
+		# lowest priority, taking what its two vCPUs leave idle (it waits
+		# on timers and child processes) without slowing its timed tests.
 		background 19 0 "$logs/host-checks.log" "$TOP/testbed/host-checks.sh"
 		host_job=${builds[-1]}
 	fi

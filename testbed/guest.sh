@@ -60,18 +60,22 @@ tsc_arg=${tsc_khz:+tsc_early_khz=$tsc_khz}
 # numa=fake=2: two NUMA nodes for the node tests.  tsc=reliable: the
 # clocksource watchdog would otherwise judge the TSC by jiffies, which TCG
 # delays under load, and fall back to a 4 ms clock.  One 1 GiB hugetlb page,
-# reserved at boot on node 1, for the 1 GiB test: with 6 GiB, node 1 is
-# [4G, 7G) and has a free aligned GiB (QEMU puts the initrd just below 2G,
-# and early boot allocations take the top of memory).
+# reserved at boot on node 1, for the 1 GiB test: with 6 GiB on q35, RAM is
+# [0, 2G) and [4G, 8G), node 1 the upper 3 GiB of it, with free aligned
+# GiBs (QEMU puts the initrd just below 2G, and early boot allocations take
+# the top of memory).  memmap=256M!7G: an emulated pmem device
+# (/dev/pmem0) for the fsdax test, out of node 1's RAM.
 
 echo "guest.sh: booting $flavour kernel for '$job' (log: $log)" >&2
 artifacts="$log.artifacts"
 rm -f "$artifacts"
 rc=0
 case "$flavour" in fast) boot_limit=900 ;; *) boot_limit=1500 ;; esac
-timeout "${GFN_TIMEOUT:-$boot_limit}" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 6144 \
+# -M q35 with ACPI in the kernel: the guest sees both CPUs (on the default
+# machine without ACPI it saw only the boot CPU of SeaBIOS's MP table).
+timeout "${GFN_TIMEOUT:-$boot_limit}" qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp 2 -m 6144 \
 	-kernel "$kdir/arch/x86/boot/bzImage" -initrd "$work/initramfs.gz" \
-	-append "console=ttyS0 loglevel=5 panic=-1 numa=fake=2 tsc=reliable hugepagesz=1G hugepages=1:1 $tsc_arg gfn.job=$job gfn.flavour=$flavour${GFN_FILTER:+ gfn.filter=$GFN_FILTER}" \
+	-append "console=ttyS0 loglevel=5 panic=-1 numa=fake=2 tsc=reliable hugepagesz=1G hugepages=1:1 memmap=256M!7G $tsc_arg gfn.job=$job gfn.flavour=$flavour${GFN_FILTER:+ gfn.filter=$GFN_FILTER}" \
 	-serial mon:stdio -serial "file:$artifacts" \
 	-nographic -no-reboot -nic none -vga none </dev/null >"$log" 2>&1 || rc=$?
 if [ "$rc" -eq 124 ]; then

@@ -103,7 +103,8 @@ impl Category {
                 (Share::None, Kind::Base) => Category::Base,
                 (Share::None, Kind::Thp) => Category::Thp,
                 (Share::None, Kind::Hugetlb) => Category::Hugetlb,
-                (Share::None, Kind::Pfnmap) => Category::Pfnmap,
+                // Device memory either way: with struct pages or without.
+                (Share::None, Kind::Pfnmap | Kind::Dax) => Category::Pfnmap,
                 (Share::None, Kind::Gmem) => Category::Gmem,
             },
             Reply::AddrErr { reason, .. } if *reason == Reason::NotPresent => Category::NotPresent,

@@ -88,6 +88,11 @@ named! {
         /// `KVM_X86_SW_PROTECTED_VM`): the guest_memfd's folio, which no
         /// page table of the VMM maps (`map=none`).
         Gmem = ("gmem", 5),
+        /// Device memory with struct pages mapped by a devmap entry: fsdax
+        /// (a DAX file system's file) or device-dax.  No folio of the page
+        /// allocator; `order` and `size` are the mapping's, `node` the
+        /// device's.
+        Dax = ("dax", 6),
     }
 }
 

@@ -15,7 +15,7 @@ pub fn translation(
     size: u64,
 ) -> Result<(), String> {
     let hva = vmm.hva_of(gpa)?;
-    let pfn = oracle::pagemap_pfn(vmm.pid, hva)?;
+    let pfn = oracle::pagemap_pfn(vmm.task(), hva)?;
     let phys = pfn << 12 | (gpa & 0xfff);
     let oracle_kind = oracle::kind(pfn)?;
     let oracle_size = oracle::compound_size(pfn)?;
@@ -44,7 +44,7 @@ pub fn translation(
             t.size
         ));
     }
-    if let Some(map) = map_level(vmm.pid, hva, kind)? {
+    if let Some(map) = map_level(vmm.task(), hva, kind)? {
         if t.map != map {
             bad.push(format!("map {:?}, smaps says {map:?}", t.map));
         }

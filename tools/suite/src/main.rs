@@ -10,13 +10,16 @@
 mod artifact;
 mod bench;
 mod check;
+mod cpus;
 mod module;
 mod oracle;
 mod pages;
 mod plan;
 mod runner;
 mod selftest;
+mod t_dax;
 mod t_facts;
+mod t_failslab;
 mod t_file;
 mod t_format;
 mod t_fuzz;
@@ -33,8 +36,10 @@ mod t_pidns;
 mod t_qemu;
 mod t_reasons;
 mod t_reverse;
+mod t_shared;
 mod t_stats;
 mod t_stress;
+mod t_threads;
 mod t_tools;
 mod t_translate;
 mod t_walk;
@@ -50,6 +55,7 @@ use std::process::Command;
 /// counts where a test has them); `Plan::limit` adds the margins.
 fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
     let c = plan.counts;
+    let slowdown = plan.slowdown;
     let t = |name, fast_secs: f64, run: fn() -> Result<(), String>| {
         Test::new(name, plan.limit(fast_secs), run)
     };
@@ -57,6 +63,7 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         Test::new("module_loads", plan.limit(0.1), move || {
             t_lifecycle::module_loads(ko)
         }),
+        t("guest_has_two_cpus", 0.1, cpus::guest_has_two_cpus),
         t("proc_file_mode", 0.1, t_file::proc_file_mode),
         t("no_vms", 0.1, t_input::no_vms),
         t("base_page", 0.2, t_translate::base_page),
@@ -125,6 +132,7 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         t("ksm_pages", 1.0, t_facts::ksm_pages),
         t("numa_node", 0.3, t_facts::numa_node),
         t("memfd_memory", 0.5, t_facts::memfd_memory),
+        t("dax_memory", 0.5, t_dax::dax_memory),
         t(
             "guest_memfd_private_pages",
             0.5,
@@ -132,6 +140,24 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         ),
         t("reverse_lookup", 2.0, t_reverse::reverse_lookup),
         t("reverse_lookup_ksm", 2.0, t_reverse::reverse_lookup_ksm),
+        // Each system call within 50 ms on the fast kernel: about 3 ms
+        // here, and about 110 ms when walks covered 2 MiB each and found
+        // the VM again for every one.
+        Test::new("reverse_lookup_is_bounded", plan.limit(3.0), move || {
+            t_reverse::reverse_lookup_is_bounded(std::time::Duration::from_millis(
+                50 * u64::from(slowdown),
+            ))
+        }),
+        t(
+            "vm_of_an_exited_creator",
+            0.3,
+            t_threads::vm_of_an_exited_creator,
+        ),
+        t(
+            "vm_after_the_main_thread_exited",
+            0.3,
+            t_threads::vm_after_the_main_thread_exited,
+        ),
         t("smm_address_space", 0.1, t_facts::smm_address_space),
         t("discovery_vms_slots", 0.2, t_facts::discovery),
         t("non_root_refused", 0.1, t_file::non_root_refused),
@@ -233,6 +259,24 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         Test::new("fault_wait_is_killable", plan.limit(1.0), move || {
             t_held::fault_wait_is_killable(ko)
         }),
+        t(
+            "shared_file_reader_is_killable",
+            1.0,
+            t_shared::shared_file_reader_is_killable,
+        ),
+        Test::new("rmmod_while_a_fault_waits", plan.limit(1.0), move || {
+            t_shared::rmmod_while_a_fault_waits(ko)
+        }),
+        t(
+            "killed_reader_loses_no_reply",
+            2.0,
+            t_shared::killed_reader_loses_no_reply,
+        ),
+        t(
+            "allocation_failures_lose_nothing",
+            4.0,
+            t_failslab::allocation_failures_lose_nothing,
+        ),
         Test::new("unload_while_map_read", plan.limit(0.5), move || {
             t_map_races::unload_while_map_read(ko)
         }),

@@ -47,8 +47,33 @@ pub fn insmod(ko: &str) -> Result<(), String> {
     run("insmod", &[ko]).map(drop)
 }
 
+/// Unloads the module (delete_module(2), as rmmod), trying again for up
+/// to 10 s while it is in use: a system call in the module holds it, and
+/// unloading fails at once (EBUSY) rather than wait for one that may never
+/// end.  Tried in a tight loop, so that it also gets through between the
+/// calls of clients that query without pause.
 pub fn rmmod() -> Result<(), String> {
-    run("rmmod", &["gfn_to_pfn"]).map(drop)
+    let start = std::time::Instant::now();
+    loop {
+        // SAFETY: the name is a NUL-terminated literal; delete_module(2)
+        // only reads it.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_delete_module,
+                c"gfn_to_pfn".as_ptr(),
+                libc::O_NONBLOCK,
+            )
+        };
+        if ret == 0 {
+            return Ok(());
+        }
+        let err = std::io::Error::last_os_error();
+        let busy = matches!(err.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN));
+        if !busy || start.elapsed() > std::time::Duration::from_secs(10) {
+            return Err(format!("unloading gfn_to_pfn: {err}"));
+        }
+        std::thread::yield_now();
+    }
 }
 
 /// Runs `cmd`: whether it succeeded, and what it printed on stdout.

@@ -2,6 +2,7 @@
 //! is read, and the module unloaded while a map reply is half read.
 
 use crate::check::ensure;
+use crate::cpus;
 use crate::module;
 use crate::pages::{per_page, Page};
 use crate::vmm::Vmm;
@@ -13,7 +14,15 @@ use std::io::{Read, Write};
 /// read in small pieces stay well formed: every page told once, as
 /// translated, not present or outside memslots.
 pub fn memslot_churn_during_map(rounds: u64) -> Result<(), String> {
-    let vmm = Vmm::start(&["--churn", "--slot", "anon:16M@0x40000000"])?;
+    // The VMM churns on one CPU while this maps on the other.
+    let vmm = Vmm::start(&[
+        "--churn",
+        "--cpu",
+        cpus::VMM_CPU,
+        "--slot",
+        "anon:16M@0x40000000",
+    ])?;
+    cpus::pin(cpus::TEST_CPU)?;
     let mut gaps = 0;
     for i in 0..rounds {
         let request = if i % 2 == 0 {

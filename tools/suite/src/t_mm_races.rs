@@ -6,6 +6,7 @@
 //! a map must be told with that frame, if they are told translated.
 
 use crate::check::{devmem_value, ensure};
+use crate::cpus;
 use crate::module::{self, ask};
 use crate::oracle;
 use crate::pages::{check_slot, per_page, Page};
@@ -109,7 +110,15 @@ pub fn maps_while_memory_moves(rounds: u64) -> Result<(), String> {
         (&format!("{khugepaged}/alloc_sleep_millisecs"), "0"),
         (&format!("{khugepaged}/pages_to_scan"), "4096"),
     ])?;
-    let vmm = Vmm::start(&["--thrash", "--slot", "thp:8M@0x40000000"])?;
+    // The VMM moves memory on one CPU while this maps on the other.
+    let vmm = Vmm::start(&[
+        "--thrash",
+        "--cpu",
+        cpus::VMM_CPU,
+        "--slot",
+        "thp:8M@0x40000000",
+    ])?;
+    cpus::pin(cpus::TEST_CPU)?;
     let slot = vmm.slots[0].clone();
     let pid = vmm.pid;
     let mut seen = Seen::default();

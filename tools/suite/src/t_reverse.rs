@@ -13,6 +13,7 @@ use crate::vmm::Vmm;
 use gfn_proto::reply::{Reply, Share, Translation};
 use gfn_proto::request::Reason;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::time::{Duration, Instant};
 
 /// (pid, gpa) of every translated page of each VMM's VM, by host frame,
@@ -209,4 +210,89 @@ pub fn reverse_lookup_ksm() -> Result<(), String> {
     let _ = std::fs::write(format!("{ksm}/run"), "2");
     a.stop()?;
     b.stop()
+}
+
+/// A reverse lookup over a VM of 64 MiB of THPs (the guest touches each
+/// 2 MiB once) and 64 GiB of untouched memory after them: every read of
+/// the answer, and the write that asks, returns within `limit` (each
+/// system call's work is bounded), and the answer is exactly the guest
+/// pages pagemap puts on frames (the THP slot's and the code slot's; the
+/// untouched slots have none).
+pub fn reverse_lookup_is_bounded(limit: Duration) -> Result<(), String> {
+    const THP: u64 = 0;
+    let writes: Vec<String> = (0..32)
+        .map(|i| format!("{:#x}={:#x}", THP + i * 0x20_0000, 0x5eed_0100 + i))
+        .collect();
+    let mut args = vec![
+        "--no-touch",
+        "--slot",
+        "thp:64M@0x0",
+        "--slot",
+        "anon:64G@0x100000000",
+    ];
+    for w in &writes {
+        args.extend(["--write", w]);
+    }
+    let vmm = Vmm::start(&args)?;
+    let mut f = module::open().map_err(|e| e.to_string())?;
+    let request = format!("hpa=0x0-0x400000000 pid={}", vmm.pid);
+    let mut slowest = Duration::ZERO;
+    let started = Instant::now();
+    std::io::Write::write_all(&mut f, request.as_bytes()).map_err(|e| e.to_string())?;
+    slowest = slowest.max(started.elapsed());
+    let (mut text, mut buf, mut calls) = (Vec::new(), vec![0u8; 65536], 1);
+    loop {
+        let started = Instant::now();
+        let n = f.read(&mut buf).map_err(|e| e.to_string())?;
+        slowest = slowest.max(started.elapsed());
+        calls += 1;
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(text).map_err(|e| e.to_string())?;
+    let replies: Vec<Reply> = text
+        .lines()
+        .map(|l| gfn_proto::reply::parse_line(l).map_err(|e| format!("{l:?}: {e:?}")))
+        .collect::<Result<_, _>>()?;
+    let told = per_page(&replies)?;
+    // The oracle: pagemap of every page of the THP and code slots.
+    let mut want = BTreeMap::new();
+    for slot in vmm.slots.iter().filter(|s| s.size <= 64 << 20) {
+        for i in 0..slot.size / 4096 {
+            if let Ok(pfn) = oracle::pagemap_pfn(vmm.pid, slot.hva + i * 4096) {
+                want.insert((slot.gpa >> 12) + i, pfn);
+            }
+        }
+    }
+    let got: BTreeMap<u64, u64> = told
+        .iter()
+        .map(|(gfn, p)| match p {
+            Page::Ok(t) => Ok((*gfn, t.phys >> 12)),
+            Page::Err(r) => Err(format!("gfn {gfn:#x}: {r:?}")),
+        })
+        .collect::<Result<_, _>>()?;
+    ensure(got == want, || {
+        let extra = got.iter().find(|(g, p)| want.get(g) != Some(p));
+        let missing = want.iter().find(|(g, p)| got.get(g) != Some(p));
+        format!(
+            "{} pages told, pagemap has {}: first told not in pagemap {extra:x?}, first missing {missing:x?}",
+            got.len(),
+            want.len()
+        )
+    })?;
+    ensure(want.len() >= 32 * 512, || {
+        format!("only {} pages present: the THPs are not there", want.len())
+    })?;
+    ensure(slowest < limit, || {
+        format!("a system call took {slowest:?} (limit {limit:?}) over {calls} calls")
+    })?;
+    println!(
+        "     {} guest pages found over {calls} system calls, the slowest {} ms (limit {} ms)",
+        got.len(),
+        slowest.as_millis(),
+        limit.as_millis()
+    );
+    vmm.stop()
 }

@@ -3,6 +3,7 @@
 //! many queries.
 
 use crate::check::ensure;
+use crate::cpus;
 use crate::module::ask;
 use crate::vmm::Vmm;
 use gfn_proto::reply::{parse_line, Reply};
@@ -19,9 +20,11 @@ fn clients(
     stop: Arc<AtomicBool>,
 ) -> Vec<thread::JoinHandle<Result<u64, String>>> {
     (0..n)
-        .map(|_| {
+        .map(|i| {
             let (request, stop) = (request.clone(), stop.clone());
             thread::spawn(move || {
+                // Half of them beside the VMM's CPU, half on it.
+                cpus::pin(i % cpus::online())?;
                 let mut answered = 0;
                 while !stop.load(Ordering::Relaxed) {
                     ask(&request)?;
@@ -58,6 +61,8 @@ pub fn clients_during_vm_cycles(cycles: u64) -> Result<(), String> {
             "0x100000=1",
             "--cycles",
             &cycles.to_string(),
+            "--cpu",
+            cpus::VMM_CPU,
         ])
         .output()
         .map_err(|e| format!("gfn-vmm: {e}"));

@@ -28,6 +28,10 @@ pub struct Vmm {
     pub slots: Vec<Slot>,
     /// (gpa, value, hva) of each value the vCPU wrote.
     pub wrote: Vec<(u64, u64, u64)>,
+    /// `--create-in-thread`: the thread that created the VM (exited).
+    pub creator: Option<u32>,
+    /// `--main-exits`: the thread that holds the VM, the main one gone.
+    pub holder: Option<u32>,
 }
 
 fn field(line: &str, key: &str) -> Option<String> {
@@ -66,6 +70,8 @@ impl Vmm {
             out: None,
             slots: Vec::new(),
             wrote: Vec::new(),
+            creator: None,
+            holder: None,
         };
         loop {
             let mut line = String::new();
@@ -89,6 +95,10 @@ impl Vmm {
             } else if line.starts_with("WROTE ") {
                 vmm.wrote
                     .push((hex(line, "gpa")?, hex(line, "value")?, hex(line, "hva")?));
+            } else if line.starts_with("CREATOR ") {
+                vmm.creator = Some(dec(line, "tid")?);
+            } else if line.starts_with("HOLDER ") {
+                vmm.holder = Some(dec(line, "tid")?);
             } else if line == "READY" {
                 vmm.out = Some(out);
                 return Ok(vmm);
@@ -96,6 +106,13 @@ impl Vmm {
         }
         let status = vmm.child.wait().map_err(|e| e.to_string())?;
         Err(format!("gfn-vmm {args:?} exited before READY: {status}"))
+    }
+
+    /// A live thread of the VMM, for the oracles under `/proc/PID`: its
+    /// process id, or the thread holding the VM once the main one has
+    /// exited (a zombie leader has no pagemap or smaps).
+    pub fn task(&self) -> u32 {
+        self.holder.unwrap_or(self.pid)
     }
 
     /// Host virtual address of `gpa`, from the VMM's own slot table.
@@ -145,6 +162,7 @@ impl Vmm {
             Some("collapse") => "COLLAPSED",
             Some("mremap") => "MREMAPPED",
             Some("drop") => "DROPPED",
+            Some("resolve") => "RESOLVED",
             _ => return Err(format!("{cmd:?} is no gfn-vmm command")),
         };
         let stdin = self.stdin.as_mut().ok_or("the VMM's stdin is closed")?;

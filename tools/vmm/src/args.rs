@@ -31,6 +31,10 @@ pub enum Backing {
     /// its first half private (the guest_memfd's pages), its second half
     /// shared (anonymous base pages at its userspace address).
     Gmem,
+    /// A file on a DAX file system (`$GFN_DAX_DIR`, by default
+    /// `/mnt/dax`), mapped shared: fsdax device memory with struct pages,
+    /// mapped by devmap entries.
+    Dax,
 }
 
 impl Backing {
@@ -46,9 +50,10 @@ impl Backing {
             "memfd-thp" => Backing::MemfdThp,
             "memfd-hugetlb" => Backing::MemfdHugetlb,
             "gmem" => Backing::Gmem,
+            "dax" => Backing::Dax,
             _ => {
                 return Err(format!(
-                    "unknown backing '{s}' (anon|thp|hugetlb|hugetlb1g|ksm|devmem|memfd|memfd-thp|memfd-hugetlb|gmem)"
+                    "unknown backing '{s}' (anon|thp|hugetlb|hugetlb1g|ksm|devmem|memfd|memfd-thp|memfd-hugetlb|gmem|dax)"
                 ))
             }
         })
@@ -57,7 +62,7 @@ impl Backing {
     /// Alignment of the slot's guest and host addresses.
     pub fn align(self) -> u64 {
         match self {
-            Backing::Anon | Backing::Ksm | Backing::Devmem | Backing::Memfd => 4096,
+            Backing::Anon | Backing::Ksm | Backing::Devmem | Backing::Memfd | Backing::Dax => 4096,
             // Two halves of whole pages.
             Backing::Gmem => 8192,
             Backing::Thp | Backing::Hugetlb | Backing::MemfdThp | Backing::MemfdHugetlb => 2 << 20,
@@ -79,6 +84,7 @@ impl fmt::Display for Backing {
             Backing::MemfdThp => "memfd-thp",
             Backing::MemfdHugetlb => "memfd-hugetlb",
             Backing::Gmem => "gmem",
+            Backing::Dax => "dax",
         })
     }
 }
@@ -141,16 +147,25 @@ pub struct Args {
     /// While holding, drop, collapse, split, move and remap the first
     /// slot's memory, 2 MiB at a time, over and over.
     pub thrash: bool,
+    /// Create the VM in a thread that exits at once (its creator, as KVM
+    /// records it, is then a dead thread).
+    pub create_in_thread: bool,
+    /// The main thread exits once the VM is set up; another thread holds
+    /// it (the process's leader is then a zombie without files or mm).
+    pub main_exits: bool,
+    /// The CPU every thread of the VMM runs on.
+    pub cpu: Option<usize>,
 }
 
 pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--write GPA=VALUE]...
                [--hold | --hold-secs N | --exit | --cycles N] [--no-touch | --scatter]
                [--node N] [--churn] [--unmap GPA]... [--vms N] [--uffd GPA]...
-               [--mprotect GPA]... [--thrash]
-  BACKING: anon | thp | hugetlb | hugetlb1g | ksm | devmem | memfd | memfd-thp | memfd-hugetlb | gmem
+               [--mprotect GPA]... [--thrash] [--create-in-thread] [--main-exits] [--cpu N]
+  BACKING: anon | thp | hugetlb | hugetlb1g | ksm | devmem | memfd | memfd-thp | memfd-hugetlb | gmem | dax
   SIZE: bytes with K/M/G suffix
   devmem: a /dev/mem mapping of a 2 MiB hugetlb page the VMM holds (at most 2M)
   gmem: a guest_memfd memslot of a KVM_X86_SW_PROTECTED_VM, first half private
+  dax: a file on the DAX file system mounted at $GFN_DAX_DIR (default /mnt/dax), shared
   --unmap: once the guest ran, munmap the host memory of the slot holding GPA
   --vms: create and hold N VMs of this layout (the last one reports its slots)
   --uffd: once the guest ran, register the missing pages of the slot holding GPA
@@ -164,6 +179,10 @@ pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--
   --thrash: while holding, in a loop over the first slot's 2 MiB chunks:
           MADV_DONTNEED and touch, MADV_COLLAPSE, split by mprotect, mremap
           away and back, munmap and mmap anew (prints THRASHED at the end)
+  --create-in-thread: create the VM in a thread that exits at once (prints CREATOR tid=)
+  --cpu N: run every thread on CPU N (race tests put the VMM beside its racer)
+  --main-exits: run in a second thread; the main thread exits (SYS_exit, the
+          process lives on) before READY
   Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.
   While holding, stdin lines are commands:
     mmap                 map, touch and unmap 1 MiB; prints MMAPPED
@@ -173,6 +192,8 @@ pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--
     mremap ID            move memslot ID's memory elsewhere (the memslot keeps the old
                          address); prints MREMAPPED with the new one
     drop GPA SIZE        MADV_DONTNEED SIZE bytes at GPA (not present until touched); DROPPED
+    resolve GPA          close the userfaultfd of the slot holding GPA (--uffd): faults
+                         waiting there go on as ordinary faults; prints RESOLVED
   and anything else (an empty line) ends the hold.";
 
 /// First GPA used for slots placed without `@GPA`.
@@ -218,6 +239,9 @@ impl Args {
             uffd: Vec::new(),
             mprotect: Vec::new(),
             thrash: false,
+            create_in_thread: false,
+            main_exits: false,
+            cpu: None,
         };
         let mut next_gpa = FIRST_GPA;
         let mut it = argv.iter();
@@ -278,6 +302,9 @@ impl Args {
                 }
                 "--churn" => args.churn = true,
                 "--thrash" => args.thrash = true,
+                "--create-in-thread" => args.create_in_thread = true,
+                "--main-exits" => args.main_exits = true,
+                "--cpu" => args.cpu = Some(parse_num(value()?)? as usize),
                 "--unmap" => args.unmap.push(parse_num(value()?)?),
                 "--vms" => args.vms = parse_num(value()?)?.max(1),
                 "-h" | "--help" => return Err(USAGE.into()),

@@ -29,16 +29,22 @@ fn run_vm(
     args: &Args,
     out: &mut dyn Write,
 ) -> Result<(VmFd, Vec<(u64, Region)>), String> {
-    // guest_memfd memslots need a VM type with private memory.
-    let vm = if args.slots.iter().any(|s| s.backing == Backing::Gmem) {
-        kvm.create_vm_with_type(u64::from(kvm_bindings::KVM_X86_SW_PROTECTED_VM))
-            .map_err(|e| format!("KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM): {e} (is CONFIG_KVM_SW_PROTECTED_VM on?)"))?
-    } else {
-        kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?
-    };
     let say = |out: &mut dyn Write, line: String| {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
+    };
+    let vm = if args.create_in_thread {
+        // KVM records the creating thread; this one is gone once joined.
+        let (vm, tid) = std::thread::scope(|scope| {
+            scope
+                .spawn(|| (create_vm(kvm, args), gettid()))
+                .join()
+                .map_err(|_| "the VM's creator thread panicked".to_string())
+        })?;
+        say(out, format!("CREATOR tid={tid}"));
+        vm?
+    } else {
+        create_vm(kvm, args)?
     };
     say(
         out,
@@ -133,6 +139,32 @@ fn run_vm(
         say(out, format!("MPROTECTED gpa={gpa:#x}"));
     }
     Ok((vm, regions))
+}
+
+/// A new VM of the type `args`' memslots need.
+fn create_vm(kvm: &Kvm, args: &Args) -> Result<VmFd, String> {
+    // guest_memfd memslots need a VM type with private memory.
+    if args.slots.iter().any(|s| s.backing == Backing::Gmem) {
+        kvm.create_vm_with_type(u64::from(kvm_bindings::KVM_X86_SW_PROTECTED_VM))
+            .map_err(|e| format!("KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM): {e} (is CONFIG_KVM_SW_PROTECTED_VM on?)"))
+    } else {
+        kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))
+    }
+}
+
+/// The calling thread's id.
+fn gettid() -> i64 {
+    // SAFETY: gettid(2) takes no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) }
+}
+
+/// Whether the process's first thread has exited (its leader is a zombie
+/// while other threads run): the state in `/proc/self/stat`.
+fn leader_exited() -> bool {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.starts_with('Z')))
+        .unwrap_or(false)
 }
 
 /// The guest address and region of the slot holding `gpa` (for option
@@ -256,6 +288,13 @@ fn run(args: &Args) -> Result<(), String> {
         more.push(run_vm(&kvm, args, &mut std::io::sink())?);
     }
     let (vm, mut regions) = run_vm(&kvm, args, &mut out)?;
+    if args.main_exits {
+        // The main thread exits once this thread has started (see main).
+        while !leader_exited() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        println!("HOLDER tid={}", gettid());
+    }
     println!("READY");
 
     match args.after {
@@ -337,6 +376,16 @@ fn run(args: &Args) -> Result<(), String> {
                             println!("COLLAPSED gpa={gpa:#x} done={}", u8::from(done));
                         }
                     }
+                    // Close the slot's userfaultfd: waiting faults go on.
+                    ["resolve", gpa] => {
+                        let gpa = args::parse_num(gpa)?;
+                        let (_, region) = region_of(&mut regions, gpa, words[0])?;
+                        region
+                            .uffd
+                            .take()
+                            .ok_or_else(|| format!("resolve {gpa:#x}: no userfaultfd there"))?;
+                        println!("RESOLVED gpa={gpa:#x}");
+                    }
                     // Drop SIZE bytes of guest memory at GPA (MADV_DONTNEED).
                     ["drop", gpa, size] => {
                         let (gpa, size) = (args::parse_num(gpa)?, args::parse_num(size)?);
@@ -366,11 +415,52 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-fn main() {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let result = Args::parse(&argv).and_then(|args| run(&args));
-    if let Err(e) = result {
+/// Runs the calling thread, and the threads it starts, on CPU `cpu` only.
+fn pin(cpu: usize) -> Result<(), String> {
+    // SAFETY: `set` is a plain bit set that CPU_ZERO and CPU_SET fill and
+    // sched_setaffinity(2) reads, for the calling thread (0).
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(format!("--cpu {cpu}: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+/// Runs the VMM and exits with its status.
+fn run_and_exit(args: &Args) -> ! {
+    if let Err(e) = run(args) {
         eprintln!("gfn-vmm: {e}");
         std::process::exit(1);
     }
+    std::process::exit(0)
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = Args::parse(&argv).unwrap_or_else(|e| {
+        eprintln!("gfn-vmm: {e}");
+        std::process::exit(1)
+    });
+    if let Some(cpu) = args.cpu {
+        // Before any thread starts: they all inherit it.
+        if let Err(e) = pin(cpu) {
+            eprintln!("gfn-vmm: {e}");
+            std::process::exit(1);
+        }
+    }
+    if !args.main_exits {
+        run_and_exit(&args);
+    }
+    // `--main-exits`: another thread is the VMM, and this one exits alone
+    // (SYS_exit, not exit_group): the process lives on with a zombie
+    // leader, whose file table and mm are gone.
+    std::thread::spawn(move || run_and_exit(&args));
+    // SAFETY: exit(2) ends this thread only; it returns no value to Rust
+    // and runs no Rust code after it, so nothing of it is used again.
+    unsafe { libc::syscall(libc::SYS_exit, 0) };
+    unreachable!("exit(2) returned");
 }

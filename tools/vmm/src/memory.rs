@@ -17,6 +17,9 @@ pub struct Region {
     pub phys: Option<u64>,
     /// A `gmem` region's guest_memfd, open as long as the region.
     pub gmem: Option<std::os::fd::OwnedFd>,
+    /// The userfaultfd its missing pages are registered with (`--uffd`),
+    /// until `resolve` closes it.
+    pub uffd: Option<std::os::fd::OwnedFd>,
 }
 
 impl Drop for Region {
@@ -124,7 +127,9 @@ pub fn allocate(
             p
         }
         Backing::Devmem => return devmem(size),
-        Backing::Memfd | Backing::MemfdThp | Backing::MemfdHugetlb => memfd(backing, size)?,
+        Backing::Memfd | Backing::MemfdThp | Backing::MemfdHugetlb | Backing::Dax => {
+            memfd(backing, size)?
+        }
         Backing::Hugetlb | Backing::Hugetlb1g => {
             let shift = if backing == Backing::Hugetlb { 21 } else { 30 };
             mmap(size, libc::MAP_HUGETLB | (shift << libc::MAP_HUGE_SHIFT)).map_err(|e| {
@@ -151,23 +156,59 @@ pub fn allocate(
         _behind: None,
         phys: None,
         gmem: None,
+        uffd: None,
     })
+}
+
+/// A new file on the DAX file system at `$GFN_DAX_DIR` (or `/mnt/dax`),
+/// opened and unlinked (the mapping keeps it).
+fn dax_file() -> Result<i32, String> {
+    use std::os::unix::ffi::OsStrExt;
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let dir = std::env::var_os("GFN_DAX_DIR").unwrap_or_else(|| "/mnt/dax".into());
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::path::Path::new(&dir).join(format!("gfn-vmm-{}-{n}", std::process::id()));
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: `c` is a NUL-terminated path; open(2) returns a new descriptor.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL | libc::O_CLOEXEC,
+            0o600,
+        )
+    };
+    if fd < 0 {
+        return Err(format!(
+            "open {}: {} (is a DAX file system mounted there?)",
+            path.display(),
+            io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: as above; the descriptor keeps the file.
+    unsafe { libc::unlink(c.as_ptr()) };
+    Ok(fd)
 }
 
 /// Maps `size` bytes of a new memfd, shared, as QEMU's memfd backend does
 /// (`share=on`): shmem pages, shmem THPs (2 MiB aligned, MADV_HUGEPAGE) or
-/// hugetlb pages.  The descriptor is closed; the mapping keeps the file.
+/// hugetlb pages; or of a new file on a DAX file system (`dax`).  The
+/// descriptor is closed; the mapping keeps the file.
 fn memfd(backing: Backing, size: usize) -> Result<*mut u8, String> {
     let err = |what: &str| format!("{what} ({backing}): {}", io::Error::last_os_error());
-    let flags = match backing {
-        Backing::MemfdHugetlb => libc::MFD_HUGETLB | libc::MFD_HUGE_2MB,
-        _ => 0,
-    } | libc::MFD_CLOEXEC;
-    // SAFETY: the name is a NUL-terminated literal.
-    let fd = unsafe { libc::memfd_create(c"gfn-vmm".as_ptr(), flags) };
-    if fd < 0 {
-        return Err(err("memfd_create"));
-    }
+    let fd = if backing == Backing::Dax {
+        dax_file()?
+    } else {
+        let flags = match backing {
+            Backing::MemfdHugetlb => libc::MFD_HUGETLB | libc::MFD_HUGE_2MB,
+            _ => 0,
+        } | libc::MFD_CLOEXEC;
+        // SAFETY: the name is a NUL-terminated literal.
+        let fd = unsafe { libc::memfd_create(c"gfn-vmm".as_ptr(), flags) };
+        if fd < 0 {
+            return Err(err("memfd_create"));
+        }
+        fd
+    };
     // SAFETY: `fd` is the descriptor just created.
     if unsafe { libc::ftruncate(fd, size as libc::off_t) } != 0 {
         return Err(err("ftruncate"));
@@ -278,6 +319,7 @@ fn devmem(size: usize) -> Result<Region, String> {
         _behind: Some(Box::new(page)),
         phys: Some(phys),
         gmem: None,
+        uffd: None,
     })
 }
 
@@ -316,9 +358,9 @@ const UFFDIO_REGISTER: libc::c_ulong = 0xc020_aa00;
 const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
 
 /// Registers `region`'s missing pages with a new userfaultfd whose faults
-/// are never resolved: a fault there waits until the process exits.  The
-/// descriptor stays open for the life of the process.
-pub fn never_resolve(region: &Region) -> Result<(), String> {
+/// are never resolved: a fault there waits until the region's `uffd` is
+/// closed (then it goes on as an ordinary fault) or the process exits.
+pub fn never_resolve(region: &mut Region) -> Result<(), String> {
     let err = |what: &str| format!("{what}: {}", io::Error::last_os_error());
     // SAFETY: userfaultfd(2) takes flags only and returns a new descriptor.
     let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC) } as i32;
@@ -345,6 +387,9 @@ pub fn never_resolve(region: &Region) -> Result<(), String> {
     if unsafe { libc::ioctl(fd, UFFDIO_REGISTER, &mut reg) } != 0 {
         return Err(err("UFFDIO_REGISTER"));
     }
+    use std::os::fd::FromRawFd;
+    // SAFETY: `fd` is the descriptor created above, owned from here on.
+    region.uffd = Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
     Ok(())
 }
 

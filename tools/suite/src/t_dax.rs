@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+//! fsdax memory behind a memslot: a file of an ext2 file system mounted
+//! `-o dax` on the emulated pmem device the guest's command line makes
+//! (`memmap=256M!7G`, testbed/guest.sh).  Its pages are device memory with
+//! struct pages, mapped by devmap entries, which x86 marks special too:
+//! the module tells them as `kind=dax` with the frame pagemap shows, and
+//! the guest's value is in host memory there (`/dev/mem`).
+
+use crate::check::{self, ensure};
+use crate::module::{self, ask, translate};
+use crate::oracle;
+use crate::pages::{per_page, Page};
+use crate::vmm::Vmm;
+use gfn_proto::reply::{Kind, MapLevel};
+
+const PMEM: &str = "/dev/pmem0";
+const MOUNT: &str = "/mnt/dax";
+const GPA: u64 = 0x4000_0000;
+
+/// The DAX file system, mounted until dropped.
+struct Mounted;
+
+impl Mounted {
+    fn new() -> Result<Mounted, String> {
+        ensure(std::path::Path::new(PMEM).exists(), || {
+            format!("no {PMEM}: the guest's command line lacks memmap=SIZE!START")
+        })?;
+        std::fs::create_dir_all(MOUNT).map_err(|e| format!("{MOUNT}: {e}"))?;
+        module::run("mke2fs", &["-q", "-F", "-b", "4096", PMEM])?;
+        module::run("mount", &["-t", "ext2", "-o", "dax", PMEM, MOUNT])?;
+        Ok(Mounted)
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = module::run("umount", &[MOUNT]);
+    }
+}
+
+/// A memslot on a DAX file, touched by the VMM and written by its guest:
+/// single addresses and a map of the slot, in both modes, are `kind=dax
+/// map=pte` at pagemap's frames, with `size=4096`, and host memory at the
+/// reported address holds what the guest wrote.
+pub fn dax_memory() -> Result<(), String> {
+    let _mounted = Mounted::new()?;
+    let store = GPA + 0x3_0040;
+    let vmm = Vmm::start(&[
+        "--slot",
+        &format!("dax:4M@{GPA:#x}"),
+        "--write",
+        &format!("{store:#x}=0x5eed0da0"),
+    ])?;
+    for mode in ["", " mode=fault"] {
+        let t = translate(&format!("{store:#x} {}{mode}", vmm.pid))?;
+        let pfn = oracle::pagemap_pfn(vmm.pid, vmm.hva_of(store)?)?;
+        ensure(
+            t.kind == Kind::Dax
+                && t.map == MapLevel::Pte
+                && t.size == 4096
+                && t.phys == pfn << 12 | (store & 0xfff),
+            || format!("{store:#x}{mode}: {t:?}, pagemap has frame {pfn:#x}"),
+        )?;
+        check::devmem_value(t.phys, 0x5eed_0da0)?;
+    }
+    let map = per_page(&ask(&format!("{GPA:#x}+1024 pid={}", vmm.pid))?)?;
+    ensure(map.len() == 1024, || format!("{} pages told", map.len()))?;
+    let hva = vmm.hva_of(GPA)?;
+    for (gfn, page) in &map {
+        let i = gfn - (GPA >> 12);
+        let pfn = oracle::pagemap_pfn(vmm.pid, hva + i * 4096)?;
+        ensure(
+            matches!(page, Page::Ok(t) if t.kind == Kind::Dax && t.phys >> 12 == pfn),
+            || format!("gfn {gfn:#x}: {page:?}, pagemap has frame {pfn:#x}"),
+        )?;
+    }
+    println!("     1024 fsdax pages at pagemap's frames, kind=dax map=pte");
+    vmm.stop()
+}
