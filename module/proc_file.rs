@@ -3,13 +3,15 @@
 //! `/proc/gfn_to_pfn`: its callbacks and the state of each open file.
 //!
 //! Each open file holds the reply to the last request written through it.
-//! A write answers the request up to `CHUNK` bytes of reply at once (all
-//! of it, for single addresses) and rewinds the file position to 0; reads
-//! return the reply from the file position and produce the rest as they
-//! go, dropping what was read, so a reply of any size costs bounded
-//! memory.  Reading again from 0 (`pread`, `lseek`) works as long as the
-//! reply fits in one chunk; further back than the current chunk fails
-//! with `ESPIPE`.
+//! A write answers the request up to `CHUNK` bytes of reply at once and
+//! rewinds the file position to 0; a read returns the reply from the file
+//! position to the end of what is produced, and only a read that finds
+//! nothing left produces the next chunk, dropping what was read: so a
+//! reply of any size costs bounded memory, a call does at most one chunk's
+//! work (`answer::STEPS_PER_CALL`) once it has something to return, and a
+//! call that fails took no bytes with it.  Reading again from 0 (`pread`,
+//! `lseek`) works as long as the reply fits in one chunk; further back
+//! than the current chunk fails with `ESPIPE`.
 
 use crate::answer::{Answer, STEPS_PER_CALL};
 use crate::killable::KillableMutex;

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
 """Host-side checks of what guest tests handed over on their second serial
 port (tools/suite/src/artifact.rs), by real consumers the guest lacks:
 

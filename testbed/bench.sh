@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # make bench: the speed table of README, measured inside the fast test guest
 # (where KVM works) in one run, so ratios hold on a noisy host.  Not a test.
 set -euo pipefail

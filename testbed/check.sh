@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # make check: host unit tests of tools/ (which include the module's parser)
 # and lints, and the in-guest end-to-end suite on the fast and the debug
 # kernel; the kernels build in the background, and the host tests run beside

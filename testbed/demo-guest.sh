@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
 # The demo, inside the test guest (kernel with the vm_list patch, KVM).
 # Act 1, what users do: QEMU (memfd-backed guest RAM, as vhost-user and live
 # update use) boots a Linux guest that runs writer; the host side translates

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # make demo: build what is missing, boot the fast test kernel, start a KVM
 # guest in it, load gfn_to_pfn and show real translations, then shut down.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Installs what building and testing gfn_to_pfn needs, when it is missing.
 # Debian packages plus bindgen from crates.io; idempotent and quiet when all is there.
 # The host-side checks of the guest's outputs (testbed/artifacts.py) need

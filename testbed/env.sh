@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0
 # Sourced by the test-bed scripts: paths and the kernel toolchain.
 # Build caches live outside the repo, keyed by what they depend on.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Boots the test-bed kernel of one flavour under QEMU (TCG, -cpu max: SVM with
 # nested paging, so kvm_amd works in the guest) with an initramfs holding
 # busybox, the module and the static tools, and runs one job in it.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # The host side of make check: cargo test over tools/ (a static release
 # build, as the guest's tools, so the two share their dependencies), then
 # cargo fmt --check and clippy.  Leaves in $CACHE/logs: host-tests.log, and

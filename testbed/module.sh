@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Builds gfn_to_pfn.ko against kernel tree KDIR in OUT, from a copy of the
 # sources, so the work tree stays clean and flavours do not share objects.
 #   module.sh KDIR OUT

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Puts Debian's qemu-system-x86_64 into an initramfs tree ROOT: the binary,
 # the libraries ldd lists at their own paths, the loader, and the firmware
 # a -nic none -vga none PC needs (in /qemu-fw).  Also a second-level guest

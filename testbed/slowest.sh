@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Prints the five slowest tests of a guest suite's serial log, slowest
 # first, so that a creeping test is seen before it breaks the time budget.
 #   slowest.sh LOG FLAVOUR

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # make soak: the long version of the hardening tests.  10^6 parser cases on
 # the host, then the guest suite on the debug kernel with the soak counts of
 # tools/suite/src/plan.rs (10^6 interface operations, 2000 VM cycles under

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Builds the tools/ workspace as static binaries for the test guest.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Judges a guest's serial log: any kernel splat or a missing exit line fails.
 # Prints the splat lines; exits with the guest job's status otherwise.  When
 # the guest stopped before its exit line (a crash, or guest.sh's boot-wide

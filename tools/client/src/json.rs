@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The JSON form of a reply line: one object per line, every field typed
 //! (numbers as numbers, addresses also as hex strings).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! gfn-client: what the gfn_to_pfn tools share.  Talking to
 //! `/proc/gfn_to_pfn` ([`query`]), the JSON form of a reply ([`json`]) and
 //! reading `/proc/<pid>/pagemap` ([`pagemap`]).  The protocol itself is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Per-VM summaries as Prometheus metrics, in the text exposition format
 //! that node_exporter's textfile collector reads: one set of series per VM,
 //! labelled with the VMM's pid and, where one is found, the VM's name.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! VM names: what an operator calls a VM, found where the VMM's manager
 //! left it.  libvirt keeps each running domain's QEMU pid in
 //! `/run/libvirt/qemu/NAME.pid`; QEMU itself takes `-name guest=NAME` (or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! `/proc/<pid>/pagemap`: which physical frame backs a virtual address.
 
 use std::fs::File;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! One request to `/proc/gfn_to_pfn` and its parsed reply.
 
 use gfn_proto::record::{RecordError, RECORD};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Per-VM summaries of a whole-VM map: how much of a VM's memory is told,
 //! by backing, folio order, mapping level, NUMA node and sharing, and how
 //! much of it huge pages back.  Built from the replies of one `all`, as

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! An SVG picture of one VM's guest physical address space, drawn from the
 //! replies of one `all` as they stream by: a band of memslots, a strip of
 //! what backs each stretch of guest memory, a strip of the NUMA nodes of

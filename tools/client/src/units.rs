@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Amounts of memory as people read them.
 
 /// `bytes` in the largest binary unit of which there is at least one, to

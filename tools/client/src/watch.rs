@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! What changed between two maps of the same guest memory: runs whose host
 //! frame, kind, order, mapping level, node, sharing or error changed (a
 //! THP collapsed or split, a page migrated to another node, merged or

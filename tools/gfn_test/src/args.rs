@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Command line of `gfn_test`: addresses, then optionally the VMM's pid
 //! last, as the seed client took them; or one of the `vms`, `slots`, `map`,
 //! `hpa`, `stats`, `metrics` and `watch` subcommands.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! gfn_test: the host client of gfn_to_pfn.  Sends guest physical
 //! addresses to `/proc/gfn_to_pfn` and prints the module's reply, as the
 //! seed's client did (`Kernel reply: ...`), or as JSON; `vms`, `slots` and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Progress of a long map on stderr: pages walked and the rate, rewritten
 //! in place (cut to the terminal's width, so it never wraps), once a map
 //! has taken longer than a second, and only when stderr is a terminal (a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Unit tests of the grammar and the reply format.
 
 use crate::record::{RecordError, RECORD};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Property tests of the shared grammar and reply format, the code the
 //! kernel runs: on any input the tokenizer never panics and never
 //! allocates, spans stay inside the write, and every reply line the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! reader: prints the value at a host physical address, read from
 //! /dev/mem, to check that the address gfn_to_pfn reported holds what the
 //! guest wrote.

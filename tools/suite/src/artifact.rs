@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Files a test hands to the host, for checks by programs the guest does
 //! not have: Prometheus' `promtool` and its Python client's parser,
 //! `rsvg-convert`.  They go out on the guest's second serial port

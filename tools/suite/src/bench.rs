@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! `guest-suite --bench`: what a translation costs, against the kernel's
 //! own page walk, measured in one run so that ratios hold on a noisy host.
 //! Not a test: it prints a table and fails only if something errs.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Checks one translation against the oracles.
 
 use crate::oracle;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Talks to /proc/gfn_to_pfn directly (raw open/write/read), so tests see
 //! exactly what the kernel returns, errno included.
 

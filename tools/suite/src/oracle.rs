@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Independent oracles: what the kernel itself says about a host page,
 //! through /proc/<pid>/pagemap, /proc/kpageflags and /dev/mem.
 

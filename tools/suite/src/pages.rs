@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! A map reply expanded to one answer per guest page, and the check of a
 //! memslot's pages against the VMM's pagemap and /proc/kpageflags.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! How hard the suite pushes, by kernel flavour: the counts of the heavy
 //! tests and the time each test may take.
 //!

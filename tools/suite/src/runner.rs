@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Runs each test in a child process of its own, under its own time limit.
 //!
 //! The suite re-executes itself as `guest-suite --one NAME KO` in a new

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The runner's own check: with `GFN_SELFTEST_HANG=SECS` the suite runs,
 //! instead of its tests, one that passes, one that hangs (with a child
 //! process of its own, as tests' VMMs are), one that panics and one that

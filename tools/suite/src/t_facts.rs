@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Facts per page: folio order (THP, huge zero page, multi-size THP), KSM,
 //! NUMA node and SMM address space, each against its own oracle
 //! (kpageflags, move_pages(2), the VMM's slot table).

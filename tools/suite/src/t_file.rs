@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The proc file itself: who may open it, and how reads, seeks, polls and
 //! separate open files behave.
 

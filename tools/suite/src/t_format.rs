@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! `format=bin`: the binary records tell exactly what the text lines tell,
 //! for the same walk, and the records' map agrees with pagemap.
 

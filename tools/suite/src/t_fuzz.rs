@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Interface fuzzing: many random and mutated operations on several open
 //! files at once.  Nothing may crash the kernel (the host checks the log for
 //! splats), every error must be one the interface documents, and every

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! guest_memfd memslots (a `KVM_X86_SW_PROTECTED_VM`, whose private memory
 //! is not encrypted, so `/dev/mem` can check it): a private gfn is answered
 //! from the guest_memfd, never from the memslot's shared address, and

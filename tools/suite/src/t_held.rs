@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! What the host may do while a reply is unread or a fault waits: the VMM
 //! exits and its vendor module is unloaded (an open file holds no VM), a
 //! fault never finishes (every wait can be killed, and the VMM's mmap lock

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Bad input: every failure is a clear per-address or per-token error and
 //! never keeps the other addresses from translating.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Loading and unloading, and VMs coming and going while queries run.
 
 use crate::check::ensure;

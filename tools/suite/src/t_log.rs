@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The kernel log: the seed's lines for single addresses, rate-limited so
 //! that one large write cannot flood a console, and the `log` parameter.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Ranges, whole-VM maps and the no-fault probe, checked page by page
 //! against the VMM's pagemap and /proc/kpageflags.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Range requests racing the VM: memslots deleted and re-added while a map
 //! is read, and the module unloaded while a map reply is half read.
 

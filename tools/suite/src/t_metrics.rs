@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The operator's outputs that other programs read: `gfn_test metrics`
 //! (Prometheus text) and `gfn_test map --svg` (a picture), and the
 //! progress line of long maps.  The first two are judged on the host, by

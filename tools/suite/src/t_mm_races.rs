@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Maps while the VMM's memory changes under them: the VMM drops, collapses,
 //! splits, moves and remaps it (`gfn-vmm --thrash`, khugepaged pushed
 //! hard), pages migrate between NUMA nodes, pages are swapped out.  Every

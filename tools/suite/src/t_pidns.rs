@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! pids as the reader's pid namespace sees them: from a child namespace,
 //! `vms` lists only the VMMs it can see, by their pids there, and the
 //! default VM (no pid) is the newest one it can see.  The oracle for the

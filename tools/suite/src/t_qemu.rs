@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The seed's workflow with a real VMM: Debian's QEMU, inside the test
 //! guest, boots a Linux guest that runs `writer`; its printed guest
 //! physical address is translated with QEMU's pid through `gfn_test`, and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Memory without pages of its own: memory the VMM unmapped behind a
 //! memslot is `no-vma`, never merely "not present"; `VM_PFNMAP` memory (a
 //! `/dev/mem` mapping) is translated as `kind=pfnmap`, at the physical

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! `hpa=`: which guest pages are given host pages.  The oracle is the
 //! forward maps of every VM (themselves checked against pagemap) and the
 //! VMMs' pagemaps: the answer must list exactly the guest pages whose

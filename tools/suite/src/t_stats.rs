@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! `gfn_test stats`: per-VM summaries, against sums computed independently
 //! from each VMM's pagemap, /proc/kpageflags, move_pages(2) and smaps.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Races and resource bounds: many clients while VMs come and go, a VMM
 //! killed mid-query, and no page, VM or mm reference left behind after
 //! many queries.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The userspace tools in the seed's workflow: gfn_test translates what the
 //! guest wrote, reader finds the value at the reported host address, and
 //! writer's printed address holds its value.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Translations of every backing, checked against pagemap, kpageflags and
 //! the value the guest's vCPU wrote, read back through /dev/mem.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The default (no-fault) probe reads the VMM's page tables and touches
 //! nothing: pages marked idle stay idle, as idle page tracking reports; and
 //! it says how each page is mapped, so a THP split into PTEs is still an

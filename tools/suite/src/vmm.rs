@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Runs the test VMM (`gfn-vmm`) and reads what it says about its VM.
 
 use std::io::{BufRead, BufReader, Write};

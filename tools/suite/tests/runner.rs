@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The per-test time limit, tried on the suite binary itself: a hanging
 //! test ends as TIMEOUT with everything it started, the next test runs, and
 //! the count line closes the run.  Also the host's report of a guest that

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Command line of `gfn-vmm`, and the guest memory layout it implies.
 
+use clap::Parser;
 use std::fmt;
 
 /// How a memslot's memory is backed on the host.
@@ -157,44 +159,103 @@ pub struct Args {
     pub cpu: Option<usize>,
 }
 
-pub const USAGE: &str = "usage: gfn-vmm [--slot [as1:]BACKING:SIZE[@GPA]]... [--write GPA=VALUE]...
-               [--hold | --hold-secs N | --exit | --cycles N] [--no-touch | --scatter]
-               [--node N] [--churn] [--unmap GPA]... [--vms N] [--uffd GPA]...
-               [--mprotect GPA]... [--thrash] [--create-in-thread] [--main-exits] [--cpu N]
-  BACKING: anon | thp | hugetlb | hugetlb1g | ksm | devmem | memfd | memfd-thp | memfd-hugetlb | gmem | dax
-  SIZE: bytes with K/M/G suffix
-  devmem: a /dev/mem mapping of a 2 MiB hugetlb page the VMM holds (at most 2M)
-  gmem: a guest_memfd memslot of a KVM_X86_SW_PROTECTED_VM, first half private
-  dax: a file on the DAX file system mounted at $GFN_DAX_DIR (default /mnt/dax), shared
-  --unmap: once the guest ran, munmap the host memory of the slot holding GPA
-  --vms: create and hold N VMs of this layout (the last one reports its slots)
-  --uffd: once the guest ran, register the missing pages of the slot holding GPA
-          with a userfaultfd that never resolves a fault
-  --mprotect: once the guest ran, make the host page of GPA read-only (a THP
-          around it is then mapped by PTEs)
-  as1: the slot goes into address space 1 (SMM);  --node: bind memory to a NUMA node
-  --scatter: fault memory in by touching its pages in a random order (each
-          page's host frame then unrelated to its neighbours'), not in order
-  --churn: while holding, delete and re-add the first slot in a loop
-  --thrash: while holding, in a loop over the first slot's 2 MiB chunks:
-          MADV_DONTNEED and touch, MADV_COLLAPSE, split by mprotect, mremap
-          away and back, munmap and mmap anew (prints THRASHED at the end)
-  --create-in-thread: create the VM in a thread that exits at once (prints CREATOR tid=)
-  --cpu N: run every thread on CPU N (race tests put the VMM beside its racer)
-  --main-exits: run in a second thread; the main thread exits (SYS_exit, the
-          process lives on) before READY
-  Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.
-  While holding, stdin lines are commands:
-    mmap                 map, touch and unmap 1 MiB; prints MMAPPED
-    slot ID GPA SIZE     set memslot ID anew at GPA, SIZE bytes of its memory; prints SLOT-SET
-    protect GPA          make the page at GPA read-only (splits a THP's PMD); PROTECTED
-    collapse GPA         make its 2 MiB writable again and MADV_COLLAPSE it; COLLAPSED
-    mremap ID            move memslot ID's memory elsewhere (the memslot keeps the old
-                         address); prints MREMAPPED with the new one
-    drop GPA SIZE        MADV_DONTNEED SIZE bytes at GPA (not present until touched); DROPPED
-    resolve GPA          close the userfaultfd of the slot holding GPA (--uffd): faults
-                         waiting there go on as ordinary faults; prints RESOLVED
-  and anything else (an empty line) ends the hold.";
+/// The commands a holding VMM reads on stdin, for `--help`.
+const COMMANDS: &str =
+    "Prints VMM, SLOT, WROTE and READY lines; holds the VM until stdin has a line or ends.
+While holding, stdin lines are commands:
+  mmap                 map, touch and unmap 1 MiB; prints MMAPPED
+  slot ID GPA SIZE     set memslot ID anew at GPA, SIZE bytes of its memory; prints SLOT-SET
+  protect GPA          make the page at GPA read-only (splits a THP's PMD); PROTECTED
+  collapse GPA         make its 2 MiB writable again and MADV_COLLAPSE it; COLLAPSED
+  mremap ID            move memslot ID's memory elsewhere (the memslot keeps the old
+                       address); prints MREMAPPED with the new one
+  drop GPA SIZE        MADV_DONTNEED SIZE bytes at GPA (not present until touched); DROPPED
+  resolve GPA          close the userfaultfd of the slot holding GPA (--uffd): faults
+                       waiting there go on as ordinary faults; prints RESOLVED
+and anything else (an empty line) ends the hold.";
+
+/// gfn-vmm: a minimal VMM for testing gfn_to_pfn.  It creates a VM with
+/// memslots of chosen backing, runs one vCPU whose code stores known values
+/// at known guest physical addresses, reports everything in
+/// machine-readable lines and holds the VM.
+#[derive(Parser, Debug)]
+#[command(name = "gfn-vmm", after_help = COMMANDS)]
+struct Cli {
+    /// A memslot: BACKING is anon, thp, hugetlb, hugetlb1g, ksm, devmem (a
+    /// /dev/mem mapping of a 2 MiB hugetlb page the VMM holds, at most 2M),
+    /// memfd, memfd-thp, memfd-hugetlb, gmem (a guest_memfd memslot of a
+    /// KVM_X86_SW_PROTECTED_VM, first half private) or dax (a file on the
+    /// DAX file system mounted at $GFN_DAX_DIR, default /mnt/dax); SIZE in
+    /// bytes with a K/M/G suffix; as1: puts it into address space 1 (SMM).
+    /// Without @GPA it follows the previous one, aligned.
+    #[arg(long = "slot", value_name = "[as1:]BACKING:SIZE[@GPA]")]
+    slots: Vec<String>,
+    /// The guest stores VALUE (32 bits) at GPA.
+    #[arg(long = "write", value_name = "GPA=VALUE", value_parser = parse_write)]
+    writes: Vec<(u64, u64)>,
+    /// Hold the VM until stdin has a line or ends (the default).
+    #[arg(long, overrides_with_all = ["hold", "hold_secs", "exit"])]
+    hold: bool,
+    /// Hold the VM for N seconds.
+    #[arg(long, value_name = "N", value_parser = parse_num,
+          overrides_with_all = ["hold", "hold_secs", "exit"])]
+    hold_secs: Option<u64>,
+    /// Exit once the guest has run.
+    #[arg(long, overrides_with_all = ["hold", "hold_secs", "exit"])]
+    exit: bool,
+    /// Create, run and destroy the VM N times (quietly), then exit.
+    #[arg(long, value_name = "N", value_parser = parse_num)]
+    cycles: Option<u64>,
+    /// Touch no memory before the guest runs: its writes fault in what
+    /// they touch.
+    #[arg(long, overrides_with_all = ["no_touch", "scatter"])]
+    no_touch: bool,
+    /// Fault memory in by touching its pages in a random order (each
+    /// page's host frame then unrelated to its neighbours'), not in order.
+    #[arg(long, overrides_with_all = ["no_touch", "scatter"])]
+    scatter: bool,
+    /// Bind every slot's memory to NUMA node N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..64))]
+    node: Option<u32>,
+    /// While holding, delete and re-add the first slot in a loop.
+    #[arg(long)]
+    churn: bool,
+    /// Once the guest ran, munmap the host memory of the slot holding GPA.
+    #[arg(long, value_name = "GPA", value_parser = parse_num)]
+    unmap: Vec<u64>,
+    /// Create and hold N VMs of this layout (the last one reports its slots).
+    #[arg(long, value_name = "N", value_parser = parse_num, default_value = "1")]
+    vms: u64,
+    /// Once the guest ran, register the missing pages of the slot holding
+    /// GPA with a userfaultfd that never resolves a fault.
+    #[arg(long, value_name = "GPA", value_parser = parse_num)]
+    uffd: Vec<u64>,
+    /// Once the guest ran, make the host page of GPA read-only (a THP
+    /// around it is then mapped by PTEs).
+    #[arg(long, value_name = "GPA", value_parser = parse_num)]
+    mprotect: Vec<u64>,
+    /// While holding, in a loop over the first slot's 2 MiB chunks:
+    /// MADV_DONTNEED and touch, MADV_COLLAPSE, split by mprotect, mremap
+    /// away and back, munmap and mmap anew (prints THRASHED at the end).
+    #[arg(long)]
+    thrash: bool,
+    /// Create the VM in a thread that exits at once (prints CREATOR tid=).
+    #[arg(long)]
+    create_in_thread: bool,
+    /// Run in a second thread; the main thread exits (SYS_exit: the
+    /// process lives on) before READY (prints HOLDER tid=).
+    #[arg(long)]
+    main_exits: bool,
+    /// Run every thread on CPU N (race tests put the VMM beside its racer).
+    #[arg(long, value_name = "N", value_parser = parse_num)]
+    cpu: Option<u64>,
+}
+
+/// `GPA=VALUE` of `--write`.
+fn parse_write(v: &str) -> Result<(u64, u64), String> {
+    let (gpa, val) = v.split_once('=').ok_or(format!("bad write '{v}'"))?;
+    Ok((parse_num(gpa)?, parse_num(val)?))
+}
 
 /// First GPA used for slots placed without `@GPA`.
 const FIRST_GPA: u64 = 0x10_0000;
@@ -225,101 +286,94 @@ fn align_up(v: u64, a: u64) -> u64 {
 }
 
 impl Args {
+    /// Parses `argv` (without the program's name).
+    #[cfg(test)]
     pub fn parse(argv: &[String]) -> Result<Args, String> {
-        let mut args = Args {
-            slots: Vec::new(),
-            writes: Vec::new(),
-            after: After::Hold,
-            touch: Touch::InOrder,
-            cycles: None,
-            node: None,
-            churn: false,
-            unmap: Vec::new(),
-            vms: 1,
-            uffd: Vec::new(),
-            mprotect: Vec::new(),
-            thrash: false,
-            create_in_thread: false,
-            main_exits: false,
-            cpu: None,
-        };
+        Self::from_cli(Self::cli(argv).map_err(|e| e.to_string())?)
+    }
+
+    /// Parses `argv`, or exits: with the help, or saying what is wrong.
+    pub fn parse_or_exit(argv: &[String]) -> Args {
+        let cli = Self::cli(argv).unwrap_or_else(|e| e.exit());
+        Self::from_cli(cli).unwrap_or_else(|e| {
+            eprintln!("gfn-vmm: {e}");
+            std::process::exit(2)
+        })
+    }
+
+    fn cli(argv: &[String]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("gfn-vmm").chain(argv.iter().map(String::as_str)))
+    }
+
+    /// The memslots placed (each without `@GPA` after the one before it,
+    /// aligned to its backing) and checked, and the rest as given.
+    fn from_cli(cli: Cli) -> Result<Args, String> {
+        let mut slots = Vec::new();
         let mut next_gpa = FIRST_GPA;
-        let mut it = argv.iter();
-        while let Some(a) = it.next() {
-            let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
-            match a.as_str() {
-                "--slot" => {
-                    let v = value()?;
-                    let (as_id, spec) = match v.strip_prefix("as1:") {
-                        Some(spec) => (1, spec),
-                        None => (0, v.as_str()),
-                    };
-                    let (backing, rest) = spec.split_once(':').ok_or(format!("bad slot '{v}'"))?;
-                    let backing = Backing::parse(backing)?;
-                    let (size, gpa) = match rest.split_once('@') {
-                        Some((size, gpa)) => (parse_size(size)?, Some(parse_num(gpa)?)),
-                        None => (parse_size(rest)?, None),
-                    };
-                    let gpa = gpa.unwrap_or_else(|| align_up(next_gpa, backing.align()));
-                    if backing == Backing::Devmem && size > 2 << 20 {
-                        return Err(format!("slot '{v}': devmem slots hold at most 2M"));
-                    }
-                    if gpa % backing.align() != 0 || size % backing.align() != 0 {
-                        return Err(format!(
-                            "slot '{v}': gpa and size must be {}-aligned",
-                            backing.align()
-                        ));
-                    }
-                    next_gpa = gpa + size;
-                    args.slots.push(SlotSpec {
-                        backing,
-                        size,
-                        gpa,
-                        as_id,
-                    });
-                }
-                "--write" => {
-                    let v = value()?;
-                    let (gpa, val) = v.split_once('=').ok_or(format!("bad write '{v}'"))?;
-                    args.writes.push((parse_num(gpa)?, parse_num(val)?));
-                }
-                "--hold" => args.after = After::Hold,
-                "--hold-secs" => args.after = After::HoldSecs(parse_num(value()?)?),
-                "--exit" => args.after = After::Exit,
-                "--no-touch" => args.touch = Touch::None,
-                "--scatter" => args.touch = Touch::Scattered,
-                "--uffd" => args.uffd.push(parse_num(value()?)?),
-                "--mprotect" => args.mprotect.push(parse_num(value()?)?),
-                "--cycles" => args.cycles = Some(parse_num(value()?)?),
-                "--node" => {
-                    let n = parse_num(value()?)?;
-                    args.node = Some(
-                        u32::try_from(n)
-                            .ok()
-                            .filter(|&n| n < 64)
-                            .ok_or("bad node")?,
-                    );
-                }
-                "--churn" => args.churn = true,
-                "--thrash" => args.thrash = true,
-                "--create-in-thread" => args.create_in_thread = true,
-                "--main-exits" => args.main_exits = true,
-                "--cpu" => args.cpu = Some(parse_num(value()?)? as usize),
-                "--unmap" => args.unmap.push(parse_num(value()?)?),
-                "--vms" => args.vms = parse_num(value()?)?.max(1),
-                "-h" | "--help" => return Err(USAGE.into()),
-                _ => return Err(format!("unknown argument '{a}'\n{USAGE}")),
+        for v in &cli.slots {
+            let (as_id, spec) = match v.strip_prefix("as1:") {
+                Some(spec) => (1, spec),
+                None => (0, v.as_str()),
+            };
+            let (backing, rest) = spec.split_once(':').ok_or(format!("bad slot '{v}'"))?;
+            let backing = Backing::parse(backing)?;
+            let (size, gpa) = match rest.split_once('@') {
+                Some((size, gpa)) => (parse_size(size)?, Some(parse_num(gpa)?)),
+                None => (parse_size(rest)?, None),
+            };
+            let gpa = gpa.unwrap_or_else(|| align_up(next_gpa, backing.align()));
+            if backing == Backing::Devmem && size > 2 << 20 {
+                return Err(format!("slot '{v}': devmem slots hold at most 2M"));
             }
+            if gpa % backing.align() != 0 || size % backing.align() != 0 {
+                return Err(format!(
+                    "slot '{v}': gpa and size must be {}-aligned",
+                    backing.align()
+                ));
+            }
+            next_gpa = gpa + size;
+            slots.push(SlotSpec {
+                backing,
+                size,
+                gpa,
+                as_id,
+            });
         }
-        if args.slots.is_empty() {
-            args.slots.push(SlotSpec {
+        if slots.is_empty() {
+            slots.push(SlotSpec {
                 backing: Backing::Anon,
                 size: 2 << 20,
                 gpa: FIRST_GPA,
                 as_id: 0,
             });
         }
-        Ok(args)
+        let after = match (cli.exit, cli.hold_secs) {
+            (true, _) => After::Exit,
+            (false, Some(s)) => After::HoldSecs(s),
+            (false, None) => After::Hold,
+        };
+        let touch = match (cli.no_touch, cli.scatter) {
+            (true, _) => Touch::None,
+            (false, true) => Touch::Scattered,
+            (false, false) => Touch::InOrder,
+        };
+        Ok(Args {
+            slots,
+            writes: cli.writes,
+            after,
+            touch,
+            cycles: cli.cycles,
+            node: cli.node,
+            churn: cli.churn,
+            unmap: cli.unmap,
+            vms: cli.vms.max(1),
+            uffd: cli.uffd,
+            mprotect: cli.mprotect,
+            thrash: cli.thrash,
+            create_in_thread: cli.create_in_thread,
+            main_exits: cli.main_exits,
+            cpu: cli.cpu.map(|c| c as usize),
+        })
     }
 }
 
@@ -379,7 +433,37 @@ mod tests {
     }
 
     #[test]
+    fn the_last_of_exclusive_options_wins() {
+        assert_eq!(parse("--exit --hold").unwrap().after, After::Hold);
+        assert_eq!(
+            parse("--hold --hold-secs 3").unwrap().after,
+            After::HoldSecs(3)
+        );
+        assert_eq!(parse("--hold-secs 3 --exit").unwrap().after, After::Exit);
+        assert_eq!(
+            parse("--no-touch --scatter").unwrap().touch,
+            Touch::Scattered
+        );
+        assert_eq!(parse("--scatter --no-touch").unwrap().touch, Touch::None);
+        let a = parse("--cpu 1 --create-in-thread --main-exits").unwrap();
+        assert_eq!(
+            (a.cpu, a.create_in_thread, a.main_exits),
+            (Some(1), true, true)
+        );
+    }
+
+    #[test]
+    fn help_names_every_option_and_command() {
+        let help = parse("--help").unwrap_err();
+        for word in ["--slot", "--write", "--uffd", "--main-exits", "resolve GPA"] {
+            assert!(help.contains(word), "{word} not in {help}");
+        }
+    }
+
+    #[test]
     fn bad_arguments() {
+        assert!(parse("--node 64").is_err());
+        assert!(parse("--vms").is_err());
         assert!(parse("--slot big:2M").is_err());
         assert!(parse("--slot thp:1M").is_err());
         assert!(parse("--slot thp:2M@0x1000").is_err());

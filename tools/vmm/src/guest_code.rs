@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The guest's code: 32-bit protected mode, flat segments, paging off, so
 //! a `mov dword [addr32], imm32` stores straight to a guest physical
 //! address; then `hlt`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! gfn-vmm: a minimal VMM for testing gfn_to_pfn, in the manner of the KVM
 //! selftests.  It creates a VM with memslots of chosen backing, runs one
 //! vCPU whose code stores known values at known guest physical addresses
@@ -441,10 +442,7 @@ fn run_and_exit(args: &Args) -> ! {
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = Args::parse(&argv).unwrap_or_else(|e| {
-        eprintln!("gfn-vmm: {e}");
-        std::process::exit(1)
-    });
+    let args = Args::parse_or_exit(&argv);
     if let Some(cpu) = args.cpu {
         // Before any thread starts: they all inherit it.
         if let Err(e) = pin(cpu) {

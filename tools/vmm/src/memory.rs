@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! Host memory for memslots, backed as the test asks: base pages, THP or
 //! hugetlb pages.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! The vCPU: flat 32-bit protected mode, run until `hlt`.
 
 use kvm_ioctls::{VcpuExit, VmFd};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
 //! writer: run inside a guest.  Allocates a page, writes VALUE at byte 128,
 //! finds the page's guest physical address through /proc/self/pagemap and
 //! prints it with the command to run on the host; then holds the page, so
