@@ -34,21 +34,24 @@ fn print(reply: &Reply, json: bool, prefix: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `vms`, `slots` or `map`: fails only when a request as a whole
-/// failed (no such VM); unmapped pages are part of a map.  The module
-/// answers in binary records (`format=bin`), printed here as its own text
-/// lines or as JSON.
-fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
+/// The progress of `map` of the VM of `pid`, shown only when the map
+/// itself does not go to the terminal.
+fn map_progress(pid: Option<u32>) -> Progress {
+    let what = match pid {
+        Some(pid) => format!("pid {pid}"),
+        None => "the first VM".into(),
+    };
+    Progress::new(&what, !std::io::stdout().is_terminal())
+}
+
+/// Runs `request` for `vms`, `slots`, `map` or `hpa`: fails only when a
+/// request as a whole failed (no such VM); unmapped pages are part of a
+/// map.  The module answers in binary records (`format=bin`), printed here
+/// as its own text lines or as JSON.
+fn run_sub(request: &str, json: bool, mut progress: Option<Progress>) -> Result<bool, String> {
     let mut ok = true;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut progress = matches!(sub, args::Sub::Map(_)).then(|| {
-        let what = match cli.pid {
-            Some(pid) => format!("pid {pid}"),
-            None => "the first VM".into(),
-        };
-        Progress::new(&what, !std::io::stdout().is_terminal())
-    });
-    query_bin_each(&args::sub_request(sub, cli), |reply| {
+    query_bin_each(request, |reply| {
         use std::io::Write;
         if let Some(p) = &mut progress {
             p.add(&reply);
@@ -69,7 +72,7 @@ fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
             Reply::Vm { pid, .. } => names::name_of(pid),
             _ => None,
         };
-        let line = if cli.json {
+        let line = if json {
             let mut v = serde_json::to_value(JsonReply::from(&reply)).unwrap_or_default();
             if let (Some(name), Some(o)) = (&name, v.as_object_mut()) {
                 o.insert("name".into(), name.clone().into());
@@ -92,21 +95,21 @@ fn run_sub(sub: &args::Sub, cli: &args::Cli) -> Result<bool, String> {
     Ok(ok)
 }
 
-/// The VMs to summarize, each with its memslot count: `--pid`'s, or every
+/// The VMs to summarize, each with its memslot count: `want`'s, or every
 /// VM the module lists (a VMM with several VMs: its first); none is an
 /// error unless `none_is_ok`.
-fn vm_list(cli: &args::Cli, none_is_ok: bool) -> Result<Vec<(u32, u32)>, String> {
+fn vm_list(want: Option<u32>, none_is_ok: bool) -> Result<Vec<(u32, u32)>, String> {
     let mut vms: Vec<(u32, u32)> = Vec::new();
     query_bin_each("vms", |r| {
         if let Reply::Vm { pid, slots, .. } = r {
-            if cli.pid.is_none_or(|p| p == pid) && !vms.iter().any(|&(p, _)| p == pid) {
+            if want.is_none_or(|p| p == pid) && !vms.iter().any(|&(p, _)| p == pid) {
                 vms.push((pid, slots));
             }
         }
         Ok(())
     })
     .map_err(|e| e.to_string())?;
-    match (vms.is_empty(), cli.pid) {
+    match (vms.is_empty(), want) {
         (true, Some(pid)) => Err(format!("no VM of pid {pid}")),
         (true, None) if !none_is_ok => Err("no VM to summarize".into()),
         _ => Ok(vms),
@@ -138,14 +141,14 @@ fn map_stats(pid: u32, as_id: u8, mut also: impl FnMut(&Reply)) -> Result<(VmSta
     Ok((stats, ok))
 }
 
-/// `stats`: maps each VM (every VM, or `--pid`'s) as binary records and
+/// `stats`: maps each VM (every VM, or `pid`'s) as binary records and
 /// prints its summary, as text blocks or one JSON object per VM.
-fn run_stats(cli: &args::Cli) -> Result<bool, String> {
+fn run_stats(pid: Option<u32>, json: bool) -> Result<bool, String> {
     let mut ok = true;
-    for (i, (pid, _)) in vm_list(cli, false)?.into_iter().enumerate() {
+    for (i, (pid, _)) in vm_list(pid, false)?.into_iter().enumerate() {
         let (stats, mapped) = map_stats(pid, 0, |_| {})?;
         ok &= mapped;
-        if cli.json {
+        if json {
             println!(
                 "{}",
                 serde_json::to_string(&stats).map_err(|e| e.to_string())?
@@ -159,12 +162,12 @@ fn run_stats(cli: &args::Cli) -> Result<bool, String> {
 
 /// `metrics`: the summaries of `stats` as Prometheus text (see
 /// `gfn_client::metrics`), printed once every VM is mapped.
-fn run_metrics(cli: &args::Cli) -> Result<bool, String> {
+fn run_metrics(pid: Option<u32>) -> Result<bool, String> {
     let mut all = Vec::new();
     // A host without VMs is `gfn_vms 0`, not an error: a timer then
     // still replaces the last file.  A VM gone while it was being mapped
     // is left out (its reason went to stderr).
-    for (pid, memslots) in vm_list(cli, cli.pid.is_none())? {
+    for (pid, memslots) in vm_list(pid, pid.is_none())? {
         let (stats, mapped) = map_stats(pid, 0, |_| {})?;
         if mapped {
             all.push((stats, memslots));
@@ -181,21 +184,21 @@ fn run_metrics(cli: &args::Cli) -> Result<bool, String> {
     Ok(true)
 }
 
-/// `map --svg FILE`: one VM's address space (`--as`) drawn as SVG from its
+/// `map --svg FILE`: one VM's address space `as_id` drawn as SVG from its
 /// memslots and its whole map; prints where it went and what it shows.
-fn run_svg(file: &std::path::Path, cli: &args::Cli) -> Result<bool, String> {
-    let (pid, _) = vm_list(cli, false)?[0];
+fn run_svg(file: &std::path::Path, pid: Option<u32>, as_id: u8) -> Result<bool, String> {
+    let (pid, _) = vm_list(pid, false)?[0];
     let mut spans = Vec::new();
     query_bin_each(&format!("slots pid={pid}"), |r| {
         if let Reply::Slot {
-            as_id,
+            as_id: slot_as,
             id,
             gpa,
             size,
             ..
         } = r
         {
-            if as_id == cli.as_id {
+            if slot_as == as_id {
                 spans.push(SlotSpan { id, gpa, size });
             }
         }
@@ -203,7 +206,7 @@ fn run_svg(file: &std::path::Path, cli: &args::Cli) -> Result<bool, String> {
     })
     .map_err(|e| e.to_string())?;
     let mut picture = Picture::new(&spans);
-    let (stats, ok) = map_stats(pid, cli.as_id, |r| picture.add(r))?;
+    let (stats, ok) = map_stats(pid, as_id, |r| picture.add(r))?;
     let name = stats
         .name
         .as_ref()
@@ -212,7 +215,7 @@ fn run_svg(file: &std::path::Path, cli: &args::Cli) -> Result<bool, String> {
         "VM of pid {pid}{name}: {} in {} memslots of address space {}, mapped in {} ms",
         svg::size(stats.pages * 4096),
         spans.len(),
-        cli.as_id,
+        as_id,
         stats.map_ms
     );
     let svg = picture.render(&title);
@@ -230,19 +233,13 @@ fn run_svg(file: &std::path::Path, cli: &args::Cli) -> Result<bool, String> {
 /// that changed since the previous map (one line each, or one JSON object;
 /// with `--json`, each map after the first also ends with
 /// `{"round":K,"changes":N}`).
-fn run_watch(request: &str, cli: &args::Cli) -> Result<bool, String> {
-    if !(cli.interval >= 0.0 && cli.interval.is_finite()) {
-        return Err(format!(
-            "--interval {}: not a number of seconds",
-            cli.interval
-        ));
-    }
+fn run_watch(request: &str, w: &args::Watch) -> Result<bool, String> {
     let mut out = std::io::stdout().lock();
     let mut prev: Option<Map> = None;
     let mut round = 0;
-    while cli.count.is_none_or(|c| round < c) {
+    while w.count.is_none_or(|c| round < c) {
         if round > 0 {
-            std::thread::sleep(std::time::Duration::from_secs_f64(cli.interval));
+            std::thread::sleep(w.interval);
         }
         let mut map = Map::default();
         let mut failed = None;
@@ -260,14 +257,14 @@ fn run_watch(request: &str, cli: &args::Cli) -> Result<bool, String> {
         if let Some(prev) = &prev {
             let changes = diff(prev, &map);
             for c in &changes {
-                let line = if cli.json {
+                let line = if w.json {
                     serde_json::to_string(c).map_err(|e| e.to_string())?
                 } else {
                     c.to_string()
                 };
                 writeln!(out, "{line}").map_err(|e| e.to_string())?;
             }
-            if cli.json {
+            if w.json {
                 writeln!(out, "{{\"round\":{round},\"changes\":{}}}", changes.len())
                     .map_err(|e| e.to_string())?;
             }
@@ -279,45 +276,29 @@ fn run_watch(request: &str, cli: &args::Cli) -> Result<bool, String> {
     Ok(true)
 }
 
-fn run(cli: &args::Cli) -> Result<bool, String> {
-    // A name stands for its VMM's pid everywhere a pid is taken.
-    let named;
-    let cli = match &cli.domain {
-        Some(name) => {
-            named = args::Cli {
-                pid: Some(names::pid_of(name)?),
-                domain: None,
-                ..cli.clone()
-            };
-            &named
-        }
-        None => cli,
-    };
-    let sub = args::sub(cli)?;
-    if cli.svg.is_some() && !matches!(sub, Some(args::Sub::Map(_))) {
-        return Err("--svg goes with 'map' only".into());
-    }
-    if cli.json && (cli.svg.is_some() || sub == Some(args::Sub::Metrics)) {
-        return Err("--json: metrics are Prometheus text, pictures SVG".into());
-    }
-    if let Some(sub) = sub {
-        match &sub {
-            args::Sub::Stats => return run_stats(cli),
-            args::Sub::Metrics => return run_metrics(cli),
-            args::Sub::Map(ranges) if cli.svg.is_some() => {
-                if !ranges.is_empty() {
-                    return Err("--svg draws the whole VM: give no ranges".into());
-                }
-                return run_svg(cli.svg.as_deref().unwrap_or("".as_ref()), cli);
+/// Runs a subcommand, with the VM it names (by pid or by name).
+fn run_command(command: &args::Command) -> Result<bool, String> {
+    use args::Command as C;
+    match command {
+        C::Vms { json } => run_sub("vms", *json, None),
+        C::Slots { vm, json } => run_sub(&args::slots_request(vm.pid()?), *json, None),
+        C::Map(m) => {
+            let pid = m.vm.pid()?;
+            match &m.svg {
+                Some(file) => run_svg(file, pid, m.pages.walk.as_id),
+                None => run_sub(&m.pages.request(pid), m.json, Some(map_progress(pid))),
             }
-            _ => {}
         }
-        if let args::Sub::Watch(_) = sub {
-            return run_watch(&args::sub_request(&sub, cli), cli);
-        }
-        return run_sub(&sub, cli);
+        C::Hpa(h) => run_sub(&h.request(h.vm.pid()?), h.json, None),
+        C::Stats { vm, json } => run_stats(vm.pid()?, *json),
+        C::Metrics { vm } => run_metrics(vm.pid()?),
+        C::Watch(w) => run_watch(&w.pages.request(w.vm.pid()?), w),
     }
-    let mut plan = args::plan(cli)?;
+}
+
+/// The seed's form: translates the addresses of the words, or of stdin.
+fn run_seed(cli: &args::Cli) -> Result<bool, String> {
+    let mut plan = args::plan(&cli.words, cli.vm.pid()?)?;
     if plan.stdin {
         let mut text = String::new();
         std::io::stdin()
@@ -329,10 +310,7 @@ fn run(cli: &args::Cli) -> Result<bool, String> {
         }
     }
     let mut all_ok = true;
-    let opts = args::options(&args::Cli {
-        pid: None,
-        ..cli.clone()
-    });
+    let opts = cli.walk.options();
     for request in requests(&plan.addrs, plan.pid) {
         for reply in query(&(request + &opts)).map_err(|e| e.to_string())? {
             all_ok &= matches!(reply, Reply::Ok(_));
@@ -343,8 +321,12 @@ fn run(cli: &args::Cli) -> Result<bool, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
-    match run(&cli) {
+    let cli = args::Cli::parse_from(args::hoisted(std::env::args_os().collect()));
+    let result = match &cli.command {
+        Some(command) => run_command(command),
+        None => run_seed(&cli),
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
