@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Out-of-tree build of gfn_to_pfn.ko against any configured 6.12+ tree with
-# CONFIG_RUST=y and the patch in patches/ applied:
+# CONFIG_RUST=y and its series' patches (patches/6.12/) applied:
 #
 #   make KDIR=/path/to/linux LLVM=-19 RUSTC=/usr/bin/rustc BINDGEN=bindgen
 #

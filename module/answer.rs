@@ -20,24 +20,27 @@
 //! starts again with the token or step that failed.
 //!
 //! The work of one call is bounded: a job's steps (each a walk of at most
-//! `shim::BATCH` entries, or the listing of one VM or memslot) are counted
-//! against a budget the caller gives, and [`Answer::fill`] returns when it
-//! is spent, with what it has.
+//! `walk::BATCH` entries, or the listing of one VM or memslot) are counted
+//! against a budget, and [`Answer::fill`] returns when it is spent, with
+//! what it has.
 
+use crate::boundary::vm::{Vm, VmId};
+use crate::file::CHUNK;
 use crate::listing::{Slots, Vms};
 use crate::log::log_line;
 use crate::map::Pages;
-use crate::out::{Out, Window};
+use crate::out::{Bytes, Out, ReplyWindow};
 use crate::reply::Reply;
 use crate::request::{self, Options, Reason, Span, Token, PAGE_SHIFT};
 use crate::reverse::Reverse;
-use crate::shim::{Scratch, Vm, VmId};
 use crate::single::single;
+use crate::walk::Scratch;
+use crate::window::Produce;
 use kernel::prelude::*;
 
-/// Job steps one system call runs once it has something to return: at
-/// most `STEPS_PER_CALL * shim::BATCH` entries walked, and as many page
-/// tables of `shim::NOFAULT_SPAN` pages as there are steps.
+/// Job steps one chunk runs: at most `STEPS_PER_CALL * walk::BATCH`
+/// entries walked, and as many page tables of `walk::NOFAULT_SPAN` pages
+/// as there are steps.
 pub(crate) const STEPS_PER_CALL: u32 = 64;
 
 /// A request word whose reply takes more than one step.
@@ -85,10 +88,10 @@ impl Answer {
     /// Appends replies to `out` until it holds at least `limit` bytes, the
     /// request is answered or `steps` job steps have run (counted down);
     /// returns whether the request is answered.  One step adds at most
-    /// `shim::BATCH` replies past `limit`.  Fails with `ENOMEM` when `out`
+    /// `walk::BATCH` replies past `limit`.  Fails with `ENOMEM` when `out`
     /// cannot grow and `EINTR` on a fatal signal; a later call resumes with
     /// the token or step that failed.
-    pub(crate) fn fill(&mut self, out: &mut Window, limit: usize, steps: &mut u32) -> Result<bool> {
+    fn fill_to(&mut self, out: &mut ReplyWindow, limit: usize, steps: &mut u32) -> Result<bool> {
         let Answer {
             input,
             next_line,
@@ -151,6 +154,16 @@ impl Answer {
     }
 }
 
+impl Produce<Bytes> for Answer {
+    type Error = Error;
+
+    /// A chunk: `CHUNK` bytes of reply, or `STEPS_PER_CALL` job steps.
+    fn fill(&mut self, window: &mut ReplyWindow) -> Result<bool> {
+        let mut steps = STEPS_PER_CALL;
+        self.fill_to(window, CHUNK, &mut steps)
+    }
+}
+
 /// The VMs one call holds: the line's, and the one a reverse lookup walks.
 struct Held<'a> {
     line: &'a mut Option<Vm>,
@@ -165,7 +178,7 @@ pub(crate) fn line_vm(
 ) -> Result<core::result::Result<&VmId, Reason>> {
     let found = match vm {
         Some(found) => found,
-        None => vm.insert(VmId::find(pid)?),
+        None => vm.insert(crate::vms::find(pid)?),
     };
     Ok(found.as_ref().map_err(|r| *r))
 }

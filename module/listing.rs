@@ -2,17 +2,17 @@
 
 //! `vms` and `slots`: lists, one reply per VM or memslot.
 
+use crate::boundary::vm::{NoSlot, Vm, VmFacts};
 use crate::out::Out;
 use crate::reply::Reply;
 use crate::request::{Reason, Span, PAGE_SHIFT};
-use crate::shim::{self, ShimVm, Vm};
 use kernel::prelude::*;
 
 /// `vms`: one snapshot of the VMs, taken at the first step, and the next
 /// of them to list.
 pub(crate) struct Vms {
     span: Span,
-    vms: Option<KVVec<ShimVm>>,
+    vms: Option<KVVec<VmFacts>>,
     next: usize,
 }
 
@@ -30,7 +30,7 @@ impl Vms {
     pub(crate) fn step(&mut self, out: &mut Out<'_>) -> Result<bool> {
         let vms = match &mut self.vms {
             Some(vms) => vms,
-            None => self.vms.insert(shim::vms()?),
+            None => self.vms.insert(crate::vms::visible()?),
         };
         let Some(vm) = vms.get(self.next) else {
             if self.next == 0 {
@@ -42,7 +42,7 @@ impl Vms {
             return Ok(true);
         };
         out.emit(&Reply::Vm {
-            pid: vm.pid as u32,
+            pid: vm.pid.unwrap_or(0),
             slots: vm.slots,
             memory: vm.pages << PAGE_SHIFT,
         })?;
@@ -80,8 +80,8 @@ impl Slots {
             })?;
             return Ok(true);
         };
-        match vm.slot_find(self.as_id, self.gfn) {
-            Some(slot) => {
+        match vm.slot_from(self.as_id, self.gfn) {
+            Ok(slot) => {
                 out.emit(&Reply::Slot {
                     pid,
                     as_id: slot.as_id as u8,
@@ -95,12 +95,12 @@ impl Slots {
                 self.gfn = slot.end();
                 Ok(false)
             }
-            None if self.as_id == 0 => {
+            Err(_) if self.as_id == 0 => {
                 self.as_id = 1;
                 self.gfn = 0;
                 Ok(false)
             }
-            None => {
+            Err(NoSlot::None | NoSlot::NoAddressSpace) => {
                 if !self.found {
                     out.emit(&Reply::TokenErr {
                         reason: Reason::NoMemslot,

@@ -11,10 +11,33 @@
 //! the parameter starts a new interval (so a test, or an administrator
 //! who just turned logging on, sees the next lines).
 
-use crate::shim;
+use crate::boundary::params::gfn_log_param;
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
-use kernel::bindings;
 use kernel::prelude::*;
+use kernel::time::Ktime;
+
+/// The `log` module parameter: what goes to the kernel log.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// Single addresses and summaries (the default).
+    All,
+    /// Summaries of ranges, `all` and `hpa=` only.
+    Summary,
+    /// Nothing.
+    None,
+}
+
+impl Level {
+    /// The parameter's words, in the order of [`Level::LEVELS`].
+    pub(crate) const WORDS: &'static [&'static str] = &["all", "summary", "none"];
+    const LEVELS: [Level; 3] = [Level::All, Level::Summary, Level::None];
+
+    /// The level set now, and how many times the parameter was written.
+    fn now() -> (Level, u32) {
+        let (index, writes) = gfn_log_param.get();
+        (Self::LEVELS[index.min(Self::LEVELS.len() - 1)], writes)
+    }
+}
 
 /// Log lines allowed per interval.
 const BURST: u64 = 40;
@@ -43,17 +66,16 @@ static WRITES: AtomicU32 = AtomicU32::new(0);
 /// Concurrent callers may let a line or two more through; none is lost
 /// from the count of held-back lines.
 pub(crate) fn allow(what: What) -> bool {
-    let (level, writes) = shim::log_level();
+    let (level, writes) = Level::now();
     let allowed = match level {
-        0 => true,
-        1 => what == What::Summary,
-        _ => false,
+        Level::All => true,
+        Level::Summary => what == What::Summary,
+        Level::None => false,
     };
     if !allowed {
         return false;
     }
-    // SAFETY: ktime_get only reads the clock.
-    let now = unsafe { bindings::ktime_get() };
+    let now = Ktime::ktime_get().to_ns();
     let start = WINDOW.load(Ordering::Relaxed);
     let rewritten = WRITES.swap(writes, Ordering::Relaxed) != writes;
     if (rewritten || now.saturating_sub(start) >= INTERVAL_NS)

@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A range or `all`: the VM's pages walked a batch (`shim::BATCH` entries)
-//! at a time, consecutive pages with the same facts merged into one run,
-//! and one summary line logged at the end (as `log.rs` allows).
+//! A range or `all`: the VM's pages walked a batch (`walk::BATCH` entries)
+//! at a time, consecutive pages merged into runs (`tools/proto/src/runs.rs`
+//! says when), and one summary line logged at the end (as `log.rs` allows).
 
-use crate::facts::{page_reply, BLANK, PAGE_SIZE};
+use crate::boundary::vm::Vm;
+use crate::facts::page_reply;
 use crate::log::log_line;
 use crate::out::Out;
-use crate::reply::{Reply, Share};
+use crate::reply::Reply;
 use crate::request::{Options, Reason, Span, GFN_LIMIT, PAGE_SHIFT};
-use crate::shim::{self, Scratch, Vm};
-use kernel::error::code::ESRCH;
+use crate::runs::Runs;
+use crate::walk::{self, Scratch, WalkError};
 use kernel::prelude::*;
 
 /// How many pages of a range or `all` ended up how, for the log.
@@ -43,14 +44,8 @@ pub(crate) struct Pages {
     all: bool,
     gfn: u64,
     end: u64,
-    /// `runs[cur]`, when `pending`: pages walked but not yet printed, as
-    /// one reply; `runs[cur ^ 1]`: where the next entry's reply is built.
-    /// Replies are built in place and never moved: moving one is a
-    /// `memcpy`, which costs by the byte where copies go a byte at a time
-    /// (see `out.rs`), and a map of scattered base pages has one per page.
-    runs: [Reply; 2],
-    cur: usize,
-    pending: bool,
+    /// Pages walked but not yet told, as one run.
+    runs: Runs,
     tally: Tally,
 }
 
@@ -62,9 +57,7 @@ impl Pages {
             all: false,
             gfn,
             end: gfn + pages,
-            runs: [BLANK; 2],
-            cur: 0,
-            pending: false,
+            runs: Runs::new(),
             tally: Tally::default(),
         }
     }
@@ -95,50 +88,13 @@ impl Pages {
             self.give_up(pid, Reason::NoVm, out)?;
             return Ok(false);
         };
-        let scratch = match scratch {
-            Some(s) => s,
-            None => scratch.insert(KBox::new(Scratch::new()?, shim::gfp_request())?),
-        };
-        self.walk(vm, pid, opts, scratch, out)?;
+        self.walk(vm, pid, opts, walk::scratch(scratch)?, out)?;
         Ok(false)
-    }
-
-    /// Where the reply of the next page (or run of pages) is built, before
-    /// [`Pages::take_next`] adds it.
-    fn next_slot(&mut self) -> &mut Reply {
-        &mut self.runs[(self.cur ^ 1) & 1]
-    }
-
-    /// Adds the reply built in [`Pages::next_slot`] to the pending run, or
-    /// prints the run and makes the new reply the pending one.  On error
-    /// nothing has changed.
-    fn take_next(&mut self, out: &mut Out<'_>) -> Result {
-        let [a, b] = &mut self.runs;
-        let (run, next) = if self.cur == 0 { (a, &*b) } else { (b, &*a) };
-        if self.pending {
-            if continues(run, next) {
-                grow(run, next);
-                return Ok(());
-            }
-            out.emit(run)?;
-        }
-        self.cur ^= 1;
-        self.pending = true;
-        Ok(())
-    }
-
-    /// Adds `next`, one page or run of pages, as [`Pages::take_next`] does.
-    fn push(&mut self, next: Reply, out: &mut Out<'_>) -> Result {
-        *self.next_slot() = next;
-        self.take_next(out)
     }
 
     /// Ends the job: prints the last run and logs the summary.
     fn finish(&mut self, pid: u32, out: &mut Out<'_>) -> Result<bool> {
-        if self.pending {
-            out.emit(&self.runs[self.cur & 1])?;
-            self.pending = false;
-        }
+        self.runs.flush(|r| out.emit(r))?;
         let t = &self.tally;
         if self.all && t.mapped + t.absent + t.failed == 0 {
             out.emit(&Reply::TokenErr {
@@ -176,7 +132,7 @@ impl Pages {
                 pages: self.end - self.gfn,
             }
         };
-        self.push(gone, out)?;
+        self.runs.push(gone, |r| out.emit(r))?;
         self.tally.failed += 1;
         self.gfn = self.end;
         Ok(())
@@ -191,43 +147,43 @@ impl Pages {
         scratch: &mut Scratch,
         out: &mut Out<'_>,
     ) -> Result {
-        let Scratch { pages, out: facts } = scratch;
-        match vm.walk(
+        match walk::walk(
+            vm,
             opts.as_id,
             self.gfn,
             self.end - self.gfn,
-            !opts.fault,
-            &mut pages[..],
-            &mut facts[..],
+            opts.fault,
+            scratch,
         ) {
             Ok((slot, walked)) => {
                 let start = self.gfn;
-                for page in walked {
-                    let next = (self.cur ^ 1) & 1;
+                for entry in walked {
                     page_reply(
-                        &mut self.runs[next],
-                        page,
+                        self.runs.next_reply(),
+                        &entry.facts(),
                         &slot,
                         self.gfn,
                         0,
                         pid,
                         opts.fault,
                     );
-                    let n = u64::from(page.pages.max(1));
-                    self.take_next(out)?;
+                    let n = u64::from(entry.pages());
+                    self.runs.take(|r| out.emit(r))?;
                     // Counted once it is taken: a failed step is taken again.
-                    self.tally.count(&self.runs[next], n);
+                    if let Some(taken) = self.runs.last() {
+                        self.tally.count(taken, n);
+                    }
                     self.gfn = self.gfn.saturating_add(n).min(self.end);
                 }
-                // The shim walks at least the page holding `gfn`; never stall.
+                // A walk covers at least the page at `gfn`; never stall.
                 if self.gfn == start {
                     self.gfn += 1;
                 }
             }
-            Err(e) if shim::is_no_slot(e) => {
-                let hole_end = match vm.slot_find(opts.as_id, self.gfn) {
+            Err(WalkError::NoSlot { next }) => {
+                let hole_end = match next {
                     Some(s) if s.base_gfn > self.gfn => s.base_gfn.min(self.end),
-                    // A memslot appeared since the walk: look again.
+                    // A memslot came since the walk looked: on to the next page.
                     Some(_) => self.gfn + 1,
                     None => self.end,
                 };
@@ -239,64 +195,14 @@ impl Pages {
                         pid: Some(pid),
                         pages: hole_end - self.gfn,
                     };
-                    self.push(hole, out)?;
+                    self.runs.push(hole, |r| out.emit(r))?;
                     self.tally.holes += hole_end - self.gfn;
                 }
                 self.gfn = hole_end;
             }
-            Err(e) if e == ESRCH => self.give_up(pid, Reason::NoMm, out)?,
-            Err(e) => return Err(e),
+            Err(WalkError::MmGone) => self.give_up(pid, Reason::NoMm, out)?,
+            Err(WalkError::Failed(e)) => return Err(e),
         }
         Ok(())
-    }
-}
-
-/// Whether `next` continues the run `run`: the same facts, and guest, host
-/// virtual and host physical addresses that go on where the run ends.
-/// Zero pages never merge: every one of them maps the same host page.
-fn continues(run: &Reply, next: &Reply) -> bool {
-    match (run, next) {
-        (Reply::Ok(r), Reply::Ok(n)) => {
-            let step = r.pages.wrapping_mul(PAGE_SIZE);
-            r.share != Share::Zero
-                && n.gpa == r.gpa.wrapping_add(step)
-                && n.hva == r.hva.wrapping_add(step)
-                && n.phys == r.phys.wrapping_add(step)
-                && (n.kind, n.size, n.node, n.slot, n.as_id, n.share, n.map)
-                    == (r.kind, r.size, r.node, r.slot, r.as_id, r.share, r.map)
-        }
-        (
-            Reply::AddrErr {
-                reason,
-                gpa,
-                pid,
-                pages,
-            },
-            Reply::AddrErr {
-                reason: n_reason,
-                gpa: n_gpa,
-                pid: n_pid,
-                ..
-            },
-        ) => {
-            reason == n_reason
-                && pid == n_pid
-                && *n_gpa == gpa.wrapping_add(pages.wrapping_mul(PAGE_SIZE))
-        }
-        _ => false,
-    }
-}
-
-/// Adds the pages of `next`, which continues `run`, to `run`.
-fn grow(run: &mut Reply, next: &Reply) {
-    let n = match next {
-        Reply::Ok(t) => t.pages,
-        Reply::AddrErr { pages, .. } => *pages,
-        _ => 1,
-    };
-    match run {
-        Reply::Ok(t) => t.pages += n,
-        Reply::AddrErr { pages, .. } => *pages += n,
-        _ => {}
     }
 }

@@ -1,86 +1,64 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Where an answer puts its reply: an open file's window of reply bytes
-//! produced ahead of reads, as text lines (`reply.rs`) or as fixed-size
-//! binary records (`record.rs`), whichever the request line asked for
-//! (`format=`).  Replies are written in place, never formatted into one
-//! buffer and copied into another: where memory copies go a byte at a
-//! time (`rep movsb` under emulation, as in the test bed), every byte a
-//! map moves counts.
+//! Where an answer puts its reply: the open file's window
+//! (`tools/proto/src/window.rs`), in kernel memory, as text lines or binary
+//! records, whichever the request line asked for (`format=`).
 
-use crate::record::RECORD;
-use crate::reply::{Reply, MAX_LINE};
+use crate::boundary::gfp_request;
+use crate::reply::Reply;
+use crate::window::{Store, Window};
 use kernel::prelude::*;
 
-/// Reply bytes produced and not yet dropped.  The storage only grows (as
-/// a vector does, by doubling) and is zero-filled as it grows, so writing
-/// a reply is storing its bytes.
-pub(crate) struct Window {
-    /// Every byte initialized; `room.len()` is what can be written.
-    room: KVVec<u8>,
-    /// Bytes produced, from the start of `room`.
-    len: usize,
-}
+/// Reply bytes, in kernel memory that grows as a vector does (by doubling).
+pub(crate) struct Bytes(KVVec<u8>);
 
-impl Window {
-    /// An empty window; it allocates when it is first written.
-    pub(crate) fn new() -> Window {
-        Window {
-            room: KVVec::new(),
-            len: 0,
-        }
-    }
-
-    /// Bytes produced.
-    pub(crate) fn len(&self) -> usize {
-        self.len
-    }
-
-    /// The bytes produced.
-    pub(crate) fn bytes(&self) -> &[u8] {
-        self.room.get(..self.len).unwrap_or(&[])
-    }
-
-    /// Drops every byte produced, keeping the storage.
-    pub(crate) fn clear(&mut self) {
-        self.len = 0;
-    }
-
-    /// Room for `N` more bytes, after those produced.
-    fn room<const N: usize>(&mut self) -> Result<&mut [u8; N]> {
-        let want = self.len + N;
-        if self.room.len() < want {
-            self.room
-                .extend_with(want - self.room.len(), 0, crate::shim::gfp_request())?;
-        }
-        self.room
-            .get_mut(self.len..want)
-            .and_then(|r| r.try_into().ok())
-            .ok_or(ENOMEM)
+impl Bytes {
+    /// None yet: the first reply allocates.
+    pub(crate) fn new() -> Bytes {
+        Bytes(KVVec::new())
     }
 }
+
+impl Store for Bytes {
+    type Error = Error;
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn grow_to(&mut self, len: usize) -> Result {
+        let more = len.saturating_sub(self.0.len());
+        self.0.extend_with(more, 0, gfp_request())?;
+        Ok(())
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
+
+/// An open file's window of reply bytes.
+pub(crate) type ReplyWindow = Window<Bytes>;
 
 /// The window being filled, and the current line's format.
 pub(crate) struct Out<'a> {
-    window: &'a mut Window,
+    window: &'a mut ReplyWindow,
     bin: bool,
 }
 
 impl<'a> Out<'a> {
     /// Appends to `window`, as records when `bin`, else as text lines.
-    pub(crate) fn new(window: &'a mut Window, bin: bool) -> Out<'a> {
+    pub(crate) fn new(window: &'a mut ReplyWindow, bin: bool) -> Out<'a> {
         Out { window, bin }
     }
 
-    /// Appends one reply.
+    /// Appends one reply; `ENOMEM` (nothing appended) when the window
+    /// cannot grow.
     pub(crate) fn emit(&mut self, reply: &Reply) -> Result {
-        let n = if self.bin {
-            reply.write_record(self.window.room::<RECORD>()?);
-            RECORD
-        } else {
-            reply.encode_into(self.window.room::<MAX_LINE>()?, true)
-        };
-        self.window.len += n;
-        Ok(())
+        self.window.emit(reply, self.bin)
     }
 }

@@ -11,13 +11,14 @@
 //! too: its frames are those its mapping maps.
 
 use crate::answer::hold;
-use crate::facts::{page_reply, BLANK};
+use crate::boundary::vm::{self, Vm, VmFacts, VmId};
+use crate::facts::{page_reply, PageFacts, SlotFacts};
 use crate::log::log_line;
 use crate::out::Out;
 use crate::reply::Reply;
 use crate::request::{Reason, Span, GFN_LIMIT};
-use crate::shim::{self, Scratch, ShimPage, ShimSlot, ShimVm, Vm, VmId};
-use kernel::error::code::ESRCH;
+use crate::runs::BLANK;
+use crate::walk::{self, Scratch, WalkError};
 use kernel::prelude::*;
 
 /// An `hpa=` question being answered.
@@ -33,7 +34,7 @@ pub(crate) struct Reverse {
     /// That process, found when the VMs are listed (0: none).
     process: Option<u32>,
     /// The VMs, listed at the first step, and the next of them to walk.
-    vms: Option<KVVec<ShimVm>>,
+    vms: Option<KVVec<VmFacts>>,
     next: usize,
     /// The VM being walked (never held between steps: see `VmId`), and
     /// where its walk stands.
@@ -77,8 +78,8 @@ impl Reverse {
             Some(vms) => vms,
             None => {
                 // A thread id names its process, as everywhere else.
-                self.process = self.pid.map(|p| shim::process(p).unwrap_or(0));
-                self.vms.insert(shim::vms()?)
+                self.process = self.pid.map(|p| vm::process_of(p).map_or(0, |p| p.tgid));
+                self.vms.insert(crate::vms::visible()?)
             }
         };
         let Some(id) = self.cur.as_ref() else {
@@ -86,12 +87,9 @@ impl Reverse {
             let Some(vm) = vms.get(self.next) else {
                 return self.finish(out);
             };
-            if self
-                .process
-                .map_or(true, |p| i64::from(p) == i64::from(vm.pid))
-            {
+            if self.process.map_or(true, |p| Some(p) == vm.pid) {
                 // A VM gone since the listing is skipped.
-                self.cur = VmId::of(vm)?;
+                self.cur = crate::vms::of(vm);
                 self.as_id = 0;
                 self.gfn = 0;
             }
@@ -103,33 +101,30 @@ impl Reverse {
             self.cur = None;
             return Ok(false);
         };
-        let scratch = match scratch {
-            Some(s) => s,
-            None => scratch.insert(KBox::new(Scratch::new()?, shim::gfp_request())?),
-        };
-        let Scratch { pages, out: facts } = &mut **scratch;
-        match vm.walk(
+        let scratch = walk::scratch(scratch)?;
+        match walk::walk(
+            vm,
             self.as_id,
             self.gfn,
             GFN_LIMIT - self.gfn,
-            true,
-            &mut pages[..],
-            &mut facts[..],
+            false,
+            scratch,
         ) {
             Ok((slot, walked)) => {
                 let start = self.gfn;
-                for page in walked {
-                    if page.err == 0 {
-                        self.tell(page, &slot, pid, out)?;
+                for entry in walked {
+                    let page = entry.facts();
+                    if page.present {
+                        self.tell(&page, &slot, pid, out)?;
                     }
-                    self.gfn += u64::from(page.pages.max(1));
+                    self.gfn += u64::from(entry.pages());
                 }
-                // The shim walks at least the page holding `gfn`.
+                // A walk covers at least the page at `gfn`.
                 if self.gfn == start {
                     self.gfn += 1;
                 }
             }
-            Err(e) if shim::is_no_slot(e) => match vm.slot_find(self.as_id, self.gfn) {
+            Err(WalkError::NoSlot { next }) => match next {
                 Some(s) if s.base_gfn > self.gfn => self.gfn = s.base_gfn,
                 Some(_) => self.gfn += 1,
                 None if self.as_id == 0 => {
@@ -139,15 +134,15 @@ impl Reverse {
                 None => self.cur = None,
             },
             // The VMM is exiting: its memory is no one's any more.
-            Err(e) if e == ESRCH => self.cur = None,
-            Err(e) => return Err(e),
+            Err(WalkError::MmGone) => self.cur = None,
+            Err(WalkError::Failed(e)) => return Err(e),
         }
         Ok(false)
     }
 
     /// Tells the part of `page` (an entry of `slot` at `self.gfn`) whose
     /// frames are asked about, if any.
-    fn tell(&mut self, page: &ShimPage, slot: &ShimSlot, pid: u32, out: &mut Out<'_>) -> Result {
+    fn tell(&mut self, page: &PageFacts, slot: &SlotFacts, pid: u32, out: &mut Out<'_>) -> Result {
         let n = u64::from(page.pages.max(1));
         let first = page.pfn.max(self.lo);
         let end = page.pfn.saturating_add(n).min(self.hi);
@@ -155,7 +150,7 @@ impl Reverse {
             return Ok(());
         }
         let skip = first - page.pfn;
-        let part = ShimPage {
+        let part = PageFacts {
             pfn: first,
             pages: (end - first) as u32,
             ..*page

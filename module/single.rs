@@ -4,12 +4,14 @@
 //! seed's words.
 
 use crate::answer::{hold, line_vm, LineState};
-use crate::facts::{page_reply, BLANK, PAGE_SIZE};
+use crate::boundary::memory::WalkEntry;
+use crate::boundary::vm::Vm;
+use crate::facts::{page_reply, PAGE_SIZE};
 use crate::log::log_line;
 use crate::reply::{Kind, Reply};
 use crate::request::{Reason, PAGE_SHIFT};
-use crate::shim::{self, ShimPage, Vm};
-use kernel::error::code::ESRCH;
+use crate::runs::BLANK;
+use crate::walk::{self, WalkError};
 use kernel::prelude::*;
 
 /// Translates one address and logs the outcome in the seed's words.
@@ -42,21 +44,23 @@ pub(crate) fn single(gpa: u64, st: &mut LineState, held: &mut Option<Vm>) -> Res
     };
     let pid = opts.pid.unwrap_or(vmm_pid);
     let offset = gpa & (PAGE_SIZE - 1);
-    let mut pages = [0usize; 1];
-    let mut out = [ShimPage::default(); 1];
-    let reply = match vm.walk(
+    let mut refs = [0usize; 1];
+    let mut out = [WalkEntry::default(); 1];
+    let walked = walk::walk_in(
+        vm,
         opts.as_id,
         gpa >> PAGE_SHIFT,
         1,
-        !opts.fault,
-        &mut pages,
+        opts.fault,
+        &mut refs,
         &mut out,
-    ) {
-        Ok((slot, [page])) => {
+    );
+    let reply = match walked {
+        Ok((slot, [entry])) => {
             let mut reply = BLANK;
             page_reply(
                 &mut reply,
-                page,
+                &entry.facts(),
                 &slot,
                 gpa >> PAGE_SHIFT,
                 offset,
@@ -71,22 +75,28 @@ pub(crate) fn single(gpa: u64, st: &mut LineState, held: &mut Option<Vm>) -> Res
             pid: Some(pid),
             pages: 1,
         },
-        Err(e) if e == EINTR => return Err(e),
+        Err(WalkError::Failed(e)) if e == EINTR => return Err(e),
         Err(e) => {
-            let reason = if shim::is_no_slot(e) {
-                Reason::NoMemslot
-            } else if e == ESRCH {
-                Reason::NoMm
-            } else {
-                Reason::NoPage
+            let reason = match e {
+                WalkError::NoSlot { .. } => Reason::NoMemslot,
+                WalkError::MmGone => Reason::NoMm,
+                WalkError::Failed(e) => {
+                    log_line!(
+                        Address,
+                        "gpa {:#x} (pid {}): error {}\n",
+                        gpa,
+                        pid,
+                        e.to_errno()
+                    );
+                    Reason::NoPage
+                }
             };
             log_line!(
                 Address,
-                "gpa {:#x} (pid {}): {} (error {})\n",
+                "gpa {:#x} (pid {}): {}\n",
                 gpa,
                 pid,
-                reason.as_str(),
-                e.to_errno()
+                reason.as_str()
             );
             return Ok(Reply::AddrErr {
                 reason,

@@ -114,8 +114,10 @@ fi
 kdir=$(tail -1 "$(logs_of fast)")
 took "rest of the fast kernel"
 echo "== lint: kernel rustfmt, checkpatch"
-lint kernel-rustfmt rustfmt --edition 2021 --config-path "$kdir/source/.rustfmt.toml" --check "$TOP/gfn_main.rs"
-lint checkpatch "$kdir/source/scripts/checkpatch.pl" --no-tree --quiet -f "$TOP/kvm_shim.c" "$TOP/kvm_shim.h" "$TOP/page_walk.c" "$TOP/gmem_walk.c"
+lint kernel-rustfmt rustfmt --edition 2021 --config-path "$kdir/source/.rustfmt.toml" --check "$TOP/module/gfn_main.rs"
+lint checkpatch "$kdir/source/scripts/checkpatch.pl" --no-tree --quiet -f "$TOP"/shim/*.c "$TOP"/shim/*.h
+# The boundary is the only kernel Rust with unsafe code or raw bindings.
+lint boundary "$TOP/testbed/boundary.sh"
 
 slowest= host_job=
 for flavour in $flavours; do

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
 # Builds the test-bed kernel of one flavour (fast|debug) and prints its build
 # directory (a `make O=` tree; its `source` link leads to the sources).
-# Debian's linux-source-6.12 + patches/ is unpacked once, under $CACHE/kernel,
+# Debian's linux-source-6.12 + patches/6.12/ is unpacked once, under $CACHE/kernel,
 # and both flavours build from it out of tree with their config fragments.
 # Each is cached, keyed by everything it depends on, so an unchanged rerun
 # costs seconds.
@@ -31,7 +32,7 @@ prune() {
 # The patched sources, shared by the flavours.
 src_key=$( {
 	dpkg-query -W -f '${Version}\n' linux-source-6.12
-	cat "$TOP"/patches/*.patch
+	cat "$TOP"/patches/6.12/*.patch
 } | sha256sum | cut -c1-16)
 src="$CACHE/kernel/src-$src_key"
 # Two flavours may be built at once: one unpacks, the other waits.
@@ -43,7 +44,7 @@ if [ ! -e "$src/.unpacked" ]; then
 	mkdir -p "$src"
 	echo "kernel.sh: unpacking the kernel sources into $src" >&2
 	tar xf "$KERNEL_TARBALL" --strip-components=1 -C "$src"
-	for p in "$TOP"/patches/*.patch; do
+	for p in "$TOP"/patches/6.12/*.patch; do
 		patch -d "$src" -p1 -s <"$p"
 	done
 	touch "$src/.unpacked"

@@ -6,9 +6,10 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 kdir=$1 out=$2
-mkdir -p "$out/module" "$out/tools/proto/src"
+mkdir -p "$out/module/boundary" "$out/shim" "$out/tools/proto/src"
 # Copy only what changed, so make's timestamps stay meaningful.
-for f in Kbuild Makefile gfn_main.rs kvm_shim.c kvm_shim.h page_walk.c gmem_walk.c module/*.rs tools/proto/src/*.rs; do
+cd "$TOP"
+for f in Kbuild Makefile module/*.rs module/boundary/*.rs shim/*.[ch] tools/proto/src/*.rs; do
 	cmp -s "$TOP/$f" "$out/$f" || cp "$TOP/$f" "$out/$f"
 done
 "${KMAKE[@]}" -s -C "$out" KDIR="$kdir" modules

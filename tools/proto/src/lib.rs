@@ -3,18 +3,25 @@
 //! gfn-proto: the `/proc/gfn_to_pfn` protocol, shared by the kernel module
 //! and the userspace tools.
 //!
-//! `request.rs`, `reply.rs` and `record.rs` are compiled into the module as they are
-//! (`#[path]` modules of its crate root), so they use only `core`, never
-//! allocate and never panic on input.
+//! Every file here is compiled into the module as it is (`#[path]` modules
+//! of its crate root), so they use only `core`, never allocate and never
+//! panic on input: the grammar (`request.rs`), the reply formats
+//! (`reply.rs`, `record.rs`), and what decides a reply's content from the
+//! facts a page walk gives (`facts.rs`), how pages merge into runs
+//! (`runs.rs`) and how a reply is produced and read a chunk at a time
+//! (`window.rs`).
 
 #![no_std]
 
 #[cfg(test)]
 extern crate std;
 
+pub mod facts;
 pub mod record;
 pub mod reply;
 pub mod request;
+pub mod runs;
+pub mod window;
 
 #[cfg(test)]
 mod tests;

@@ -19,6 +19,7 @@
 //! 32     4    pid     the VMM's pid; 0 when an error came before one was
 //!                     known
 //! 36     2    node    translated run: NUMA node of the host pages
+//!                     (65535: not known, as for pfnmap frames)
 //! 38     1    reason  0, or why the run or token failed (REASON_CODES)
 //! 39     1    tag     1 run (translated when reason is 0), 2 token error,
 //!                     3 vm, 4 slot
@@ -43,6 +44,10 @@ use super::request::{Reason, Span, PAGE_SHIFT};
 
 /// Size of one record in bytes.
 pub const RECORD: usize = 48;
+
+/// The node of a record whose node is not known: nodes are below
+/// `MAX_NUMNODES` (at most 1024), so no node has this number.
+const NODE_UNKNOWN: u16 = u16::MAX;
 
 /// `tag` values.
 const TAG_RUN: u8 = 1;
@@ -154,9 +159,9 @@ impl Reply {
 
     /// Writes the reply's record into `r`.  What a record has no room for
     /// is cut: the low 12 bits of `phys` and `hva` other than `gpa`'s,
-    /// `size` other than `4096 << order`, a node above 65535, memory or
-    /// slot sizes that are not whole pages (the module never produces
-    /// these).
+    /// `size` other than `4096 << order`, memory or slot sizes that are
+    /// not whole pages (the module never produces these).  A node not
+    /// known (`u32::MAX`) is written as 65535, which no node is.
     pub fn write_record(&self, r: &mut [u8; RECORD]) {
         let f = match *self {
             Reply::Ok(t) => Fields {
@@ -165,7 +170,7 @@ impl Reply {
                 frame: t.phys >> PAGE_SHIFT,
                 hva: t.hva,
                 pid: t.pid,
-                node: t.node.min(u16::MAX.into()) as u16,
+                node: t.node.min(NODE_UNKNOWN.into()) as u16,
                 tag: TAG_RUN,
                 slot: t.slot,
                 as_id: t.as_id,
@@ -297,7 +302,11 @@ impl Reply {
                     pid: f.pid,
                     size: (1u64 << PAGE_SHIFT) << f.order,
                     order: f.order,
-                    node: f.node.into(),
+                    node: if f.node == NODE_UNKNOWN {
+                        u32::MAX
+                    } else {
+                        f.node.into()
+                    },
                     slot: f.slot,
                     as_id: f.as_id,
                     share: Share::from_code(f.share).ok_or(RecordError::BadValue("share"))?,

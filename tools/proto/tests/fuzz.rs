@@ -8,6 +8,8 @@
 //! every run replays; proptest adds random and mutated ones
 //! (GFN_FUZZ_CASES sets how many; `make soak` runs more).
 
+mod common;
+
 use gfn_proto::record::RECORD;
 use gfn_proto::reply::{parse_line, Kind, MapLevel, Reply, Share, Translation};
 use gfn_proto::request::{lines, Reason, Span, Token, GFN_LIMIT, MAX_WRITE};
@@ -93,10 +95,7 @@ fn corpus_replays() {
 }
 
 fn cases() -> u32 {
-    std::env::var("GFN_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4096)
+    common::cases("GFN_FUZZ_CASES", 4096)
 }
 
 /// Inputs built from the grammar's own pieces, so mutations reach deep.

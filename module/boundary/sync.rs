@@ -4,23 +4,23 @@
 //! state of an open file: a reader killed while another task of its file
 //! faults pages in must not wait for it.  The kernel crate's `Mutex` has no
 //! killable lock on 6.12, and the C calls are macros under lockdep, so the
-//! shim makes them.
+//! shim makes them (`shim/mutex.c`).
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomData;
 use core::ops::{Deref, DerefMut};
 use kernel::bindings;
-use kernel::ffi::{c_int, c_void};
 use kernel::prelude::*;
 use kernel::types::Opaque;
 
-extern "C" {
-    fn gfn_shim_mutex_init(lock: *mut c_void);
-    fn gfn_shim_mutex_lock_killable(lock: *mut c_void) -> c_int;
-    fn gfn_shim_mutex_unlock(lock: *mut c_void);
-}
+use super::ffi;
 
 /// Data of type `T`, reached by one task at a time.
+///
+/// # Invariants
+///
+/// `lock` is an initialised `struct mutex`, and `data` is reached only by
+/// the task that holds it, through a [`Guard`].
 #[pin_data]
 pub(crate) struct KillableMutex<T> {
     #[pin]
@@ -42,7 +42,7 @@ impl<T> KillableMutex<T> {
             lock <- Opaque::ffi_init(|slot: *mut bindings::mutex| {
                 // SAFETY: `slot` is the pinned, uninitialised `struct mutex`
                 // that `mutex_init` initialises.
-                unsafe { gfn_shim_mutex_init(slot.cast()) }
+                unsafe { ffi::gfn_mutex_init(slot) }
             }),
             data: UnsafeCell::new(data),
         })
@@ -50,11 +50,12 @@ impl<T> KillableMutex<T> {
 
     /// Waits for the data; `EINTR` when a fatal signal ends the wait.
     pub(crate) fn lock(&self) -> Result<Guard<'_, T>> {
-        // SAFETY: `self.lock` was initialised by `new` and is pinned.
-        let ret = unsafe { gfn_shim_mutex_lock_killable(self.lock.get().cast()) };
+        // SAFETY: `self.lock` is initialised (type invariant) and pinned.
+        let ret = unsafe { ffi::gfn_mutex_lock_killable(self.lock.get()) };
         if ret != 0 {
             return Err(EINTR);
         }
+        // INVARIANT: this task holds the lock until the guard drops.
         Ok(Guard {
             mutex: self,
             _not_send: PhantomData,
@@ -63,6 +64,10 @@ impl<T> KillableMutex<T> {
 }
 
 /// The data, while this task holds the lock.
+///
+/// # Invariants
+///
+/// This task holds `mutex`'s lock, until `drop`.
 pub(crate) struct Guard<'a, T> {
     mutex: &'a KillableMutex<T>,
     /// A mutex is released by the task that took it.
@@ -73,21 +78,23 @@ impl<T> Deref for Guard<'_, T> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: the lock is held, so no other reference to the data exists.
+        // SAFETY: the lock is held (type invariant), so no other task
+        // reaches the data.
         unsafe { &*self.mutex.data.get() }
     }
 }
 
 impl<T> DerefMut for Guard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the lock is held, and the guard is borrowed exclusively.
+        // SAFETY: the lock is held (type invariant), and the guard is
+        // borrowed exclusively.
         unsafe { &mut *self.mutex.data.get() }
     }
 }
 
 impl<T> Drop for Guard<'_, T> {
     fn drop(&mut self) {
-        // SAFETY: this task holds the lock, taken in `lock`.
-        unsafe { gfn_shim_mutex_unlock(self.mutex.lock.get().cast()) }
+        // SAFETY: this task holds the lock (type invariant).
+        unsafe { ffi::gfn_mutex_unlock(self.mutex.lock.get()) }
     }
 }

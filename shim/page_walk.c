@@ -19,43 +19,45 @@
 #include <linux/pagewalk.h>
 #include <linux/sched/signal.h>
 
-#include "kvm_shim.h"
+#include "shim.h"
 
 struct gfn_walk {
-	struct gfn_shim_page *out;
+	struct gfn_walk_entry *out;
 	u32 max;		/* entries @out has room for */
 	u32 n;			/* entries filled */
 	u32 pages;		/* pages described */
-	struct folio *folio;	/* of out[n - 1], only compared */
+	struct folio *folio;	/* the last pages added, or NULL: only compared */
 };
 
 /*
- * Appends @nr pages without a page at @addr..: not present, or what the
- * VMA flags say (@flags).  Returns 1, which stops the walk, when @out is
- * full.
+ * Appends @e, pages of @folio (or of none), with gfn_entry_append(): the
+ * last entry grows when @e extends it.  Returns 1, which stops the walk,
+ * when @out is full.
  */
-static int gfn_walk_none(struct gfn_walk *w, unsigned long nr, u32 flags)
+static int gfn_walk_add(struct gfn_walk *w, const struct gfn_walk_entry *e,
+			struct folio *folio)
 {
-	struct gfn_shim_page *last = w->n ? &w->out[w->n - 1] : NULL;
-
-	if (last && last->err == -EFAULT && last->flags == flags) {
-		last->pages += nr;
-	} else {
-		if (w->n == w->max)
-			return 1;
-		last = &w->out[w->n++];
-		*last = (struct gfn_shim_page) {
-			.pages = nr, .err = -EFAULT, .flags = flags,
-		};
-		w->folio = NULL;
-	}
-	w->pages += nr;
+	if (gfn_entry_append(w->out, &w->n, w->max, e))
+		return 1;
+	w->folio = folio;
+	w->pages += e->pages;
 	return 0;
 }
 
 /*
+ * Appends @nr pages without a page: not present, or what the VMA flags
+ * say (@flags).
+ */
+static int gfn_walk_none(struct gfn_walk *w, unsigned long nr, u32 flags)
+{
+	struct gfn_walk_entry e = { .pages = nr, .flags = flags };
+
+	return gfn_walk_add(w, &e, NULL);
+}
+
+/*
  * The huge zero folio, told by its frame (huge_zero_pfn, exported by
- * patches/0003): a large folio a driver inserts has no mapping and is not
+ * patches/6.12/0003): a large folio a driver inserts has no mapping and is not
  * anonymous either, so its shape would not tell.
  */
 static bool gfn_walk_huge_zero(struct folio *folio)
@@ -70,31 +72,20 @@ static bool gfn_walk_huge_zero(struct folio *folio)
 
 /*
  * Appends @nr pages at frames @pfn.., mapped at page-table @level, that are
- * told by the mapping alone (@flags, node @nid), not by a folio: merged with
- * the last entry when they continue its frames with the same facts.
+ * told by the mapping alone (@flags, node @nid), not by a folio: the order
+ * is the mapping's.
  */
 static int gfn_walk_frames(struct gfn_walk *w, unsigned long pfn,
 			   unsigned long nr, u32 level, u32 flags, int nid)
 {
-	struct gfn_shim_page *last = w->n ? &w->out[w->n - 1] : NULL;
+	struct gfn_walk_entry e = {
+		.pfn = pfn, .pages = nr, .flags = GFN_PAGE_PRESENT | flags,
+		.nid = nid, .level = level,
+		.order = level == GFN_LEVEL_PUD ? PUD_ORDER :
+			 level == GFN_LEVEL_PMD ? PMD_ORDER : 0,
+	};
 
-	if (last && !last->err && last->flags == flags &&
-	    last->level == level && last->nid == nid &&
-	    last->pfn + last->pages == pfn) {
-		last->pages += nr;
-	} else {
-		if (w->n == w->max)
-			return 1;
-		w->out[w->n++] = (struct gfn_shim_page) {
-			.pfn = pfn, .pages = nr, .flags = flags,
-			.nid = nid, .level = level,
-			.order = level == GFN_SHIM_LEVEL_PUD ? PUD_ORDER :
-				 level == GFN_SHIM_LEVEL_PMD ? PMD_ORDER : 0,
-		};
-		w->folio = NULL;
-	}
-	w->pages += nr;
-	return 0;
+	return gfn_walk_add(w, &e, NULL);
 }
 
 /*
@@ -108,57 +99,46 @@ static int gfn_walk_devmap(struct gfn_walk *w, unsigned long pfn,
 {
 	int nid = pfn_valid(pfn) ? page_to_nid(pfn_to_page(pfn)) : NUMA_NO_NODE;
 
-	return gfn_walk_frames(w, pfn, nr, level, GFN_SHIM_PAGE_DEVMAP, nid);
+	return gfn_walk_frames(w, pfn, nr, level, GFN_PAGE_DEVMAP, nid);
 }
 
 /*
  * Appends @nr pages at frames @pfn.., mapped at page-table @level, all in
- * one folio.  Called under the page-table lock of their mapping.  Merges
- * with the last entry when they continue its frames with the same facts
- * (in the same folio, or in another just like it: base pages allocated in
- * order), so that a run costs the caller one entry, not one per page.
+ * one folio.  Called under the page-table lock of their mapping, which
+ * keeps the folio from being freed, split or migrated.  The next pages of
+ * the folio of the last entry, when they continue its frames, have its
+ * facts without reading them again.
  */
 static int gfn_walk_mapped(struct gfn_walk *w, unsigned long pfn,
 			   unsigned long nr, u32 level)
 {
-	struct gfn_shim_page *last = w->n ? &w->out[w->n - 1] : NULL;
-	bool next = last && !last->err && last->level == level &&
-		    last->pfn + last->pages == pfn &&
-		    !(last->flags & GFN_SHIM_PAGE_ZERO);
+	struct gfn_walk_entry *last = w->n ? &w->out[w->n - 1] : NULL;
+	struct gfn_walk_entry e = {
+		.pfn = pfn, .pages = nr, .flags = GFN_PAGE_PRESENT,
+		.level = level,
+	};
 	struct folio *folio;
-	u32 flags = 0, nid, order;
 
 	if (!pfn_valid(pfn))	/* no struct page: say so, claim nothing */
-		return gfn_walk_none(w, nr, GFN_SHIM_PAGE_PFNMAP);
+		return gfn_walk_none(w, nr, GFN_PAGE_PFNMAP);
 	folio = page_folio(pfn_to_page(pfn));
-	if (next && w->folio == folio)
-		goto merge;
+	if (last && w->folio == folio) {
+		e.flags = last->flags;
+		e.nid = last->nid;
+		e.order = last->order;
+		return gfn_walk_add(w, &e, folio);
+	}
 	if (folio_test_hugetlb(folio))
-		flags |= GFN_SHIM_PAGE_HUGETLB;
+		e.flags |= GFN_PAGE_HUGETLB;
 	if (folio_test_large(folio))
-		flags |= GFN_SHIM_PAGE_LARGE;
+		e.flags |= GFN_PAGE_LARGE;
 	if (folio_test_ksm(folio))
-		flags |= GFN_SHIM_PAGE_KSM;
+		e.flags |= GFN_PAGE_KSM;
 	if (is_zero_pfn(pfn) || gfn_walk_huge_zero(folio))
-		flags |= GFN_SHIM_PAGE_ZERO;
-	nid = folio_nid(folio);
-	order = folio_order(folio);
-	w->folio = folio;
-	if (next && last->flags == flags && last->nid == nid &&
-	    last->order == order && !(flags & GFN_SHIM_PAGE_ZERO))
-		goto merge;
-	if (w->n == w->max)
-		return 1;
-	w->out[w->n++] = (struct gfn_shim_page) {
-		.pfn = pfn, .pages = nr, .flags = flags,
-		.nid = nid, .order = order, .level = level,
-	};
-	w->pages += nr;
-	return 0;
-merge:
-	last->pages += nr;
-	w->pages += nr;
-	return 0;
+		e.flags |= GFN_PAGE_ZERO;
+	e.nid = folio_nid(folio);
+	e.order = folio_order(folio);
+	return gfn_walk_add(w, &e, folio);
 }
 
 /*
@@ -170,7 +150,7 @@ merge:
 static int gfn_walk_pfn(struct gfn_walk *w, unsigned long pfn,
 			unsigned long nr, u32 level)
 {
-	return gfn_walk_frames(w, pfn, nr, level, GFN_SHIM_PAGE_PFNMAP,
+	return gfn_walk_frames(w, pfn, nr, level, GFN_PAGE_PFNMAP,
 			       NUMA_NO_NODE);
 }
 
@@ -199,7 +179,7 @@ static int gfn_walk_hole(unsigned long addr, unsigned long end, int depth,
 			 struct mm_walk *walk)
 {
 	return gfn_walk_none(walk->private, (end - addr) >> PAGE_SHIFT,
-			     walk->vma ? 0 : GFN_SHIM_PAGE_NO_VMA);
+			     walk->vma ? 0 : GFN_PAGE_NO_VMA);
 }
 
 static struct gfn_walk *w_of(struct mm_walk *walk)
@@ -223,13 +203,13 @@ static int gfn_walk_pud(pud_t *pudp, unsigned long addr, unsigned long end,
 		ret = gfn_walk_devmap(w_of(walk), pud_pfn(pud) +
 				      ((addr & ~PUD_MASK) >> PAGE_SHIFT),
 				      (end - addr) >> PAGE_SHIFT,
-				      GFN_SHIM_LEVEL_PUD);
+				      GFN_LEVEL_PUD);
 		walk->action = ACTION_CONTINUE;
 	} else if (pud_leaf(pud) && pud_present(pud)) {
 		ret = gfn_walk_leaf(walk, pud_pfn(pud) +
 				    ((addr & ~PUD_MASK) >> PAGE_SHIFT),
 				    (end - addr) >> PAGE_SHIFT,
-				    GFN_SHIM_LEVEL_PUD);
+				    GFN_LEVEL_PUD);
 		walk->action = ACTION_CONTINUE;
 	} else if (pud_leaf(pud)) {	/* not present */
 		ret = gfn_walk_none(walk->private, (end - addr) >> PAGE_SHIFT, 0);
@@ -262,12 +242,12 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 				ret = gfn_walk_devmap(w, pmd_pfn(pmd) +
 					((addr & ~PMD_MASK) >> PAGE_SHIFT),
 					(end - addr) >> PAGE_SHIFT,
-					GFN_SHIM_LEVEL_PMD);
+					GFN_LEVEL_PMD);
 			else if (pmd_present(pmd))
 				ret = gfn_walk_leaf(walk, pmd_pfn(pmd) +
 					((addr & ~PMD_MASK) >> PAGE_SHIFT),
 					(end - addr) >> PAGE_SHIFT,
-					GFN_SHIM_LEVEL_PMD);
+					GFN_LEVEL_PMD);
 			else	/* a migration entry */
 				ret = gfn_walk_none(w, (end - addr) >> PAGE_SHIFT, 0);
 			spin_unlock(ptl);
@@ -289,15 +269,15 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 			ret = gfn_walk_none(w, 1, 0);
 		else if (pte_devmap(ptent))	/* before special: x86 sets both */
 			ret = gfn_walk_devmap(w, pte_pfn(ptent), 1,
-					      GFN_SHIM_LEVEL_PTE);
+					      GFN_LEVEL_PTE);
 		else if (walk->vma->vm_flags & VM_PFNMAP)
 			ret = gfn_walk_pfn(w, pte_pfn(ptent), 1,
-					   GFN_SHIM_LEVEL_PTE);
+					   GFN_LEVEL_PTE);
 		else if (pte_special(ptent) && !is_zero_pfn(pte_pfn(ptent)))
-			ret = gfn_walk_none(w, 1, GFN_SHIM_PAGE_PFNMAP);
+			ret = gfn_walk_none(w, 1, GFN_PAGE_PFNMAP);
 		else
 			ret = gfn_walk_mapped(w, pte_pfn(ptent), 1,
-					      GFN_SHIM_LEVEL_PTE);
+					      GFN_LEVEL_PTE);
 	}
 	pte_unmap_unlock(start, ptl);
 	cond_resched();
@@ -319,7 +299,7 @@ static int gfn_walk_hugetlb(pte_t *ptep, unsigned long hmask,
 				      ((addr & ~hmask) >> PAGE_SHIFT),
 				      (end - addr) >> PAGE_SHIFT,
 				      huge_page_size(h) >= PUD_SIZE ?
-				      GFN_SHIM_LEVEL_PUD : GFN_SHIM_LEVEL_PMD);
+				      GFN_LEVEL_PUD : GFN_LEVEL_PMD);
 	else
 		ret = gfn_walk_none(walk->private, (end - addr) >> PAGE_SHIFT, 0);
 	spin_unlock(ptl);
@@ -343,7 +323,7 @@ static const struct mm_walk_ops gfn_walk_ops = {
  * -EINTR on a fatal signal.
  */
 long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
-		   struct gfn_shim_page *out, u32 max, u32 *covered)
+		   struct gfn_walk_entry *out, u32 max, u32 *covered)
 {
 	struct gfn_walk w = { .out = out, .max = max };
 	int ret;

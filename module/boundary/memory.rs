@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The VMM's memory: its address space referenced ([`Mm`]), its mmap lock
+//! held as a lifetime ([`MmapReadGuard`]), and the entries page walks fill
+//! ([`WalkEntry`]), whose facts cross as plain values
+//! ([`crate::facts::PageFacts`]).
+
+use super::ffi::{self, MmStruct, Page};
+use crate::facts::PageFacts;
+use crate::reply::MapLevel;
+use core::ptr::NonNull;
+use kernel::error::code::EINTR;
+use kernel::error::Error;
+use kernel::ffi::c_int;
+use kernel::prelude::*;
+
+/// One entry of a page walk: consecutive guest pages with the same facts.
+#[repr(transparent)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct WalkEntry(ffi::WalkEntry);
+
+impl WalkEntry {
+    /// The entries of `out`, for the shim to fill.
+    pub(super) fn raw(out: &mut [WalkEntry]) -> *mut ffi::WalkEntry {
+        // `WalkEntry` is `repr(transparent)` over the C struct.
+        out.as_mut_ptr().cast()
+    }
+
+    /// Guest pages the entry covers (at least one).
+    pub(crate) fn pages(&self) -> u32 {
+        self.0.pages.max(1)
+    }
+
+    /// What the entry says, as plain values.
+    pub(crate) fn facts(&self) -> PageFacts {
+        let e = &self.0;
+        let has = |bit: u32| e.flags & bit != 0;
+        PageFacts {
+            pfn: e.pfn,
+            pages: e.pages,
+            present: has(ffi::PAGE_PRESENT),
+            no_vma: has(ffi::PAGE_NO_VMA),
+            pfnmap: has(ffi::PAGE_PFNMAP),
+            gmem: has(ffi::PAGE_GMEM),
+            devmap: has(ffi::PAGE_DEVMAP),
+            hugetlb: has(ffi::PAGE_HUGETLB),
+            large: has(ffi::PAGE_LARGE),
+            zero: has(ffi::PAGE_ZERO),
+            ksm: has(ffi::PAGE_KSM),
+            no_memory: e.gup_err == ENOMEM.to_errno(),
+            nid: e.nid,
+            order: e.order,
+            level: match e.level {
+                ffi::LEVEL_PUD => MapLevel::Pud,
+                ffi::LEVEL_PMD => MapLevel::Pmd,
+                ffi::LEVEL_PTE => MapLevel::Pte,
+                _ => MapLevel::None,
+            },
+        }
+    }
+}
+
+/// A referenced address space (`mmget`): its page tables stay.
+///
+/// # Invariants
+///
+/// `mm` holds a reference taken by `mmget_not_zero`, dropped by `drop`.
+pub(crate) struct Mm {
+    mm: NonNull<MmStruct>,
+}
+
+impl Mm {
+    /// Owns the reference `mm`.
+    ///
+    /// # Safety
+    ///
+    /// `mm` must hold an `mmget` reference, which the new `Mm` owns.
+    pub(super) unsafe fn from_raw(mm: NonNull<MmStruct>) -> Mm {
+        // INVARIANT: by the contract.
+        Mm { mm }
+    }
+
+    /// Takes the mmap lock for reading; `EINTR` when a fatal signal ends
+    /// the wait.
+    pub(crate) fn read_lock(&self) -> Result<MmapReadGuard<'_>> {
+        // SAFETY: `self.mm` is referenced (type invariant).
+        if unsafe { ffi::gfn_mmap_read_lock_killable(self.mm.as_ptr()) } != 0 {
+            return Err(EINTR);
+        }
+        // INVARIANT: the lock was just taken.
+        Ok(MmapReadGuard { mm: self })
+    }
+
+    /// Faults in the `out.len()` pages at `hva` for reading (at most as
+    /// many as `refs` has room for: its values mean nothing, it is where
+    /// the page references are taken and dropped) and describes them into
+    /// `out`; a page that cannot be had is described with what faulting it
+    /// said.  Takes and drops the mmap lock itself, as faulting may drop it
+    /// while it waits.
+    pub(crate) fn fault_in<'a>(
+        &self,
+        hva: u64,
+        refs: &mut [usize],
+        out: &'a mut [WalkEntry],
+    ) -> Result<&'a [WalkEntry]> {
+        let nr = out.len().min(refs.len());
+        let nr32 = u32::try_from(nr).map_err(|_| EINVAL)?;
+        // SAFETY: `self.mm` is referenced (type invariant); `refs` has room
+        // for `nr` page pointers and `out` for `nr` entries, all the shim
+        // writes; it drops every page reference it takes.
+        let n = unsafe {
+            ffi::gfn_fault(
+                self.mm.as_ptr(),
+                hva as usize,
+                nr32,
+                refs.as_mut_ptr().cast::<*mut Page>(),
+                WalkEntry::raw(out),
+            )
+        };
+        entries(n, out)
+    }
+}
+
+impl Drop for Mm {
+    fn drop(&mut self) {
+        // SAFETY: `self.mm` holds the reference (type invariant), dropped
+        // once here.
+        unsafe { ffi::gfn_mm_put(self.mm.as_ptr()) }
+    }
+}
+
+/// The mmap lock of an [`Mm`], held for reading.
+///
+/// # Invariants
+///
+/// This task holds `mm`'s mmap lock for reading, until `drop`.
+pub(crate) struct MmapReadGuard<'a> {
+    mm: &'a Mm,
+}
+
+impl MmapReadGuard<'_> {
+    /// Describes the `nr` pages at `hva` from the page tables into `out`
+    /// (as many entries as it holds), touching nothing; returns the entries
+    /// filled, which cover fewer than `nr` pages when `out` filled up.
+    pub(crate) fn walk<'a>(
+        &self,
+        hva: u64,
+        nr: u32,
+        out: &'a mut [WalkEntry],
+    ) -> Result<&'a [WalkEntry]> {
+        let max = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        let mut covered = 0;
+        // SAFETY: the mmap lock is held (type invariant); `out` holds `max`
+        // entries, all the shim writes, and `covered` is a valid place.
+        let n = unsafe {
+            ffi::gfn_page_walk(
+                self.mm.mm.as_ptr(),
+                hva as usize,
+                nr,
+                WalkEntry::raw(out),
+                max,
+                &mut covered,
+            )
+        };
+        entries(n, out)
+    }
+}
+
+impl Drop for MmapReadGuard<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the lock is held (type invariant), released once here.
+        unsafe { ffi::gfn_mmap_read_unlock(self.mm.mm.as_ptr()) }
+    }
+}
+
+/// The first `n` entries of `out`, or the error `n` is.
+fn entries(n: kernel::ffi::c_long, out: &[WalkEntry]) -> Result<&[WalkEntry]> {
+    match usize::try_from(n) {
+        Ok(n) => Ok(&out[..n.min(out.len())]),
+        Err(_) => Err(Error::from_errno(n as c_int)),
+    }
+}
+
+/// Lets other tasks run, between the walks of a long call.
+pub(crate) fn resched() {
+    // SAFETY: `cond_resched` may sleep; no lock of this code is held
+    // across it (its callers hold no guard).
+    unsafe { ffi::gfn_resched() }
+}

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! KVM's VMs: the facts of every VM on KVM's list, a VM named across system
+//! calls ([`VmId`]) and a VM held within one ([`Vm`]), and its memslots.
+//! Which VM a request means is decided by the caller (`crate::vms`).
+
+use super::ffi::{self, File, Kvm, Pid, SlotFacts as RawSlot, TaskFacts, VmFacts as RawVm};
+use super::memory::{Mm, WalkEntry};
+use crate::facts::SlotFacts;
+use core::ptr::NonNull;
+use kernel::alloc::Flags;
+use kernel::error::code::{EINTR, ENOENT};
+use kernel::ffi::c_int;
+use kernel::prelude::*;
+
+/// A VM on KVM's list.
+#[derive(Clone, Copy)]
+pub(crate) struct VmFacts {
+    /// Names the VM, only compared.
+    pub(crate) kvm_id: u64,
+    /// Names its address space, only compared.
+    pub(crate) mm_id: u64,
+    /// Its VMM's process in the caller's pid namespace; `None` when the
+    /// caller cannot see it.
+    pub(crate) pid: Option<u32>,
+    /// Memslots, in every address space.
+    pub(crate) slots: u32,
+    /// Guest pages in them.
+    pub(crate) pages: u64,
+}
+
+/// Facts about the VMs on KVM's list that `keep` keeps, newest first, from
+/// one consistent pass (32 bytes per VM, allocated with `flags`).  `EINTR`
+/// when a fatal signal ends the wait for KVM's list.
+pub(crate) fn list(flags: Flags, keep: impl Fn(&VmFacts) -> bool) -> Result<KVVec<VmFacts>> {
+    let mut room = 64;
+    loop {
+        let mut raw = KVVec::<RawVm>::with_capacity(room, flags)?;
+        let max = u32::try_from(room).unwrap_or(u32::MAX);
+        // SAFETY: `raw` has room for `max` entries, which the shim fills
+        // (under `kvm_lock`) without reading them.
+        let n = unsafe { ffi::gfn_vm_list(raw.as_mut_ptr(), max) };
+        let n = usize::try_from(n).map_err(|_| EINTR)?;
+        if n <= max as usize {
+            let mut vms = KVVec::with_capacity(n, flags)?;
+            // SAFETY: the shim initialised the first `n` entries.
+            unsafe { raw.set_len(n) };
+            for vm in raw.iter() {
+                let vm = VmFacts {
+                    kvm_id: vm.kvm_id,
+                    mm_id: vm.mm_id,
+                    pid: u32::try_from(vm.pid).ok().filter(|&p| p != 0),
+                    slots: vm.slots,
+                    pages: vm.pages,
+                };
+                if keep(&vm) {
+                    vms.push(vm, flags)?;
+                }
+            }
+            return Ok(vms);
+        }
+        // VMs came meanwhile: try again with room for them and a few more.
+        room = n.saturating_add(16);
+    }
+}
+
+/// A process of the caller's pid namespace.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Process {
+    /// Its id there.
+    pub(crate) tgid: u32,
+    /// Its address space, only compared with [`VmFacts::mm_id`].
+    pub(crate) mm_id: u64,
+}
+
+/// The process of thread `pid` of the caller's pid namespace, if there is
+/// such a thread and its process has an address space.
+pub(crate) fn process_of(pid: u32) -> Option<Process> {
+    let nr = c_int::try_from(pid).ok()?;
+    let mut facts = TaskFacts::default();
+    // SAFETY: `facts` is a valid place for the shim to write; it looks the
+    // number up under RCU.
+    if unsafe { ffi::gfn_task_facts(nr, &mut facts) } != 0 {
+        return None;
+    }
+    Some(Process {
+        tgid: u32::try_from(facts.tgid).ok()?,
+        mm_id: facts.mm_id,
+    })
+}
+
+/// Names a VM across system calls without holding it: its VMM, and the
+/// VM's id, only compared until [`VmId::open`] finds the VM again among
+/// the open files of the VMM's threads (`shim/vm_file.c` says why).
+///
+/// # Invariants
+///
+/// `vmm` holds a reference on the `struct pid` of the VMM's thread group,
+/// which names that process for as long as it is held (once the process is
+/// reaped its number may be reused, but by another `struct pid`).
+pub(crate) struct VmId {
+    vmm: NonNull<Pid>,
+    kvm_id: u64,
+    /// The VMM's process id in the pid namespace of the task that named it.
+    pub(crate) vmm_pid: u32,
+}
+
+// SAFETY: a pid reference is not tied to the thread that took it; it may be
+// dropped from any thread (answers live in files shared across tasks).
+unsafe impl Send for VmId {}
+
+impl VmId {
+    /// VM `kvm_id` of process `tgid` of the caller's pid namespace; `None`
+    /// when there is no such process any more.
+    pub(crate) fn new(tgid: u32, kvm_id: u64) -> Option<VmId> {
+        let nr = c_int::try_from(tgid).ok()?;
+        // SAFETY: the shim looks the number up under RCU and returns a
+        // referenced pid, or NULL.
+        let vmm = NonNull::new(unsafe { ffi::gfn_vmm_get(nr) })?;
+        // INVARIANT: `vmm` is the reference just taken.
+        Some(VmId {
+            vmm,
+            kvm_id,
+            vmm_pid: tgid,
+        })
+    }
+
+    /// The VM, held until the returned [`Vm`] is dropped, or `None` when its
+    /// VMM has exited or closed it.
+    pub(crate) fn open(&self) -> Option<Vm> {
+        // SAFETY: `self.vmm` is referenced (type invariant); the shim only
+        // compares `kvm_id` with the VM files' `private_data`.
+        let file = NonNull::new(unsafe { ffi::gfn_vm_open(self.vmm.as_ptr(), self.kvm_id) })?;
+        // SAFETY: `file` is a referenced VM file, whose `private_data` is
+        // its `struct kvm`.
+        let kvm = NonNull::new(unsafe { ffi::gfn_vm_kvm(file.as_ptr()) })?;
+        // INVARIANT: `file` is the reference just taken, and `kvm` its VM.
+        Some(Vm { file, kvm })
+    }
+}
+
+impl Drop for VmId {
+    fn drop(&mut self) {
+        // SAFETY: `self.vmm` holds the reference taken in `VmId::new`
+        // (type invariant), dropped exactly once here.
+        unsafe { ffi::gfn_vmm_put(self.vmm.as_ptr()) }
+    }
+}
+
+/// A VM held through a reference on its file, which also pins the vendor
+/// module.  Not `Send`: it is taken and dropped within one system call, and
+/// an open file's state (which must be `Send`) cannot keep it.
+///
+/// # Invariants
+///
+/// `file` holds a reference on a KVM VM file, and `kvm` is that file's
+/// `struct kvm`, alive for as long as the reference is held.
+pub(crate) struct Vm {
+    file: NonNull<File>,
+    kvm: NonNull<Kvm>,
+}
+
+/// Why no memslot was given.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NoSlot {
+    /// The VM has no such address space.
+    NoAddressSpace,
+    /// No memslot is there (or, for a lookup upwards, none is left).
+    None,
+}
+
+impl Vm {
+    /// The memslot of address space `as_id` holding `gfn` or, failing
+    /// that, the first one above it.
+    pub(crate) fn slot_from(&self, as_id: u8, gfn: u64) -> Result<SlotFacts, NoSlot> {
+        let mut raw = RawSlot::default();
+        // SAFETY: `self.kvm` is alive (type invariant) and `raw` is a valid
+        // place for the shim to write.
+        let ret = unsafe { ffi::gfn_slot_find(self.kvm.as_ptr(), as_id.into(), gfn, &mut raw) };
+        match ret {
+            0 => Ok(SlotFacts {
+                base_gfn: raw.base_gfn,
+                npages: raw.npages,
+                hva: raw.hva,
+                flags: raw.flags,
+                id: raw.id,
+                as_id: raw.as_id,
+            }),
+            e if e == ENOENT.to_errno() => Err(NoSlot::None),
+            _ => Err(NoSlot::NoAddressSpace),
+        }
+    }
+
+    /// The VMM's address space, referenced, or `None` once it is gone.
+    pub(crate) fn mm(&self) -> Option<Mm> {
+        // SAFETY: `self.kvm` is alive (type invariant).
+        let mm = NonNull::new(unsafe { ffi::gfn_vm_mm_get(self.kvm.as_ptr()) })?;
+        // SAFETY: `mm` is a reference just taken, which `Mm` owns.
+        Some(unsafe { Mm::from_raw(mm) })
+    }
+
+    /// How many of the `nr` guest frames from `gfn` share `gfn`'s memory
+    /// attribute, and whether it is private (in a guest_memfd).
+    pub(crate) fn private_run(&self, gfn: u64, nr: u32) -> (u32, bool) {
+        let mut private = false;
+        // SAFETY: `self.kvm` is alive (type invariant); `private` is a
+        // valid place for the shim to write.
+        let run = unsafe { ffi::gfn_gmem_attr_run(self.kvm.as_ptr(), gfn, nr, &mut private) };
+        (run.clamp(1, nr.max(1)), private)
+    }
+
+    /// Describes the private pages from `gfn` (up to `nr`, within their
+    /// memslot, as many entries as `out` holds) from the guest_memfd of the
+    /// memslot of `as_id` holding `gfn`; `None` when there is no such
+    /// memslot any more.
+    pub(crate) fn walk_private<'a>(
+        &self,
+        as_id: u8,
+        gfn: u64,
+        nr: u32,
+        out: &'a mut [WalkEntry],
+    ) -> Option<&'a [WalkEntry]> {
+        let max = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        // SAFETY: `self.kvm` is alive (type invariant); `out` holds `max`
+        // entries, all the shim writes.
+        let n = unsafe {
+            ffi::gfn_gmem_walk(
+                self.kvm.as_ptr(),
+                as_id.into(),
+                gfn,
+                nr,
+                WalkEntry::raw(out),
+                max,
+            )
+        };
+        let n = usize::try_from(n).ok()?;
+        out.get(..n)
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        // SAFETY: `self.file` holds the reference taken in `VmId::open`
+        // (type invariant), dropped exactly once here.  When it is the last
+        // one, the VM is released after this system call, with its vendor
+        // module pinned until then.
+        unsafe { ffi::gfn_vm_close(self.file.as_ptr()) }
+    }
+}

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! gfn_to_pfn: where does a KVM guest's memory physically live?
+//!
+//! Guest physical addresses written to `/proc/gfn_to_pfn` are translated,
+//! through the VM's memslots and the VMM's page tables, into host physical
+//! addresses, and returned as a reply read back from the same open file
+//! (single addresses also in the kernel log).
+//!
+//! Three layers: C for what Rust cannot reach (`shim/`, mechanism only);
+//! one boundary (`boundary/`), the only code with `unsafe`, `bindings::` or
+//! `extern "C"`, whose typed handles state their invariants; and safe logic
+//! (the rest of this folder).  What decides a reply's content is shared with
+//! the userspace tools (`tools/proto`), so host tests exercise the code that
+//! runs here.
+
+use kernel::prelude::*;
+
+// Shared with the userspace tools, where these items are the public API;
+// here some of them (the reply parser, say) have no use.
+#[allow(unreachable_pub, dead_code)]
+#[path = "../tools/proto/src/request.rs"]
+mod request;
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "../tools/proto/src/reply.rs"]
+mod reply;
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "../tools/proto/src/record.rs"]
+mod record;
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "../tools/proto/src/facts.rs"]
+mod facts;
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "../tools/proto/src/runs.rs"]
+mod runs;
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "../tools/proto/src/window.rs"]
+mod window;
+
+mod answer;
+mod boundary;
+mod file;
+mod listing;
+mod log;
+mod map;
+mod out;
+mod reverse;
+mod single;
+mod vms;
+mod walk;
+
+module! {
+    type: GfnToPfn,
+    name: "gfn_to_pfn",
+    author: "gfn_to_pfn developers",
+    description: "Translate KVM guest physical addresses to host physical addresses",
+    license: "GPL",
+}
+
+/// The module: its proc file, removed when the module goes.
+struct GfnToPfn {
+    _file: boundary::proc_file::Registration<file::OpenFile>,
+}
+
+impl kernel::Module for GfnToPfn {
+    fn init(_module: &'static ThisModule) -> Result<Self> {
+        let file = boundary::proc_file::Registration::new(file::NAME, file::MODE)?;
+        pr_info!(
+            "ready: write guest physical addresses to /proc/{}\n",
+            file::NAME
+        );
+        Ok(GfnToPfn { _file: file })
+    }
+}

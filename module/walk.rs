@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! How guest pages are walked: through the memslot that holds them, a
+//! batch at a time, by the path their memory needs.  A memslot's private
+//! guest_memfd pages are read from the guest_memfd; the rest from the
+//! VMM's page tables, without touching anything, or (`mode=fault`) after
+//! faulting them in.  One walk is bounded: `BATCH` entries, and at most
+//! `NOFAULT_SPAN` pages of page tables or `BATCH` pages faulted in.
+
+use crate::boundary::memory::{self, WalkEntry};
+use crate::boundary::vm::{NoSlot, Vm};
+use crate::facts::SlotFacts;
+use kernel::prelude::*;
+
+/// Most entries one walk fills, and most pages one walk that faults pages
+/// in covers: one mmap lock hold, one batch of scratch.
+pub(crate) const BATCH: usize = 512;
+
+/// Most pages one walk that only reads page tables covers: 1 GiB, so
+/// untouched memory and huge pages cost a walk per GiB, not per 2 MiB; the
+/// work of one such walk is bounded by its `BATCH` entries and, for holes,
+/// by the page tables of 1 GiB.
+pub(crate) const NOFAULT_SPAN: u64 = 1 << 18;
+
+/// Why a walk gave no pages.
+pub(crate) enum WalkError {
+    /// No memslot holds the frame; `next` is the first one above it, if
+    /// any (one that holds the frame again means a memslot came meanwhile).
+    NoSlot { next: Option<SlotFacts> },
+    /// The VMM's address space is gone: it is exiting.
+    MmGone,
+    /// The call must end (`EINTR`: a fatal signal), or the walk failed.
+    Failed(Error),
+}
+
+impl From<Error> for WalkError {
+    fn from(e: Error) -> WalkError {
+        WalkError::Failed(e)
+    }
+}
+
+/// Room for one walk: entries, and page references faulting takes.
+pub(crate) struct Scratch {
+    refs: KVec<usize>,
+    out: KVec<WalkEntry>,
+}
+
+impl Scratch {
+    /// Room for a batch.
+    pub(crate) fn new() -> Result<Scratch> {
+        let flags = crate::boundary::gfp_request();
+        Ok(Scratch {
+            refs: KVec::from_elem(0, BATCH, flags)?,
+            out: KVec::from_elem(WalkEntry::default(), BATCH, flags)?,
+        })
+    }
+}
+
+/// A batch's room, allocated on first use and kept for the request.
+pub(crate) fn scratch(s: &mut Option<KBox<Scratch>>) -> Result<&mut Scratch> {
+    Ok(match s {
+        Some(s) => s,
+        None => s.insert(KBox::new(Scratch::new()?, crate::boundary::gfp_request())?),
+    })
+}
+
+/// Walks up to `want` pages (at least one) from guest frame `gfn` of
+/// address space `as_id`, within the memslot that holds `gfn`: that
+/// memslot, and entries each covering consecutive pages with the same facts.
+pub(crate) fn walk<'a>(
+    vm: &Vm,
+    as_id: u8,
+    gfn: u64,
+    want: u64,
+    fault: bool,
+    scratch: &'a mut Scratch,
+) -> Result<(SlotFacts, &'a [WalkEntry]), WalkError> {
+    let Scratch { refs, out } = scratch;
+    walk_in(vm, as_id, gfn, want, fault, refs, out)
+}
+
+/// [`walk`], with the room given as slices (a single address needs one).
+pub(crate) fn walk_in<'a>(
+    vm: &Vm,
+    as_id: u8,
+    gfn: u64,
+    want: u64,
+    fault: bool,
+    refs: &mut [usize],
+    out: &'a mut [WalkEntry],
+) -> Result<(SlotFacts, &'a [WalkEntry]), WalkError> {
+    let slot = match vm.slot_from(as_id, gfn) {
+        Ok(slot) if slot.holds(gfn) => slot,
+        Ok(next) => return Err(WalkError::NoSlot { next: Some(next) }),
+        Err(NoSlot::None | NoSlot::NoAddressSpace) => return Err(WalkError::NoSlot { next: None }),
+    };
+    let max = out.len().min(BATCH);
+    let span = if fault {
+        refs.len().min(max) as u64
+    } else {
+        NOFAULT_SPAN
+    };
+    // At least the page at `gfn`, at most to the memslot's end.
+    let mut nr = want.clamp(1, span.max(1)).min(slot.end() - gfn) as u32;
+    if slot.has_gmem() {
+        // A batch is pages of one memory attribute.
+        let (run, private) = vm.private_run(gfn, nr.min(max as u32));
+        if private {
+            return match vm.walk_private(as_id, gfn, run, &mut out[..max]) {
+                Some(walked) => Ok((slot, walked)),
+                None => Err(WalkError::NoSlot {
+                    next: vm.slot_from(as_id, gfn).ok(),
+                }),
+            };
+        }
+        nr = run;
+    }
+    let walked = {
+        let mm = vm.mm().ok_or(WalkError::MmGone)?;
+        let hva = slot.hva_of(gfn);
+        if fault {
+            let n = nr as usize;
+            mm.fault_in(hva, &mut refs[..n], &mut out[..n])?
+        } else {
+            mm.read_lock()?.walk(hva, nr, &mut out[..max])?
+        }
+    };
+    // A map or a reverse lookup is many walks in one system call.
+    memory::resched();
+    Ok((slot, walked))
+}

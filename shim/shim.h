@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * shim: what gfn_to_pfn's Rust code cannot reach on its own (no bindings
+ * for proc_fs.h or kvm_host.h, static inlines and macros for the rest).
+ * Mechanism only: each function reports facts or takes and drops a
+ * reference or a lock; every choice (which VM, which path, which error,
+ * what a reply says) is made in Rust.  Every struct here is mirrored in
+ * module/boundary/, and its layout is asserted on both sides.
+ */
+#ifndef GFN_TO_PFN_SHIM_H
+#define GFN_TO_PFN_SHIM_H
+
+#include <linux/build_bug.h>
+#include <linux/stddef.h>
+#include <linux/types.h>
+
+struct file;
+struct kvm;
+struct mm_struct;
+struct mutex;
+struct page;
+struct pid;
+
+/* proc_glue.c: the proc file's callbacks, implemented in Rust. */
+struct gfn_proc_callbacks {
+	int (*open)(void **private);
+	void (*release)(void *private);
+	ssize_t (*read)(void *private, char __user *buf, size_t len,
+			loff_t *pos);
+	ssize_t (*write)(void *private, const char __user *buf, size_t len,
+			 loff_t *pos);
+	loff_t (*size)(void *private);
+	unsigned int (*poll)(void *private);
+};
+static_assert(sizeof(struct gfn_proc_callbacks) == 6 * sizeof(void *));
+
+int gfn_proc_create(const char *name, umode_t mode,
+		    const struct gfn_proc_callbacks *cb);
+void gfn_proc_remove(const char *name);
+
+/* params.c: a module parameter whose value a Rust object holds. */
+int gfn_rs_param_set(void *param, const char *val);
+int gfn_rs_param_get(void *param, char *buf);
+extern char gfn_log_param[];
+
+/* vm_list.c: the VMs on vm_list. */
+struct gfn_vm_facts {
+	u64 kvm_id;		/* the struct kvm's address: only compared */
+	u64 mm_id;		/* kvm->mm's address: only compared */
+	u64 pages;		/* guest pages in its memslots */
+	u32 slots;		/* memslots, in every address space */
+	s32 pid;		/* its VMM in the caller's pid namespace, or 0 */
+};
+static_assert(sizeof(struct gfn_vm_facts) == 32);
+static_assert(offsetof(struct gfn_vm_facts, pid) == 28);
+
+long gfn_vm_list(struct gfn_vm_facts *out, u32 max);
+
+/* vm_file.c: a VM named across calls by its VMM and found among its files. */
+struct gfn_task_facts {
+	u64 mm_id;		/* the process's address space: only compared */
+	s32 tgid;		/* the process, in the caller's pid namespace */
+	u32 pad;
+};
+static_assert(sizeof(struct gfn_task_facts) == 16);
+
+int gfn_task_facts(pid_t nr, struct gfn_task_facts *out);
+struct pid *gfn_vmm_get(pid_t tgid);
+void gfn_vmm_put(struct pid *vmm);
+struct file *gfn_vm_open(struct pid *vmm, u64 kvm_id);
+void gfn_vm_close(struct file *file);
+struct kvm *gfn_vm_kvm(struct file *file);
+
+/* memslots.c: a VM's memslots, as userspace set them up. */
+struct gfn_slot_facts {
+	u64 base_gfn;
+	u64 npages;
+	u64 hva;		/* userspace_addr */
+	u32 flags;		/* KVM_MEM_* */
+	u16 id;
+	u16 as_id;
+};
+static_assert(sizeof(struct gfn_slot_facts) == 32);
+static_assert(offsetof(struct gfn_slot_facts, as_id) == 30);
+
+int gfn_slot_find(struct kvm *kvm, u32 as_id, u64 gfn,
+		  struct gfn_slot_facts *out);
+
+/*
+ * Facts about the host pages behind @pages consecutive guest pages, as a
+ * page walk finds them: frames @pfn.. (GFN_PAGE_PRESENT) of one folio or
+ * mapping, or nothing.
+ */
+struct gfn_walk_entry {
+	u64 pfn;		/* host frame of the first page, when present */
+	u32 pages;		/* guest pages covered */
+	s32 gup_err;		/* not present after gup: its error, or 0 */
+	u32 flags;		/* GFN_PAGE_* */
+	u32 nid;		/* NUMA node of the frames, or NUMA_NO_NODE */
+	u32 order;		/* of the folio, or of the mapping without one */
+	u32 level;		/* GFN_LEVEL_*: how the VMM maps them */
+};
+static_assert(sizeof(struct gfn_walk_entry) == 32);
+static_assert(offsetof(struct gfn_walk_entry, level) == 28);
+
+#define GFN_LEVEL_NONE		0	/* no page table of the VMM maps it */
+#define GFN_LEVEL_PTE		1
+#define GFN_LEVEL_PMD		2
+#define GFN_LEVEL_PUD		3
+
+#define GFN_PAGE_PRESENT	(1U << 0)	/* frames are mapped there */
+#define GFN_PAGE_HUGETLB	(1U << 1)	/* the folio is a hugetlbfs page */
+#define GFN_PAGE_LARGE		(1U << 2)	/* the folio has more than one page */
+#define GFN_PAGE_ZERO		(1U << 3)	/* the (huge) zero page */
+#define GFN_PAGE_KSM		(1U << 4)	/* a KSM page */
+#define GFN_PAGE_NO_VMA		(1U << 5)	/* not present, and no VMA there */
+/* VM_IO | VM_PFNMAP: frames told by the mapping alone, or (not present) untold. */
+#define GFN_PAGE_PFNMAP		(1U << 6)
+/* A private page of a guest_memfd memslot, from the guest_memfd. */
+#define GFN_PAGE_GMEM		(1U << 7)
+/* Device memory with struct pages (fsdax, device-dax), mapped by devmap. */
+#define GFN_PAGE_DEVMAP		(1U << 8)
+
+/*
+ * The C side's one merge rule, which only compresses: @e extends @last when
+ * every fact is the same and, for frames, they go on where @last's end.
+ * Whether replies merge is decided in Rust (tools/proto/src/runs.rs).
+ */
+static inline bool gfn_entry_extends(const struct gfn_walk_entry *last,
+				     const struct gfn_walk_entry *e)
+{
+	return last->flags == e->flags && last->nid == e->nid &&
+	       last->order == e->order && last->level == e->level &&
+	       last->gup_err == e->gup_err &&
+	       (!(e->flags & GFN_PAGE_PRESENT) ||
+		last->pfn + last->pages == e->pfn);
+}
+
+/*
+ * Appends @e to the @*n entries of @out (room for @max), or extends the
+ * last one with it.  Returns 1 when @out is full and @e did not fit.
+ */
+static inline int gfn_entry_append(struct gfn_walk_entry *out, u32 *n, u32 max,
+				   const struct gfn_walk_entry *e)
+{
+	if (*n && gfn_entry_extends(&out[*n - 1], e)) {
+		out[*n - 1].pages += e->pages;
+		return 0;
+	}
+	if (*n == max)
+		return 1;
+	out[(*n)++] = *e;
+	return 0;
+}
+
+/* mm.c: the VMM's address space, referenced and locked. */
+struct mm_struct *gfn_vm_mm_get(struct kvm *kvm);
+void gfn_mm_put(struct mm_struct *mm);
+int gfn_mmap_read_lock_killable(struct mm_struct *mm);
+void gfn_mmap_read_unlock(struct mm_struct *mm);
+void gfn_resched(void);
+
+/* page_walk.c: the VMM's page tables, read. */
+long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
+		   struct gfn_walk_entry *out, u32 max, u32 *covered);
+
+/* fault.c: pages faulted in by gup, then read. */
+long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
+	       struct page **pages, struct gfn_walk_entry *out);
+
+/* gmem_walk.c: a guest_memfd memslot's private pages. */
+u32 gfn_gmem_attr_run(struct kvm *kvm, u64 gfn, u32 nr, bool *private);
+long gfn_gmem_walk(struct kvm *kvm, u32 as_id, u64 gfn, u32 nr,
+		   struct gfn_walk_entry *out, u32 max);
+
+/* mutex.c: a mutex whose wait a fatal signal ends. */
+void gfn_mutex_init(struct mutex *lock);
+int gfn_mutex_lock_killable(struct mutex *lock);
+void gfn_mutex_unlock(struct mutex *lock);
+
+#endif

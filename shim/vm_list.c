@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vm_list: facts about every VM on KVM's vm_list, read in one pass under
+ * kvm_lock (exported by patches/6.12/), which is the only way to find VMs that
+ * are not the caller's own.
+ */
+
+#include <linux/kvm_host.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched/signal.h>
+
+#include "shim.h"
+
+/*
+ * The VMM of @kvm as the caller's pid namespace sees it: the process (the
+ * thread group) whose address space is the VM's, kvm->mm, or 0 when no
+ * live thread of it is visible there.  kvm->userspace_pid names only the
+ * thread that created the VM, which may have exited (or not be set: KVM
+ * sets it on its uevent path, after an allocation that may fail), so it is
+ * only where the search starts; when that thread is gone or is another
+ * process's now, every thread is looked at, under RCU.  Threads are
+ * looked at rather than processes because a process whose first thread
+ * has exited has a leader without an mm.
+ */
+static pid_t gfn_vmm_pid(struct kvm *kvm)
+{
+	struct pid_namespace *ns = task_active_pid_ns(current);
+	struct task_struct *p, *t;
+	pid_t nr = 0;
+
+	rcu_read_lock();
+	t = pid_task(find_pid_ns(kvm->userspace_pid, &init_pid_ns),
+		     PIDTYPE_PID);
+	if (t && READ_ONCE(t->mm) == kvm->mm) {
+		nr = task_tgid_nr_ns(t, ns);
+		goto out;
+	}
+	for_each_process_thread(p, t) {
+		if (READ_ONCE(t->mm) == kvm->mm) {
+			nr = task_tgid_nr_ns(t, ns);
+			goto out;
+		}
+	}
+out:
+	rcu_read_unlock();
+	return nr;
+}
+
+/* Counts @kvm's memslots and their pages, in every address space. */
+static void gfn_vm_size(struct kvm *kvm, struct gfn_vm_facts *out)
+{
+	struct kvm_memory_slot *slot;
+	int as, bkt, idx;
+
+	out->slots = 0;
+	out->pages = 0;
+	idx = srcu_read_lock(&kvm->srcu);
+	for (as = 0; as < kvm_arch_nr_memslot_as_ids(kvm); as++) {
+		kvm_for_each_memslot(slot, bkt, __kvm_memslots(kvm, as)) {
+			out->slots++;
+			out->pages += slot->npages;
+		}
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+}
+
+/*
+ * Facts about every VM on vm_list, newest first, in one pass under one
+ * kvm_lock hold, so the listing is consistent: a VM alive throughout is in
+ * it once.  A VM whose last reference is gone (being destroyed) is not
+ * one any more.  Fills at most @max entries of @out and returns how many
+ * VMs there are (more than @max: the caller needs more room), or -EINTR
+ * when a fatal signal ended the wait for kvm_lock, which KVM holds across
+ * every VM's slots_lock.  kvm_lock keeps every listed VM and its memslots
+ * alive (kvm_destroy_vm unlists it first), so no reference is taken:
+ * dropping one here could destroy the VM, which takes kvm_lock.
+ */
+long gfn_vm_list(struct gfn_vm_facts *out, u32 max)
+{
+	struct kvm *kvm;
+	long n = 0;
+
+	if (mutex_lock_killable(&kvm_lock))
+		return -EINTR;
+	list_for_each_entry(kvm, &vm_list, vm_list) {
+		if (!refcount_read(&kvm->users_count))
+			continue;
+		if (n < max) {
+			out[n].kvm_id = (unsigned long)kvm;
+			out[n].mm_id = (unsigned long)kvm->mm;
+			out[n].pid = gfn_vmm_pid(kvm);
+			gfn_vm_size(kvm, &out[n]);
+		}
+		n++;
+	}
+	mutex_unlock(&kvm_lock);
+	return n;
+}

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The reply of an open file: a window of reply bytes produced ahead of
+//! reads, and how a read takes them.
+//!
+//! A write answers a request up to a chunk of reply at once; a read returns
+//! the reply from the file position to the end of what is produced, and
+//! only a read that finds nothing left produces the next chunk, dropping
+//! what was read.  So a reply of any size costs bounded memory, a read does
+//! at most one chunk's work once it has something to return, and a read
+//! that fails took no bytes with it that the file's next reader would
+//! miss.  Reading again from 0 works as long as the reply fits in one
+//! chunk; further back than the current chunk fails.
+//!
+//! Replies are written in place, never formatted into one buffer and copied
+//! into another: where memory copies go a byte at a time (`rep movsb` under
+//! emulation), every byte a map moves counts.
+
+use crate::record::RECORD;
+use crate::reply::{Reply, MAX_LINE};
+
+/// Growable, zero-filled byte storage: a `KVVec<u8>` in the module, a
+/// `Vec<u8>` in the host tests.
+pub trait Store {
+    /// Why the storage could not grow.
+    type Error;
+
+    /// Bytes of storage.
+    fn len(&self) -> usize;
+
+    /// Whether there is no storage yet.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Grows the storage to `len` bytes, the new ones zero.
+    fn grow_to(&mut self, len: usize) -> Result<(), Self::Error>;
+
+    /// Every byte of the storage.
+    fn bytes(&self) -> &[u8];
+
+    /// Every byte of the storage, to write.
+    fn bytes_mut(&mut self) -> &mut [u8];
+}
+
+/// Reply bytes produced and not yet dropped.  The storage only grows and is
+/// zero-filled as it grows, so writing a reply is storing its bytes.
+pub struct Window<S> {
+    room: S,
+    /// Bytes produced, from the start of `room`.
+    len: usize,
+}
+
+impl<S: Store> Window<S> {
+    /// An empty window in `room`.
+    pub fn new(room: S) -> Window<S> {
+        Window { room, len: 0 }
+    }
+
+    /// Bytes produced.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing is produced.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes produced.
+    pub fn bytes(&self) -> &[u8] {
+        self.room.bytes().get(..self.len).unwrap_or(&[])
+    }
+
+    /// Drops every byte produced, keeping the storage.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Room for `N` more bytes, after those produced.
+    fn room<const N: usize>(&mut self) -> Result<&mut [u8; N], S::Error> {
+        let want = self.len + N;
+        if self.room.len() < want {
+            self.room.grow_to(want)?;
+        }
+        let room = &mut self.room.bytes_mut()[self.len..want];
+        // `room` is `N` bytes long: the conversion cannot fail.
+        Ok(room.try_into().unwrap_or_else(|_| unreachable!()))
+    }
+
+    /// Appends `reply`, as a binary record when `bin`, else as a text line.
+    /// When the storage cannot grow nothing is appended.
+    pub fn emit(&mut self, reply: &Reply, bin: bool) -> Result<(), S::Error> {
+        let n = if bin {
+            reply.write_record(self.room::<RECORD>()?);
+            RECORD
+        } else {
+            reply.encode_into(self.room::<MAX_LINE>()?, true)
+        };
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Where a read's bytes go: the caller's buffer, in user memory in the
+/// module.
+pub trait Sink {
+    /// Why bytes could not be stored (a fault, in the module).
+    type Error;
+
+    /// Bytes that can be stored before the next possible fault: to the end
+    /// of the buffer's current page, so a buffer whose later part is not
+    /// mapped gets what fits before the fault, as from `seq_file`.
+    fn room(&self) -> usize;
+
+    /// Stores `bytes`, all of them or none.
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Self::Error>;
+}
+
+/// Why a read could not start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Misread {
+    /// The file position is negative.
+    BadPosition,
+    /// The position is before the current chunk, which is all that is kept.
+    Dropped,
+}
+
+/// What produces a reply a chunk at a time: a request being answered.
+pub trait Produce<S> {
+    /// Why a chunk could not be produced (no memory, a killed wait).
+    type Error;
+
+    /// Appends the next chunk of reply to `window`; returns whether the
+    /// reply is complete.  When it fails, what it appended stays, and the
+    /// next call resumes after it.
+    fn fill(&mut self, window: &mut Window<S>) -> Result<bool, Self::Error>;
+}
+
+/// The reply produced so far, its place in the whole reply, and what
+/// produces the rest.
+pub struct Paged<S, P> {
+    /// Produced and not yet read past.
+    window: Window<S>,
+    /// Offset of `window` in the whole reply.
+    base: u64,
+    /// What is still to be produced, if anything.
+    rest: Option<P>,
+}
+
+impl<S: Store, P: Produce<S>> Paged<S, P> {
+    /// An empty reply, in `window`.
+    pub fn empty(window: Window<S>) -> Paged<S, P> {
+        Paged {
+            window,
+            base: 0,
+            rest: None,
+        }
+    }
+
+    /// A reply whose first chunk `rest` produces into `window` now.
+    pub fn answer(mut window: Window<S>, mut rest: P) -> Result<Paged<S, P>, P::Error> {
+        let done = rest.fill(&mut window)?;
+        Ok(Paged {
+            window,
+            base: 0,
+            rest: (!done).then_some(rest),
+        })
+    }
+
+    /// Length of the reply produced so far, for `lseek(SEEK_END)`.
+    pub fn produced(&self) -> u64 {
+        self.base + self.window.len() as u64
+    }
+
+    /// The bytes produced and not yet dropped, and their offset in the
+    /// reply.
+    pub fn window(&self) -> (u64, &[u8]) {
+        (self.base, self.window.bytes())
+    }
+
+    /// Drops the window and produces the next chunk into it; false at the
+    /// reply's end.
+    fn advance(&mut self) -> Result<bool, P::Error> {
+        let Some(rest) = self.rest.as_mut() else {
+            return Ok(false);
+        };
+        self.base += self.window.len() as u64;
+        self.window.clear();
+        if rest.fill(&mut self.window)? {
+            self.rest = None;
+        }
+        Ok(true)
+    }
+
+    /// Reads up to `len` bytes from `*pos` into `sink`, moving `*pos` on.
+    /// More is produced only by a read that finds nothing left at `*pos`
+    /// and has copied nothing yet: so a read does at most one chunk's work
+    /// once it has something to return, and a read that fails takes no
+    /// bytes with it.  Returns the bytes copied: 0 at the reply's end.
+    pub fn read<K: Sink>(
+        &mut self,
+        pos: &mut i64,
+        len: usize,
+        sink: &mut K,
+    ) -> Result<usize, P::Error>
+    where
+        P::Error: From<Misread> + From<K::Error>,
+    {
+        let mut copied = 0;
+        while copied < len {
+            let at = u64::try_from(*pos).map_err(|_| Misread::BadPosition)?;
+            let off = at.checked_sub(self.base).ok_or(Misread::Dropped)?;
+            let off = usize::try_from(off).unwrap_or(usize::MAX);
+            if off >= self.window.len() {
+                // A chunk that produced nothing is followed by another: a
+                // read cannot return 0 before the reply's end.
+                if copied > 0 || !self.advance()? {
+                    break;
+                }
+                continue;
+            }
+            let n = (self.window.len() - off)
+                .min(len - copied)
+                .min(sink.room().max(1));
+            if let Err(e) = sink.write(&self.window.bytes()[off..off + n]) {
+                if copied > 0 {
+                    break;
+                }
+                return Err(e.into());
+            }
+            *pos += n as i64;
+            copied += n;
+        }
+        Ok(copied)
+    }
+}
