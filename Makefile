@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
-# Out-of-tree build of gfn_to_pfn.ko against any configured 6.12+ tree with
-# CONFIG_RUST=y and its series' patches (patches/6.12/) applied:
+# Out-of-tree build of gfn_to_pfn.ko against a configured and built 6.12 or
+# 7.3 tree with CONFIG_RUST=y and that series' patches (patches/SERIES/)
+# applied:
 #
 #   make KDIR=/path/to/linux LLVM=-19 RUSTC=/usr/bin/rustc BINDGEN=bindgen
 #
@@ -11,7 +12,14 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
+# First testbed/kdir-check.sh: a wrong KDIR or rustc fails with one line
+# saying what to do, not with pages of compiler errors.  It checks the
+# rustc the kernel's build will run: RUSTC from make's command line, else
+# rustc (the kernel's Makefile sets RUSTC over the environment's).  A copy
+# of the sources without testbed/ builds unchecked.
 modules:
+	$(if $(wildcard testbed/kdir-check.sh),@RUSTC='$(if $(filter command line,$(origin RUSTC)),$(RUSTC),rustc)' \
+		bash testbed/kdir-check.sh '$(KDIR)')
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
 clean:

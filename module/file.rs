@@ -22,6 +22,8 @@ use kernel::uaccess::UserSliceReader;
 
 /// Name of the file under `/proc`.
 pub(crate) const NAME: &CStr = kernel::c_str!("gfn_to_pfn");
+/// The same name, for log messages.
+pub(crate) const NAME_STR: &str = "gfn_to_pfn";
 /// Owner read/write only: host physical addresses are as sensitive as
 /// pagemap PFNs, which the kernel hides from unprivileged readers.
 pub(crate) const MODE: u16 = 0o600;

@@ -57,7 +57,6 @@ mod walk;
 module! {
     type: GfnToPfn,
     name: "gfn_to_pfn",
-    author: "gfn_to_pfn developers",
     description: "Translate KVM guest physical addresses to host physical addresses",
     license: "GPL",
 }
@@ -72,7 +71,7 @@ impl kernel::Module for GfnToPfn {
         let file = boundary::proc_file::Registration::new(file::NAME, file::MODE)?;
         pr_info!(
             "ready: write guest physical addresses to /proc/{}\n",
-            file::NAME
+            file::NAME_STR
         );
         Ok(GfnToPfn { _file: file })
     }

@@ -11,10 +11,10 @@
 //! the parameter starts a new interval (so a test, or an administrator
 //! who just turned logging on, sees the next lines).
 
+use crate::boundary::compat::now_ns;
 use crate::boundary::params::gfn_log_param;
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
-use kernel::time::Ktime;
 
 /// The `log` module parameter: what goes to the kernel log.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub(crate) fn allow(what: What) -> bool {
     if !allowed {
         return false;
     }
-    let now = Ktime::ktime_get().to_ns();
+    let now = now_ns();
     let start = WINDOW.load(Ordering::Relaxed);
     let rewritten = WRITES.swap(writes, Ordering::Relaxed) != writes;
     if (rewritten || now.saturating_sub(start) >= INTERVAL_NS)

@@ -13,9 +13,10 @@
 #include <linux/kvm_host.h>
 #include <linux/pagemap.h>
 
+#include "compat.h"
 #include "shim.h"
 
-#ifdef CONFIG_KVM_PRIVATE_MEM
+#if GFN_HAVE_GUEST_MEMFD
 
 /*
  * How many of the @nr gfns from @gfn share @gfn's memory attribute, and
@@ -116,4 +117,4 @@ long gfn_gmem_walk(struct kvm *kvm, u32 as_id, u64 gfn, u32 nr,
 	return -ENOENT;
 }
 
-#endif /* CONFIG_KVM_PRIVATE_MEM */
+#endif /* GFN_HAVE_GUEST_MEMFD */

@@ -19,6 +19,7 @@
 #include <linux/pagewalk.h>
 #include <linux/sched/signal.h>
 
+#include "compat.h"
 #include "shim.h"
 
 struct gfn_walk {
@@ -122,6 +123,8 @@ static int gfn_walk_mapped(struct gfn_walk *w, unsigned long pfn,
 	if (!pfn_valid(pfn))	/* no struct page: say so, claim nothing */
 		return gfn_walk_none(w, nr, GFN_PAGE_PFNMAP);
 	folio = page_folio(pfn_to_page(pfn));
+	if (gfn_folio_devmap(folio))
+		return gfn_walk_devmap(w, pfn, nr, level);
 	if (last && w->folio == folio) {
 		e.flags = last->flags;
 		e.nid = last->nid;
@@ -199,7 +202,7 @@ static int gfn_walk_pud(pud_t *pudp, unsigned long addr, unsigned long end,
 		return 0;
 	ptl = pud_lock(walk->mm, pudp);
 	pud = pudp_get(pudp);
-	if (pud_leaf(pud) && pud_present(pud) && pud_devmap(pud)) {
+	if (pud_leaf(pud) && pud_present(pud) && gfn_pud_devmap(pud)) {
 		ret = gfn_walk_devmap(w_of(walk), pud_pfn(pud) +
 				      ((addr & ~PUD_MASK) >> PAGE_SHIFT),
 				      (end - addr) >> PAGE_SHIFT,
@@ -232,13 +235,12 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 	int ret = 0;
 
 	pmd = pmdp_get_lockless(pmdp);
-	if (is_swap_pmd(pmd) || pmd_trans_huge(pmd) || pmd_devmap(pmd)) {
+	if (gfn_pmd_is_huge(pmd)) {
 		/* What __pmd_trans_huge_lock() does, which is not exported. */
 		ptl = pmd_lock(walk->mm, pmdp);
 		pmd = pmdp_get(pmdp);
-		if (is_swap_pmd(pmd) || pmd_trans_huge(pmd) ||
-		    pmd_devmap(pmd)) {
-			if (pmd_present(pmd) && pmd_devmap(pmd))
+		if (gfn_pmd_is_huge(pmd)) {
+			if (pmd_present(pmd) && gfn_pmd_devmap(pmd))
 				ret = gfn_walk_devmap(w, pmd_pfn(pmd) +
 					((addr & ~PMD_MASK) >> PAGE_SHIFT),
 					(end - addr) >> PAGE_SHIFT,
@@ -248,7 +250,7 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 					((addr & ~PMD_MASK) >> PAGE_SHIFT),
 					(end - addr) >> PAGE_SHIFT,
 					GFN_LEVEL_PMD);
-			else	/* a migration entry */
+			else	/* a migration (or device-private) entry */
 				ret = gfn_walk_none(w, (end - addr) >> PAGE_SHIFT, 0);
 			spin_unlock(ptl);
 			walk->action = ACTION_CONTINUE;
@@ -267,7 +269,7 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 
 		if (!pte_present(ptent))	/* none, swap, migration, marker */
 			ret = gfn_walk_none(w, 1, 0);
-		else if (pte_devmap(ptent))	/* before special: x86 sets both */
+		else if (gfn_pte_devmap(ptent))	/* before special: x86 sets both */
 			ret = gfn_walk_devmap(w, pte_pfn(ptent), 1,
 					      GFN_LEVEL_PTE);
 		else if (walk->vma->vm_flags & VM_PFNMAP)

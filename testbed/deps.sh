@@ -40,6 +40,13 @@ if [ ! -x "$PROMTOOL" ]; then
 	rm -rf "$tmp"
 fi
 
+# Debian's 7.3 kernel source, downloaded (not installed) from
+# trixie-backports without touching the machine's apt sources.
+if ! out=$("$TOP/testbed/source.sh" 7.3 2>&1 >/dev/null); then
+	echo "$out" >&2
+	exit 1
+fi
+
 if ! command -v cargo >/dev/null; then
 	echo "deps: cargo (rustup) is required for bindgen and the tools" >&2
 	exit 1

@@ -3,7 +3,6 @@
 # Build caches live outside the repo, keyed by what they depend on.
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${GFN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gfn_to_pfn}
-KERNEL_TARBALL=/usr/src/linux-source-6.12.tar.xz
 # The kernel side must use Debian's rustc (it ships rust-src); rustup's is for tools/.
 KMAKE=(make LLVM=-19 RUSTC=/usr/bin/rustc HOSTRUSTC=/usr/bin/rustc BINDGEN=bindgen)
 export PATH="$HOME/.cargo/bin:$PATH"

@@ -6,10 +6,13 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 kdir=$1 out=$2
-mkdir -p "$out/module/boundary" "$out/shim" "$out/tools/proto/src"
+mkdir -p "$out/module/boundary" "$out/shim" "$out/tools/proto/src" "$out/testbed" \
+	"$out/patches/6.12" "$out/patches/7.3"
 # Copy only what changed, so make's timestamps stay meaningful.
 cd "$TOP"
-for f in Kbuild Makefile module/*.rs module/boundary/*.rs shim/*.[ch] tools/proto/src/*.rs; do
+# testbed/kdir-check.sh and the patches: the Makefile checks the tree first.
+for f in Kbuild Makefile module/*.rs module/boundary/*.rs shim/*.[ch] tools/proto/src/*.rs \
+	testbed/kdir-check.sh patches/*/*.patch; do
 	cmp -s "$TOP/$f" "$out/$f" || cp "$TOP/$f" "$out/$f"
 done
 "${KMAKE[@]}" -s -C "$out" KDIR="$kdir" modules

@@ -8,10 +8,11 @@
 //! a `#[vtable]` trait (`proc_file`), module parameters (`params`), KVM's
 //! VMs and memslots (`vm`), the VMM's memory and its page walks (`memory`),
 //! a mutex whose wait can be killed (`sync`) and the caller's credentials
-//! (`cred`).  What crosses from C is plain facts (`ffi`, mirroring
+//! (`cred`).  What differs between the kernel series is in `compat`.  What crosses from C is plain facts (`ffi`, mirroring
 //! `shim/shim.h` with its layouts asserted); what to do with them is
 //! decided above this layer.
 
+pub(crate) mod compat;
 pub(crate) mod cred;
 mod ffi;
 pub(crate) mod memory;

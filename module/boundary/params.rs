@@ -8,7 +8,6 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use kernel::error::code::EINVAL;
 use kernel::ffi::{c_char, c_int, c_void};
 use kernel::page::PAGE_SIZE;
-use kernel::str::CStr;
 
 /// The value of a parameter that is one of `words`, and how many times it
 /// was written.
@@ -78,8 +77,13 @@ pub(crate) static gfn_log_param: Choice = Choice::new(crate::log::Level::WORDS);
 #[no_mangle]
 unsafe extern "C" fn gfn_rs_param_set(param: *mut c_void, val: *const c_char) -> c_int {
     // SAFETY: by the contract.
-    let (param, val) = unsafe { (&*param.cast::<Choice>(), CStr::from_char_ptr(val)) };
-    match param.set(val.as_bytes()) {
+    let (param, val) = unsafe {
+        (
+            &*param.cast::<Choice>(),
+            core::ffi::CStr::from_ptr(val.cast()),
+        )
+    };
+    match param.set(val.to_bytes()) {
         Ok(()) => 0,
         Err(e) => e.to_errno(),
     }

@@ -16,7 +16,9 @@ use kernel::page::PAGE_SIZE;
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::types::ForeignOwnable;
-use kernel::uaccess::{UserSlice, UserSliceReader, UserSliceWriter};
+use kernel::uaccess::{UserSliceReader, UserSliceWriter};
+
+use super::compat::user_slice;
 
 /// What a file under `/proc` does; one value per open file.
 #[vtable]
@@ -26,22 +28,22 @@ pub(crate) trait ProcFile: Sized + Send + Sync + 'static {
 
     /// `read(2)` at `*pos`, which it moves on.
     fn read(&self, _out: &mut UserOut, _pos: &mut i64) -> Result<usize> {
-        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// `write(2)` of `len` bytes from `input`, at `*pos`.
     fn write(&self, _input: UserSliceReader, _len: usize, _pos: &mut i64) -> Result<usize> {
-        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// The file's size, for `lseek(2)` from its end.
     fn size(&self) -> Result<i64> {
-        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 
     /// `poll(2)`: the `EPOLL*` bits that are ready.
     fn poll(&self) -> u32 {
-        kernel::build_error(kernel::error::VTABLE_DEFAULT_ERROR)
+        kernel::build_error!(kernel::error::VTABLE_DEFAULT_ERROR)
     }
 }
 
@@ -135,7 +137,7 @@ impl<T: ProcFile> Trampolines<T> {
             Ok(state) => {
                 // SAFETY: `private` is valid for writes by the contract;
                 // the state is taken back in `release`.
-                unsafe { *private = state.into_foreign().cast_mut() };
+                unsafe { *private = state.into_foreign() as *mut c_void };
                 0
             }
             Err(e) => e.to_errno(),
@@ -176,7 +178,7 @@ impl<T: ProcFile> Trampolines<T> {
         // SAFETY: by the contract.
         let (file, pos) = unsafe { (Self::state(private), &mut *pos) };
         let mut out = UserOut {
-            writer: UserSlice::new(buf as usize, len).writer(),
+            writer: user_slice(buf as usize, len).writer(),
             addr: buf as usize,
             len,
         };
@@ -194,7 +196,7 @@ impl<T: ProcFile> Trampolines<T> {
     ) -> isize {
         // SAFETY: by the contract.
         let (file, pos) = unsafe { (Self::state(private), &mut *pos) };
-        ssize(file.write(UserSlice::new(buf as usize, len).reader(), len, pos))
+        ssize(file.write(user_slice(buf as usize, len).reader(), len, pos))
     }
 
     /// # Safety

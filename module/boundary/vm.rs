@@ -44,7 +44,7 @@ pub(crate) fn list(flags: Flags, keep: impl Fn(&VmFacts) -> bool) -> Result<KVVe
         if n <= max as usize {
             let mut vms = KVVec::with_capacity(n, flags)?;
             // SAFETY: the shim initialised the first `n` entries.
-            unsafe { raw.set_len(n) };
+            unsafe { super::compat::vec_init_len(&mut raw, n) };
             for vm in raw.iter() {
                 let vm = VmFacts {
                     kvm_id: vm.kvm_id,

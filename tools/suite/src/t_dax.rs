@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 //! fsdax memory behind a memslot: a file of an ext2 file system mounted
 //! `-o dax` on the emulated pmem device the guest's command line makes
-//! (`memmap=256M!7G`, testbed/guest.sh).  Its pages are device memory with
-//! struct pages, mapped by devmap entries, which x86 marks special too:
-//! the module tells them as `kind=dax` with the frame pagemap shows, and
-//! the guest's value is in host memory there (`/dev/mem`).
+//! (`memmap=256M!7G`, testbed/guest.sh), by the ext2 driver where it still
+//! has DAX (6.12), else by ext4's (7.3).  Its pages are device memory with
+//! struct pages (mapped by devmap entries on 6.12, as ZONE_DEVICE folios on
+//! 7.3): the module tells them as `kind=dax` with the frame pagemap shows,
+//! and the guest's value is in host memory there (`/dev/mem`).
 
 use crate::check::{self, ensure};
 use crate::module::{self, ask, translate};
@@ -27,9 +28,31 @@ impl Mounted {
         })?;
         std::fs::create_dir_all(MOUNT).map_err(|e| format!("{MOUNT}: {e}"))?;
         module::run("mke2fs", &["-q", "-F", "-b", "4096", PMEM])?;
-        module::run("mount", &["-t", "ext2", "-o", "dax", PMEM, MOUNT])?;
-        Ok(Mounted)
+        for fs in ["ext2", "ext4"] {
+            if module::run("mount", &["-t", fs, "-o", "dax", PMEM, MOUNT]).is_err() {
+                continue;
+            }
+            // A driver without DAX mounts anyway, ignoring the option.
+            if mounted_with_dax()? {
+                return Ok(Mounted);
+            }
+            module::run("umount", &[MOUNT])?;
+        }
+        Err(format!("neither ext2 nor ext4 mounts {PMEM} with -o dax"))
     }
+}
+
+/// Whether the file system at `MOUNT` is mounted with DAX, as /proc/mounts
+/// says.
+fn mounted_with_dax() -> Result<bool, String> {
+    let mounts =
+        std::fs::read_to_string("/proc/mounts").map_err(|e| format!("/proc/mounts: {e}"))?;
+    Ok(mounts.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.get(1) == Some(&MOUNT)
+            && f.get(3)
+                .is_some_and(|o| o.split(',').any(|o| o.starts_with("dax")))
+    }))
 }
 
 impl Drop for Mounted {

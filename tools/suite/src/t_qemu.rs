@@ -87,25 +87,45 @@ fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
     let qemu = Qemu(child);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
+        // The console's last lines, to say why when no WRITER line comes.
+        let mut last = std::collections::VecDeque::new();
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             if let Some(rest) = line.trim().strip_prefix("WRITER gpa=0x") {
                 let gpa = rest
                     .split_whitespace()
                     .next()
                     .and_then(|h| u64::from_str_radix(h, 16).ok());
-                let _ = tx.send(gpa);
+                let _ = tx.send(Ok(gpa));
                 return;
             }
+            if last.len() == 8 {
+                last.pop_front();
+            }
+            last.push_back(line);
         }
-        let _ = tx.send(None);
+        let _ = tx.send(Err(Vec::from(last)));
     });
     match rx.recv_timeout(BOOT_TIMEOUT) {
-        Ok(Some(gpa)) => Ok((qemu, gpa)),
-        Ok(None) => Err("QEMU ended before the inner guest's writer printed".into()),
+        Ok(Ok(Some(gpa))) => Ok((qemu, gpa)),
+        Ok(Ok(None)) => Err("the inner guest's WRITER line has no address".into()),
+        Ok(Err(console)) => Err(format!(
+            "QEMU ended before the inner guest's writer printed; QEMU said {:?}; the console's last lines: {console:?}",
+            qemu_stderr(qemu)
+        )),
         Err(_) => Err(format!(
             "no WRITER line from the inner guest within {BOOT_TIMEOUT:?}"
         )),
     }
+}
+
+/// What QEMU, which has ended, wrote to stderr (its last 600 bytes).
+fn qemu_stderr(mut qemu: Qemu) -> String {
+    let mut err = String::new();
+    if let Some(mut e) = qemu.0.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    let cut = err.len().saturating_sub(600);
+    err[err.ceil_char_boundary(cut)..].trim().to_string()
 }
 
 /// The whole workflow for one memory backing; `want` is the backing the
