@@ -231,7 +231,7 @@ fn start_token(
             }
             Ok(()) => {
                 st.job = Some(if token == Token::All {
-                    Job::Pages(Pages::all(span))
+                    Job::Pages(Pages::all(span, plain(st)))
                 } else {
                     Job::Slots(Slots::new(span))
                 });
@@ -255,7 +255,7 @@ fn start_token(
                 }
             }
             Ok(()) => {
-                st.job = Some(Job::Pages(Pages::range(span, gfn, pages)));
+                st.job = Some(Job::Pages(Pages::range(span, gfn, pages, plain(st))));
                 return Ok(());
             }
         },
@@ -276,6 +276,11 @@ fn start_token(
 }
 
 /// Whether the line's options and VM are there (looked up on first use).
+/// Whether the line asked for `runs=plain`.
+fn plain(st: &LineState) -> bool {
+    st.opts.is_ok_and(|o| o.plain)
+}
+
 fn line_vm_of(st: &mut LineState) -> Result<core::result::Result<(), Reason>> {
     Ok(match st.opts {
         Ok(o) => line_vm(&mut st.vm, o.pid)?.map(|_| ()),

@@ -31,6 +31,10 @@ mod reply;
 mod record;
 
 #[allow(unreachable_pub, dead_code)]
+#[path = "../tools/proto/src/list.rs"]
+mod list;
+
+#[allow(unreachable_pub, dead_code)]
 #[path = "../tools/proto/src/facts.rs"]
 mod facts;
 

@@ -2,15 +2,18 @@
 
 //! A range or `all`: the VM's pages walked a batch (`walk::BATCH` entries)
 //! at a time, consecutive pages merged into runs (`tools/proto/src/runs.rs`
-//! says when), and one summary line logged at the end (as `log.rs` allows).
+//! says when), short runs told in frame lists (`tools/proto/src/list.rs`)
+//! unless the line asked for `runs=plain`, and one summary line logged at
+//! the end (as `log.rs` allows).
 
+use crate::boundary::memory::WalkEntry;
 use crate::boundary::vm::Vm;
-use crate::facts::page_reply;
+use crate::facts::{frame_reply, page_reply};
 use crate::log::log_line;
 use crate::out::Out;
-use crate::reply::Reply;
+use crate::reply::{Reply, Translation};
 use crate::request::{Options, Reason, Span, GFN_LIMIT, PAGE_SHIFT};
-use crate::runs::Runs;
+use crate::runs::{Merge, Runs};
 use crate::walk::{self, Scratch, WalkError};
 use kernel::prelude::*;
 
@@ -46,28 +49,32 @@ pub(crate) struct Pages {
     end: u64,
     /// Pages walked but not yet told, as one run.
     runs: Runs,
+    /// `runs=plain`: runs only go up, each told on its own.
+    plain: bool,
     tally: Tally,
 }
 
 impl Pages {
-    /// `pages` pages from guest frame `gfn`, asked for by the token at `span`.
-    pub(crate) fn range(span: Span, gfn: u64, pages: u64) -> Pages {
+    /// `pages` pages from guest frame `gfn`, asked for by the token at
+    /// `span`, in plain runs when `plain`.
+    pub(crate) fn range(span: Span, gfn: u64, pages: u64, plain: bool) -> Pages {
         Pages {
             span,
             all: false,
             gfn,
             end: gfn + pages,
-            runs: Runs::new(),
+            runs: Runs::merging(if plain { Merge::Up } else { Merge::Either }),
+            plain,
             tally: Tally::default(),
         }
     }
 
     /// Every memslot of the VM, asked for by the token at `span`.
-    pub(crate) fn all(span: Span) -> Pages {
+    pub(crate) fn all(span: Span, plain: bool) -> Pages {
         Pages {
             all: true,
             end: GFN_LIMIT,
-            ..Pages::range(span, 0, 0)
+            ..Pages::range(span, 0, 0, plain)
         }
     }
 
@@ -94,7 +101,7 @@ impl Pages {
 
     /// Ends the job: prints the last run and logs the summary.
     fn finish(&mut self, pid: u32, out: &mut Out<'_>) -> Result<bool> {
-        self.runs.flush(|r| out.emit(r))?;
+        self.runs.flush(|r| out.emit_run(r, self.plain))?;
         let t = &self.tally;
         if self.all && t.mapped + t.absent + t.failed == 0 {
             out.emit(&Reply::TokenErr {
@@ -132,7 +139,7 @@ impl Pages {
                 pages: self.end - self.gfn,
             }
         };
-        self.runs.push(gone, |r| out.emit(r))?;
+        self.runs.push(gone, |r| out.emit_run(r, self.plain))?;
         self.tally.failed += 1;
         self.gfn = self.end;
         Ok(())
@@ -157,23 +164,46 @@ impl Pages {
         ) {
             Ok((slot, walked)) => {
                 let start = self.gfn;
-                for entry in walked {
-                    page_reply(
-                        self.runs.next_reply(),
-                        &entry.facts(),
-                        &slot,
-                        self.gfn,
-                        0,
-                        pid,
-                        opts.fault,
-                    );
+                // The translation of the page of the entry that starts a
+                // stretch of single pages with the same facts (scattered base
+                // pages: an entry each), whose replies differ only by frame.
+                let mut first: Option<(&WalkEntry, Translation)> = None;
+                let mut i = 0;
+                while let Some(entry) = walked.get(i) {
+                    match &first {
+                        Some((e, t)) if entry.same_page_facts(e) && !self.plain => {
+                            // The rest of the stretch, through its short path.
+                            let rest = walked.get(i..).unwrap_or(&[]);
+                            let n = rest.iter().take_while(|x| x.same_page_facts(e)).count();
+                            let frames = rest.iter().take(n).map(WalkEntry::pfn);
+                            let (taken, told) =
+                                out.take_stretch(&mut self.runs, t, &slot, self.gfn, frames);
+                            self.tally.mapped += taken;
+                            self.gfn = self.gfn.saturating_add(taken).min(self.end);
+                            told?;
+                            i += n;
+                            continue;
+                        }
+                        Some((e, t)) if entry.same_page_facts(e) => {
+                            frame_reply(self.runs.next_reply(), t, &slot, self.gfn, entry.pfn())
+                        }
+                        _ => {
+                            let reply = self.runs.next_reply();
+                            page_reply(reply, &entry.facts(), &slot, self.gfn, 0, pid, opts.fault);
+                            first = match reply {
+                                Reply::Ok(t) if t.pages == 1 => Some((entry, *t)),
+                                _ => None,
+                            };
+                        }
+                    }
                     let n = u64::from(entry.pages());
-                    self.runs.take(|r| out.emit(r))?;
+                    self.runs.take(|r| out.emit_run(r, self.plain))?;
                     // Counted once it is taken: a failed step is taken again.
                     if let Some(taken) = self.runs.last() {
                         self.tally.count(taken, n);
                     }
                     self.gfn = self.gfn.saturating_add(n).min(self.end);
+                    i += 1;
                 }
                 // A walk covers at least the page at `gfn`; never stall.
                 if self.gfn == start {
@@ -195,7 +225,7 @@ impl Pages {
                         pid: Some(pid),
                         pages: hole_end - self.gfn,
                     };
-                    self.runs.push(hole, |r| out.emit(r))?;
+                    self.runs.push(hole, |r| out.emit_run(r, self.plain))?;
                     self.tally.holes += hole_end - self.gfn;
                 }
                 self.gfn = hole_end;

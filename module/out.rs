@@ -5,7 +5,9 @@
 //! records, whichever the request line asked for (`format=`).
 
 use crate::boundary::gfp_request;
-use crate::reply::Reply;
+use crate::facts::SlotFacts;
+use crate::reply::{Reply, Translation};
+use crate::runs::Runs;
 use crate::window::{Store, Window};
 use kernel::prelude::*;
 
@@ -60,5 +62,30 @@ impl<'a> Out<'a> {
     /// cannot grow.
     pub(crate) fn emit(&mut self, reply: &Reply) -> Result {
         self.window.emit(reply, self.bin)
+    }
+
+    /// Takes into `runs` a stretch of pages with `first`'s facts on
+    /// `frames`, from guest frame `gfn` of `slot` on (see
+    /// `Runs::take_stretch`, in dense runs): the pages taken, and why no
+    /// more were.
+    pub(crate) fn take_stretch(
+        &mut self,
+        runs: &mut Runs,
+        first: &Translation,
+        slot: &SlotFacts,
+        gfn: u64,
+        frames: impl Iterator<Item = u64>,
+    ) -> (u64, Result) {
+        runs.take_stretch(self.window, self.bin, first, slot, gfn, frames)
+    }
+
+    /// Appends one run of a map: in a frame list when the window says so,
+    /// unless `plain`.
+    pub(crate) fn emit_run(&mut self, reply: &Reply, plain: bool) -> Result {
+        if plain {
+            self.window.emit(reply, self.bin)
+        } else {
+            self.window.emit_run(reply, self.bin)
+        }
     }
 }

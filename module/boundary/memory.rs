@@ -31,6 +31,22 @@ impl WalkEntry {
         self.0.pages.max(1)
     }
 
+    /// Whether the entry is one present page whose facts, its frame aside,
+    /// are `other`'s, also one present page.
+    pub(crate) fn same_page_facts(&self, other: &WalkEntry) -> bool {
+        let (a, b) = (&self.0, &other.0);
+        a.pages == 1
+            && b.pages == 1
+            && a.flags & ffi::PAGE_PRESENT != 0
+            && (a.flags, a.nid, a.order, a.level, a.gup_err)
+                == (b.flags, b.nid, b.order, b.level, b.gup_err)
+    }
+
+    /// The host frame of the entry's first page (when present).
+    pub(crate) fn pfn(&self) -> u64 {
+        self.0.pfn
+    }
+
     /// What the entry says, as plain values.
     pub(crate) fn facts(&self) -> PageFacts {
         let e = &self.0;

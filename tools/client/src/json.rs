@@ -2,10 +2,19 @@
 //! The JSON form of a reply line: one object per line, every field typed
 //! (numbers as numbers, addresses also as hex strings).
 
-use gfn_proto::reply::Reply;
+use gfn_proto::reply::{Reply, Step};
 use serde::Serialize;
 
 /// One reply line as JSON.
+///
+/// A translated run (`"status": "ok"`) of `pages` guest pages from `gpa`
+/// on has the host frame of its first page (`phys`, `pfn`); the frames of
+/// the others go up by one a page, or down when the object has
+/// `"step": -1`.  `step` is left out when the frames go up (as `step=-1`
+/// is the only step a module line writes), so objects of ascending runs
+/// are as they were before runs could go down; a reader takes a missing
+/// `step` as 1.  (A frame list is never one object: its pages come one
+/// reply each, see `query`.)
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum JsonReply {
@@ -27,6 +36,9 @@ pub enum JsonReply {
         share: &'static str,
         map: &'static str,
         pages: u64,
+        /// -1 when the run's frames go down; left out (1) when they go up.
+        #[serde(skip_serializing_if = "ascending")]
+        step: i8,
         pid: u32,
     },
     Err {
@@ -63,6 +75,11 @@ pub enum JsonReply {
     },
 }
 
+/// Whether a run's `step` is 1, which JSON leaves out.
+fn ascending(step: &i8) -> bool {
+    *step == 1
+}
+
 impl From<&Reply> for JsonReply {
     fn from(r: &Reply) -> JsonReply {
         match *r {
@@ -83,6 +100,10 @@ impl From<&Reply> for JsonReply {
                 share: t.share.as_str(),
                 map: t.map.as_str(),
                 pages: t.pages,
+                step: match t.step {
+                    Step::Up => 1,
+                    Step::Down => -1,
+                },
                 pid: t.pid,
             },
             Reply::AddrErr {
@@ -182,5 +203,25 @@ mod tests {
             serde_json::json!({"status": "slot", "pid": 60, "as": 1, "id": 3, "gpa": 4096,
                 "gpa_hex": "0x1000", "size": 4096, "hva": 8192, "hva_hex": "0x2000", "flags": 2})
         );
+    }
+
+    #[test]
+    fn descending_runs_say_so() {
+        let line = "ok phys=0x9000 kind=base gpa=0x200000 hva=0x7f0000200000 pid=42 size=4096 \
+                    order=0 node=0 slot=1 as=0 share=none map=pte step=-1 pages=3";
+        let v = json(line);
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "status": "ok", "gpa": 0x200000, "gpa_hex": "0x200000",
+                "phys": 0x9000, "phys_hex": "0x9000", "pfn": 9,
+                "hva": 0x7f0000200000u64, "hva_hex": "0x7f0000200000",
+                "kind": "base", "size": 4096, "order": 0, "node": 0, "slot": 1,
+                "as": 0, "share": "none", "map": "pte", "pages": 3, "step": -1, "pid": 42
+            })
+        );
+        // Up: no `step` (as `ok_shape` has none).
+        let v = json(&line.replace(" step=-1", ""));
+        assert!(v.get("step").is_none() && v["pages"] == 3, "{v}");
     }
 }

@@ -3,6 +3,12 @@
 //! `/proc/gfn_to_pfn` ([`query`]), the JSON form of a reply ([`json`]) and
 //! reading `/proc/<pid>/pagemap` ([`pagemap`]).  The protocol itself is
 //! `gfn-proto`, the same source the kernel module compiles.
+//!
+//! Replies reach callers one at a time, a frame list's pages one reply
+//! each; a run's host frames may go down as well as up
+//! ([`Translation::step`]), so page `i` of a run is
+//! [`Translation::page`]`(i)` (or its frame [`Translation::phys_of`]`(i)`),
+//! never `phys + i * 4096`.
 
 pub mod json;
 pub mod metrics;
@@ -14,7 +20,7 @@ pub mod svg;
 pub mod units;
 pub mod watch;
 
-pub use gfn_proto::reply::{Kind, Reply, Translation};
+pub use gfn_proto::reply::{Kind, Reply, Step, Translation};
 pub use gfn_proto::request::{self, Reason, MAX_WRITE};
 pub use query::{
     binary_request, query, query_bin_each, query_each, requests, ClientError, PROC_PATH,

@@ -264,4 +264,20 @@ pub(crate) mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn lists_and_descending_runs_count_their_pages() {
+        let text = "list kind=base gpa=0x0 hva=0x1000000 pid=7 size=4096 order=0 node=1 slot=0 as=0 share=none map=pte frames=9,3,5\n\
+                    ok phys=0x20000 kind=base gpa=0x3000 hva=0x1003000 pid=7 size=4096 order=0 node=1 slot=0 as=0 share=none map=pte step=-1 pages=4\n";
+        let mut s = VmStats::new(7);
+        for r in crate::query::parse_reply(text).unwrap() {
+            s.add(&r);
+        }
+        s.finish(1);
+        assert_eq!((s.pages, s.present), (7, 7));
+        assert_eq!(
+            (s.by_kind.get("base/0"), s.by_node.get(&1)),
+            (Some(&7), Some(&7))
+        );
+    }
 }

@@ -44,10 +44,31 @@ fn map_progress(pid: Option<u32>) -> Progress {
     Progress::new(&what, !std::io::stdout().is_terminal())
 }
 
+/// One reply of `vms`, `slots`, `map` or `hpa` as printed: the module's
+/// text line (a descending run with its `step=-1`) or a JSON object (with
+/// `"step": -1`), with the VM's `name`, where one is found, for `vms`
+/// (parsers ignore the field they do not know).
+fn reply_line(reply: &Reply, json: bool, name: Option<&str>) -> String {
+    if json {
+        let mut v = serde_json::to_value(JsonReply::from(reply)).unwrap_or_default();
+        if let (Some(name), Some(o)) = (name, v.as_object_mut()) {
+            o.insert("name".into(), name.into());
+        }
+        v.to_string()
+    } else {
+        match name {
+            Some(name) => format!("{reply} name={name}"),
+            None => reply.to_string(),
+        }
+    }
+}
+
 /// Runs `request` for `vms`, `slots`, `map` or `hpa`: fails only when a
 /// request as a whole failed (no such VM); unmapped pages are part of a
 /// map.  The module answers in binary records (`format=bin`), printed here
-/// as its own text lines or as JSON.
+/// as its own text lines or as JSON; a frame list comes as its pages, so
+/// it is printed as an `ok` line (object) per page, which any reader of
+/// `ok` lines reads.
 fn run_sub(request: &str, json: bool, mut progress: Option<Progress>) -> Result<bool, String> {
     let mut ok = true;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
@@ -66,24 +87,12 @@ fn run_sub(request: &str, json: bool, mut progress: Option<Progress>) -> Result<
             }
             _ => true,
         };
-        // `vms`: each VM's name, where one is found (parsers ignore the
-        // field they do not know).
+        // `vms`: each VM's name, where one is found.
         let name = match reply {
             Reply::Vm { pid, .. } => names::name_of(pid),
             _ => None,
         };
-        let line = if json {
-            let mut v = serde_json::to_value(JsonReply::from(&reply)).unwrap_or_default();
-            if let (Some(name), Some(o)) = (&name, v.as_object_mut()) {
-                o.insert("name".into(), name.clone().into());
-            }
-            v.to_string()
-        } else {
-            match &name {
-                Some(name) => format!("{reply} name={name}"),
-                None => reply.to_string(),
-            }
-        };
+        let line = reply_line(&reply, json, name.as_deref());
         writeln!(out, "{line}").map_err(|e| gfn_client::ClientError::Io("print", e))
     })
     .map_err(|e| e.to_string())?;
@@ -333,5 +342,52 @@ fn main() -> ExitCode {
             eprintln!("gfn_test: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gfn_client::query::parse_reply;
+
+    #[test]
+    fn printed_lines_keep_the_way_frames_go() {
+        let down = "ok phys=0x9000 kind=base gpa=0x200000 hva=0x1200000 pid=7 size=4096 \
+                    order=0 node=0 slot=0 as=0 share=none map=pte step=-1 pages=3";
+        let list = "list kind=base gpa=0x203000 hva=0x1203000 pid=7 size=4096 order=0 \
+                    node=0 slot=0 as=0 share=none map=pte frames=1f,4";
+        let replies = parse_reply(&format!("{down}\n{list}\n")).unwrap();
+        let text: Vec<String> = replies.iter().map(|r| reply_line(r, false, None)).collect();
+        assert_eq!(
+            text,
+            [
+                down.to_string(),
+                "ok phys=0x1f000 kind=base gpa=0x203000 hva=0x1203000 pid=7 size=4096 order=0 \
+                 node=0 slot=0 as=0 share=none map=pte"
+                    .into(),
+                "ok phys=0x4000 kind=base gpa=0x204000 hva=0x1204000 pid=7 size=4096 order=0 \
+                 node=0 slot=0 as=0 share=none map=pte"
+                    .into(),
+            ]
+        );
+        // What is printed reads back as it was.
+        assert_eq!(parse_reply(&text.join("\n")).unwrap(), replies);
+        let json: Vec<serde_json::Value> = replies
+            .iter()
+            .map(|r| serde_json::from_str(&reply_line(r, true, None)).unwrap())
+            .collect();
+        assert_eq!(
+            (json[0]["step"].as_i64(), json[0]["pfn"].as_u64()),
+            (Some(-1), Some(9))
+        );
+        assert!(json[1].get("step").is_none() && json[2]["pfn"] == 4);
+        let vm = parse_reply("vm pid=7 slots=1 memory=4096").unwrap();
+        assert_eq!(
+            reply_line(&vm[0], false, Some("web")),
+            "vm pid=7 slots=1 memory=4096 name=web"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&reply_line(&vm[0], true, Some("web"))).unwrap();
+        assert_eq!(v["name"], "web");
     }
 }

@@ -7,7 +7,7 @@
 //! those facts become a translation, or the reason there is none.  It is
 //! the same code in the module and in the host tests.
 
-use crate::reply::{Kind, MapLevel, Reply, Share, Translation};
+use crate::reply::{Kind, MapLevel, Reply, Share, Step, Translation};
 use crate::request::{Reason, PAGE_SHIFT};
 
 /// Bytes in a base page.
@@ -172,6 +172,24 @@ pub fn page_reply(
         share: share(page),
         map: page.level,
         pages,
+        step: Step::Up,
+    });
+}
+
+/// Builds in `reply` the reply of the page at guest frame `gfn` of `slot`
+/// on host frame `pfn`, whose facts are those of the page `first` tells (a
+/// one-page translation [`page_reply`] built for a range, in the same
+/// memslot): [`page_reply`]'s reply, without reading the facts again.  A
+/// map of scattered base pages has a walk entry per page, most with the
+/// facts of the one before.
+pub fn frame_reply(reply: &mut Reply, first: &Translation, slot: &SlotFacts, gfn: u64, pfn: u64) {
+    *reply = Reply::Ok(Translation {
+        phys: pfn << PAGE_SHIFT,
+        gpa: gfn << PAGE_SHIFT,
+        hva: slot.hva_of(gfn),
+        pages: 1,
+        step: Step::Up,
+        ..*first
     });
 }
 

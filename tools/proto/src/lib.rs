@@ -6,7 +6,7 @@
 //! Every file here is compiled into the module as it is (`#[path]` modules
 //! of its crate root), so they use only `core`, never allocate and never
 //! panic on input: the grammar (`request.rs`), the reply formats
-//! (`reply.rs`, `record.rs`), and what decides a reply's content from the
+//! (`reply.rs`, `record.rs`, `list.rs`), and what decides a reply's content from the
 //! facts a page walk gives (`facts.rs`), how pages merge into runs
 //! (`runs.rs`) and how a reply is produced and read a chunk at a time
 //! (`window.rs`).
@@ -17,6 +17,7 @@
 extern crate std;
 
 pub mod facts;
+pub mod list;
 pub mod record;
 pub mod reply;
 pub mod request;

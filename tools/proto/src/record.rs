@@ -30,8 +30,14 @@
 //! 44     1    order   translated run: order of the host folio
 //! 45     1    map     translated run: 1 pte, 2 pmd, 3 pud, 0 none
 //! 46     1    share   translated run: 0 none, 1 zero, 2 ksm
-//! 47     1    (zero)
+//! 47     1    step    translated run: 0 frames ascend, 1 descend (only
+//!                     when pages >= 2); else 0
 //! ```
+//!
+//! A frame list (tag 5, `list.rs`) is a record laid out as a translated
+//! run, with `pages` the number of frames listed (1 to `MAX_LIST`), and
+//! `frame` and `step` 0, followed by that many 8-byte little-endian host
+//! frame numbers, one per guest page from `gpa` on.
 //!
 //! A translated run's host physical address is `frame << 12 | gpa & 0xfff`
 //! and its folio size `4096 << order`, as in the text format.  Fields a
@@ -39,7 +45,7 @@
 //! breaks this, or holds a tag, code or reason it does not know, so any
 //! record it accepts encodes back to the same bytes.
 
-use super::reply::{Kind, MapLevel, Reply, Share, Translation};
+use super::reply::{Kind, MapLevel, Reply, Share, Step, Translation};
 use super::request::{Reason, Span, PAGE_SHIFT};
 
 /// Size of one record in bytes.
@@ -54,6 +60,7 @@ const TAG_RUN: u8 = 1;
 const TAG_TOKEN: u8 = 2;
 const TAG_VM: u8 = 3;
 const TAG_SLOT: u8 = 4;
+const TAG_LIST: u8 = 5;
 
 /// Why a record could not be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +69,8 @@ pub enum RecordError {
     UnknownTag(u8),
     /// A field holds a code or value its record cannot have.
     BadValue(&'static str),
+    /// The head of a frame list: `list.rs` decodes it with its frames.
+    ListHead,
 }
 
 impl Reason {
@@ -97,6 +106,7 @@ struct Fields {
     order: u8,
     map: u8,
     share: u8,
+    step: u8,
 }
 
 impl Fields {
@@ -117,7 +127,7 @@ impl Fields {
         r[44] = self.order;
         r[45] = self.map;
         r[46] = self.share;
-        r[47] = 0;
+        r[47] = self.step;
     }
 
     fn parse(r: &[u8; RECORD]) -> Fields {
@@ -141,8 +151,92 @@ impl Fields {
             order: r[44],
             map: r[45],
             share: r[46],
+            step: r[47],
         }
     }
+}
+
+impl Fields {
+    /// A translated run's fields, under `tag`.
+    fn translated(t: &Translation, tag: u8) -> Fields {
+        Fields {
+            gpa: t.gpa,
+            pages: t.pages,
+            frame: t.phys >> PAGE_SHIFT,
+            hva: t.hva,
+            pid: t.pid,
+            node: t.node.min(NODE_UNKNOWN.into()) as u16,
+            tag,
+            slot: t.slot,
+            as_id: t.as_id,
+            kind: t.kind.code(),
+            order: t.order,
+            map: t.map.code(),
+            share: t.share.code(),
+            step: t.step.code(),
+            ..Fields::default()
+        }
+    }
+
+    /// The translation a translated run's fields tell.
+    fn translation(&self) -> Result<Translation, RecordError> {
+        let offset = self.gpa & ((1 << PAGE_SHIFT) - 1);
+        if self.order >= 52 || self.frame >> (64 - PAGE_SHIFT) != 0 || self.hva & 0xfff != offset {
+            return Err(RecordError::BadValue("frame, order or hva"));
+        }
+        let step = Step::from_code(self.step).ok_or(RecordError::BadValue("step"))?;
+        if step == Step::Down && self.pages < 2 {
+            return Err(RecordError::BadValue("step"));
+        }
+        Ok(Translation {
+            phys: self.frame << PAGE_SHIFT | offset,
+            kind: Kind::from_code(self.kind).ok_or(RecordError::BadValue("kind"))?,
+            gpa: self.gpa,
+            hva: self.hva,
+            pid: self.pid,
+            size: (1u64 << PAGE_SHIFT) << self.order,
+            order: self.order,
+            node: if self.node == NODE_UNKNOWN {
+                u32::MAX
+            } else {
+                self.node.into()
+            },
+            slot: self.slot,
+            as_id: self.as_id,
+            share: Share::from_code(self.share).ok_or(RecordError::BadValue("share"))?,
+            map: MapLevel::from_code(self.map).ok_or(RecordError::BadValue("map"))?,
+            pages: self.pages,
+            step,
+        })
+    }
+}
+
+/// Writes in `r` the head of a frame list of `count` frames whose pages
+/// have `t`'s facts from `t.gpa` on (`t`'s `phys`, `pages` and `step` are
+/// not written).
+pub(crate) fn write_list_head(t: &Translation, count: u64, r: &mut [u8; RECORD]) {
+    let mut f = Fields::translated(t, TAG_LIST);
+    f.pages = count;
+    f.frame = 0;
+    f.step = 0;
+    f.write(r);
+}
+
+/// Where a list head keeps its number of frames, to count them as they
+/// are added.
+pub(crate) const LIST_COUNT: core::ops::Range<usize> = 8..16;
+
+/// The head of a frame list, as a translation with `phys` 0 and `pages` the
+/// number of frames; `None` when `r` is a record of another tag.
+pub(crate) fn read_list_head(r: &[u8; RECORD]) -> Result<Option<Translation>, RecordError> {
+    let f = Fields::parse(r);
+    if f.tag != TAG_LIST {
+        return Ok(None);
+    }
+    if f.reason != 0 || f.frame != 0 || f.step != 0 {
+        return Err(RecordError::BadValue("reason, frame or step"));
+    }
+    f.translation().map(Some)
 }
 
 fn reason_of(code: u8) -> Result<Reason, RecordError> {
@@ -163,23 +257,10 @@ impl Reply {
     /// not whole pages (the module never produces these).  A node not
     /// known (`u32::MAX`) is written as 65535, which no node is.
     pub fn write_record(&self, r: &mut [u8; RECORD]) {
+        // By reference: moving a reply out is a `memcpy`, which costs by the
+        // byte where copies go a byte at a time (a record per page).
         let f = match *self {
-            Reply::Ok(t) => Fields {
-                gpa: t.gpa,
-                pages: t.pages,
-                frame: t.phys >> PAGE_SHIFT,
-                hva: t.hva,
-                pid: t.pid,
-                node: t.node.min(NODE_UNKNOWN.into()) as u16,
-                tag: TAG_RUN,
-                slot: t.slot,
-                as_id: t.as_id,
-                kind: t.kind.code(),
-                order: t.order,
-                map: t.map.code(),
-                share: t.share.code(),
-                ..Fields::default()
-            },
+            Reply::Ok(ref t) => Fields::translated(t, TAG_RUN),
             Reply::AddrErr {
                 reason,
                 gpa,
@@ -237,6 +318,7 @@ impl Reply {
         // Each tag's unused fields, which must be zero.
         let unused: &[(&'static str, u64)] = match (f.tag, f.reason) {
             (TAG_RUN, 0) => &[],
+            (TAG_LIST, _) => return Err(RecordError::ListHead),
             (TAG_RUN, _) => &[
                 ("frame", f.frame),
                 ("hva", f.hva),
@@ -285,35 +367,11 @@ impl Reply {
         if let Some((name, _)) = unused.iter().find(|(_, v)| *v != 0) {
             return Err(RecordError::BadValue(name));
         }
-        if r[RECORD - 1] != 0 {
-            return Err(RecordError::BadValue("reserved"));
+        if f.step != 0 && (f.tag, f.reason) != (TAG_RUN, 0) {
+            return Err(RecordError::BadValue("step"));
         }
-        let offset = f.gpa & ((1 << PAGE_SHIFT) - 1);
         Ok(match f.tag {
-            TAG_RUN if f.reason == 0 => {
-                if f.order >= 52 || f.frame >> (64 - PAGE_SHIFT) != 0 || f.hva & 0xfff != offset {
-                    return Err(RecordError::BadValue("frame, order or hva"));
-                }
-                Reply::Ok(Translation {
-                    phys: f.frame << PAGE_SHIFT | offset,
-                    kind: Kind::from_code(f.kind).ok_or(RecordError::BadValue("kind"))?,
-                    gpa: f.gpa,
-                    hva: f.hva,
-                    pid: f.pid,
-                    size: (1u64 << PAGE_SHIFT) << f.order,
-                    order: f.order,
-                    node: if f.node == NODE_UNKNOWN {
-                        u32::MAX
-                    } else {
-                        f.node.into()
-                    },
-                    slot: f.slot,
-                    as_id: f.as_id,
-                    share: Share::from_code(f.share).ok_or(RecordError::BadValue("share"))?,
-                    map: MapLevel::from_code(f.map).ok_or(RecordError::BadValue("map"))?,
-                    pages: f.pages,
-                })
-            }
+            TAG_RUN if f.reason == 0 => Reply::Ok(f.translation()?),
             TAG_RUN => Reply::AddrErr {
                 reason: reason_of(f.reason)?,
                 gpa: f.gpa,

@@ -8,21 +8,29 @@
 //! ```text
 //! ok phys=0x<hex> kind=<base|thp|hugetlb|pfnmap|gmem> gpa=0x<hex> hva=0x<hex> pid=<dec> size=<dec>
 //!    order=<dec> node=<dec> slot=<dec> as=<dec> share=<none|zero|ksm>
-//!    map=<pte|pmd|pud|none> [pages=<dec>]
+//!    map=<pte|pmd|pud|none> [step=-1] [pages=<dec>]
+//! list kind=<...> gpa=0x<hex> hva=0x<hex> pid=<dec> size=<dec> order=<dec> node=<dec>
+//!    slot=<dec> as=<dec> share=<...> map=<...> frames=<hex>(,<hex>)*
 //! err:<reason> gpa=0x<hex> [pid=<dec>] [pages=<dec>]
 //! err:<reason> offset=<dec> len=<dec>
 //! vm pid=<dec> slots=<dec> memory=<dec>
 //! slot pid=<dec> as=<dec> id=<dec> gpa=0x<hex> size=<dec> hva=0x<hex> flags=0x<hex>
 //! ```
 //!
-//! (The `ok` line is one line.)  A line with `pages=N` stands for `N`
-//! consecutive guest pages from `gpa` on whose host pages are as
-//! consecutive, with the same facts; without it, `N` is 1.  For a single
+//! (The `ok` and `list` lines are one line each.)  A line with `pages=N`
+//! stands for `N` consecutive guest pages from `gpa` on whose host pages
+//! are as consecutive, with the same facts; without it, `N` is 1.  With
+//! `step=-1` (only when `N` is at least 2) the run's host frames descend
+//! by one a guest page: page `i` of it is frame `phys / 4096 - i`, as base
+//! pages a guest faults in in address order usually come from the host's
+//! allocator.  A `list` line (`list.rs`) stands for consecutive guest pages
+//! from `gpa` on with the same facts and no order in their frames: one
+//! frame number a page, in hex without `0x`.  For a single
 //! address `gpa`, `hva` and `phys` keep its offset in the page; for ranges
 //! they are page aligned.  Parsers ignore `key=value` fields they do not
 //! know, so fields can be added without breaking older tools.
 
-use super::request::{Reason, Span};
+use super::request::{Reason, Span, PAGE_SHIFT};
 use core::fmt;
 
 /// Declares a fieldless enum whose values each have a name in reply lines
@@ -124,6 +132,16 @@ named! {
     }
 }
 
+named! {
+    /// Which way the host frames of a run go, a guest page at a time.
+    Step {
+        /// Up by one: page `i` is frame `phys / 4096 + i`.
+        Up = ("1", 0),
+        /// Down by one: page `i` is frame `phys / 4096 - i`.
+        Down = ("-1", 1),
+    }
+}
+
 /// A successful translation of one page or of a run of pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Translation {
@@ -153,6 +171,51 @@ pub struct Translation {
     pub map: MapLevel,
     /// Number of pages in the run (1 for a single address).
     pub pages: u64,
+    /// Which way the run's host frames go (`Up` when `pages` is 1).
+    pub step: Step,
+}
+
+impl Translation {
+    /// Host physical address of page `i` of the run (offset kept).
+    pub fn phys_of(&self, i: u64) -> u64 {
+        let d = i.wrapping_mul(1 << PAGE_SHIFT);
+        match self.step {
+            Step::Up => self.phys.wrapping_add(d),
+            Step::Down => self.phys.wrapping_sub(d),
+        }
+    }
+
+    /// Page `i` of the run, as a translation of its own (`pages` 1).
+    pub fn page(&self, i: u64) -> Translation {
+        let d = i.wrapping_mul(1 << PAGE_SHIFT);
+        Translation {
+            phys: self.phys_of(i),
+            gpa: self.gpa.wrapping_add(d),
+            hva: self.hva.wrapping_add(d),
+            pages: 1,
+            step: Step::Up,
+            ..*self
+        }
+    }
+
+    /// The run of `pages` pages from this one's first, going its way.
+    pub fn with_pages(&self, pages: u64) -> Translation {
+        Translation {
+            pages,
+            step: if pages > 1 { self.step } else { Step::Up },
+            ..*self
+        }
+    }
+
+    /// Whether host frame `pfn` is one of the run's, and which page it is.
+    pub fn page_of_frame(&self, pfn: u64) -> Option<u64> {
+        let first = self.phys >> PAGE_SHIFT;
+        let i = match self.step {
+            Step::Up => pfn.checked_sub(first)?,
+            Step::Down => first.checked_sub(pfn)?,
+        };
+        (i < self.pages).then_some(i)
+    }
 }
 
 /// One reply line.
@@ -226,14 +289,14 @@ impl Encoded {
 /// Writes a line into a caller's buffer, digits in place: no buffer is
 /// zeroed and no byte is copied twice (under emulation, as in the test
 /// bed, every byte a map moves costs).
-struct Writer<'a> {
-    buf: &'a mut [u8; MAX_LINE],
-    len: usize,
+pub(crate) struct Writer<'a> {
+    pub(crate) buf: &'a mut [u8; MAX_LINE],
+    pub(crate) len: usize,
 }
 
 impl Writer<'_> {
     /// Appends `bytes`, cut at `MAX_LINE` (which no line reaches).
-    fn put(&mut self, bytes: &[u8]) {
+    pub(crate) fn put(&mut self, bytes: &[u8]) {
         let end = (self.len + bytes.len()).min(MAX_LINE);
         let n = end - self.len;
         if let (Some(dst), Some(src)) = (self.buf.get_mut(self.len..end), bytes.get(..n)) {
@@ -244,7 +307,7 @@ impl Writer<'_> {
 
     /// Appends a literal: its length is known when compiled, so the copy
     /// is a few stores, not a call to `memcpy`.
-    fn lit<const N: usize>(&mut self, bytes: &[u8; N]) {
+    pub(crate) fn lit<const N: usize>(&mut self, bytes: &[u8; N]) {
         if let Some(dst) = self.buf.get_mut(self.len..self.len + N) {
             dst.copy_from_slice(bytes);
             self.len += N;
@@ -253,7 +316,7 @@ impl Writer<'_> {
 
     /// Appends the `n` lowest digits of `v` in base `1 << shift` (hex) or
     /// 10 (`shift` 0), most significant first.
-    fn digits(&mut self, mut v: u64, n: usize, shift: u32) {
+    pub(crate) fn digits(&mut self, mut v: u64, n: usize, shift: u32) {
         let end = self.len + n;
         if end > MAX_LINE {
             return;
@@ -292,15 +355,34 @@ impl Writer<'_> {
     }
 
     /// ` key=<decimal>`.
-    fn kdec<const N: usize>(&mut self, key: &[u8; N], v: u64) {
+    pub(crate) fn kdec<const N: usize>(&mut self, key: &[u8; N], v: u64) {
         self.lit(key);
         self.dec(v);
     }
 
     /// ` key=0x<hex>`.
-    fn khex<const N: usize>(&mut self, key: &[u8; N], v: u64) {
+    pub(crate) fn khex<const N: usize>(&mut self, key: &[u8; N], v: u64) {
         self.lit(key);
         self.hex(v);
+    }
+
+    /// The fields of a translation an `ok` and a `list` line share, from
+    /// ` kind=` to `map=`.
+    fn facts(&mut self, t: &Translation) {
+        self.lit(b" kind=");
+        self.put(t.kind.as_str().as_bytes());
+        self.khex(b" gpa=", t.gpa);
+        self.khex(b" hva=", t.hva);
+        self.kdec(b" pid=", t.pid.into());
+        self.kdec(b" size=", t.size);
+        self.kdec(b" order=", t.order.into());
+        self.kdec(b" node=", t.node.into());
+        self.kdec(b" slot=", t.slot.into());
+        self.kdec(b" as=", t.as_id.into());
+        self.lit(b" share=");
+        self.put(t.share.as_str().as_bytes());
+        self.lit(b" map=");
+        self.put(t.map.as_str().as_bytes());
     }
 
     /// ` pages=N` unless `N` is 1.
@@ -326,20 +408,10 @@ impl Reply {
         match self {
             Reply::Ok(t) => {
                 e.khex(b"ok phys=", t.phys);
-                e.lit(b" kind=");
-                e.put(t.kind.as_str().as_bytes());
-                e.khex(b" gpa=", t.gpa);
-                e.khex(b" hva=", t.hva);
-                e.kdec(b" pid=", t.pid.into());
-                e.kdec(b" size=", t.size);
-                e.kdec(b" order=", t.order.into());
-                e.kdec(b" node=", t.node.into());
-                e.kdec(b" slot=", t.slot.into());
-                e.kdec(b" as=", t.as_id.into());
-                e.lit(b" share=");
-                e.put(t.share.as_str().as_bytes());
-                e.lit(b" map=");
-                e.put(t.map.as_str().as_bytes());
+                e.facts(t);
+                if t.step == Step::Down {
+                    e.lit(b" step=-1");
+                }
                 e.pages(t.pages);
             }
             Reply::AddrErr {
@@ -392,6 +464,30 @@ impl Reply {
     }
 }
 
+/// Writes the head of a `list` line of `t`'s facts, up to and including
+/// `frames=`, at the start of `buf`; returns its length.
+pub(crate) fn encode_list_head(t: &Translation, buf: &mut [u8; MAX_LINE]) -> usize {
+    let mut e = Writer { buf, len: 0 };
+    e.lit(b"list");
+    e.facts(t);
+    e.lit(b" frames=");
+    e.len
+}
+
+/// Writes `v` in hex without `0x` at the start of `buf` (at least 13
+/// bytes, which any frame below 2^52 fits); returns its length.
+pub(crate) fn encode_frame(v: u64, buf: &mut [u8]) -> usize {
+    let n = (64 - (v | 1).leading_zeros() as usize)
+        .div_ceil(4)
+        .min(buf.len());
+    let mut v = v;
+    for b in buf[..n].iter_mut().rev() {
+        *b = b"0123456789abcdef"[(v & 0xf) as usize];
+        v >>= 4;
+    }
+    n
+}
+
 impl fmt::Display for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Only ASCII is ever put into a line.
@@ -428,6 +524,8 @@ struct Fields<'a> {
     share: Option<&'a str>,
     map: Option<&'a str>,
     pages: Option<&'a str>,
+    step: Option<&'a str>,
+    frames: Option<&'a str>,
     offset: Option<&'a str>,
     len: Option<&'a str>,
     slots: Option<&'a str>,
@@ -455,6 +553,8 @@ impl<'a> Fields<'a> {
                 "share" => &mut f.share,
                 "map" => &mut f.map,
                 "pages" => &mut f.pages,
+                "step" => &mut f.step,
+                "frames" => &mut f.frames,
                 "offset" => &mut f.offset,
                 "len" => &mut f.len,
                 "slots" => &mut f.slots,
@@ -466,6 +566,36 @@ impl<'a> Fields<'a> {
             *slot = Some(value);
         }
         Ok(f)
+    }
+
+    /// The translation an `ok` or `list` line tells, with `phys` and
+    /// `pages` given.
+    fn translation(&self, phys: u64, pages: u64) -> Result<Translation, ParseError> {
+        let kind = self.kind.ok_or(ParseError::MissingField("kind"))?;
+        let share = self.share.ok_or(ParseError::MissingField("share"))?;
+        let map = self.map.ok_or(ParseError::MissingField("map"))?;
+        let step = match self.step {
+            None => Step::Up,
+            // Only a run of two pages or more goes down.
+            Some("-1") if pages >= 2 => Step::Down,
+            Some(_) => return Err(ParseError::BadValue("step")),
+        };
+        Ok(Translation {
+            phys,
+            kind: Kind::from_name(kind.as_bytes()).ok_or(ParseError::BadValue("kind"))?,
+            gpa: hex(self.gpa, "gpa")?,
+            hva: hex(self.hva, "hva")?,
+            pid: dec(self.pid, "pid")?,
+            size: dec(self.size, "size")?,
+            order: dec(self.order, "order")?,
+            node: dec(self.node, "node")?,
+            slot: dec(self.slot, "slot")?,
+            as_id: dec(self.as_id, "as")?,
+            share: Share::from_name(share.as_bytes()).ok_or(ParseError::BadValue("share"))?,
+            map: MapLevel::from_name(map.as_bytes()).ok_or(ParseError::BadValue("map"))?,
+            pages,
+            step,
+        })
     }
 
     /// `pages=`, 1 when absent.
@@ -494,6 +624,24 @@ fn dec<T: core::str::FromStr>(v: Option<&str>, name: &'static str) -> Result<T, 
     v.parse().map_err(|_| ParseError::BadValue(name))
 }
 
+/// The head of a `list` line and its `frames=` value, or `None` for a line
+/// of another form; `list.rs` reads the frames.  The head's `phys` is 0
+/// and its `pages` the number of frames listed.
+pub(crate) fn parse_list_head(line: &str) -> Result<Option<(Translation, &str)>, ParseError> {
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let mut words = line.split_ascii_whitespace();
+    if words.next() != Some("list") {
+        return Ok(None);
+    }
+    let fields = Fields::collect(words)?;
+    let frames = fields.frames.ok_or(ParseError::MissingField("frames"))?;
+    if fields.phys.is_some() || fields.pages.is_some() || fields.step.is_some() {
+        return Err(ParseError::BadField);
+    }
+    let count = frames.split(',').count() as u64;
+    Ok(Some((fields.translation(0, count)?, frames)))
+}
+
 /// Parses one reply line, with or without its newline.
 pub fn parse_line(line: &str) -> Result<Reply, ParseError> {
     let line = line.strip_suffix('\n').unwrap_or(line);
@@ -502,24 +650,8 @@ pub fn parse_line(line: &str) -> Result<Reply, ParseError> {
     let fields = Fields::collect(words)?;
     match status {
         "ok" => {
-            let kind = fields.kind.ok_or(ParseError::MissingField("kind"))?;
-            let share = fields.share.ok_or(ParseError::MissingField("share"))?;
-            let map = fields.map.ok_or(ParseError::MissingField("map"))?;
-            return Ok(Reply::Ok(Translation {
-                phys: hex(fields.phys, "phys")?,
-                kind: Kind::from_name(kind.as_bytes()).ok_or(ParseError::BadValue("kind"))?,
-                gpa: hex(fields.gpa, "gpa")?,
-                hva: hex(fields.hva, "hva")?,
-                pid: dec(fields.pid, "pid")?,
-                size: dec(fields.size, "size")?,
-                order: dec(fields.order, "order")?,
-                node: dec(fields.node, "node")?,
-                slot: dec(fields.slot, "slot")?,
-                as_id: dec(fields.as_id, "as")?,
-                share: Share::from_name(share.as_bytes()).ok_or(ParseError::BadValue("share"))?,
-                map: MapLevel::from_name(map.as_bytes()).ok_or(ParseError::BadValue("map"))?,
-                pages: fields.pages()?,
-            }));
+            let t = fields.translation(hex(fields.phys, "phys")?, fields.pages()?)?;
+            return Ok(Reply::Ok(t));
         }
         "vm" => {
             return Ok(Reply::Vm {

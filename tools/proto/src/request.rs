@@ -15,7 +15,7 @@
 //! hpa     := 'hpa=' ( address | range )      who maps these host physical pages
 //! hex     := ('0x' | '0X') hexdigit+
 //! option  := pid | 'pid=' digit+ | 'mode=' ('fault' | 'nofault') | 'as=' ('0' | '1')
-//!          | 'format=' ('text' | 'bin')
+//!          | 'format=' ('text' | 'bin') | 'runs=' ('dense' | 'plain')
 //! pid     := digit+                          decimal, 1 ..= PID_MAX
 //! ```
 //!
@@ -26,7 +26,10 @@
 //! without `as=` memslots of address space 0 are used; without `format=`
 //! replies are text lines (`reply.rs`), with `format=bin` fixed-size
 //! records (`record.rs`): a line with a valid `format=bin` anywhere on it
-//! gets records even when another of its options is bad.  `all` stands for
+//! gets records even when another of its options is bad.  A map's runs are
+//! dense unless `runs=plain` asks otherwise: their frames may step down as
+//! well as up, and short runs are told as frame lists (`list.rs`);
+//! `runs=plain` gives one ascending run per reply, as before lists existed.  `all` stands for
 //! every memslot of the VM, `vms` lists the VMs, `slots` the VM's memslots;
 //! `hpa=` asks which guest pages, of every VM (or the line's pid's), are
 //! those host pages.
@@ -191,6 +194,8 @@ pub enum Token {
     As(u8),
     /// Binary records rather than text lines (an option).
     Bin(bool),
+    /// One ascending run per reply, no frame lists (an option).
+    Plain(bool),
     /// A token that is not valid, and why.
     Bad(Reason),
 }
@@ -202,6 +207,7 @@ enum OptionKey {
     Mode,
     As,
     Format,
+    Runs,
 }
 
 /// The options of one line.
@@ -215,6 +221,9 @@ pub struct Options {
     pub as_id: u8,
     /// Replies as binary records (`format=bin`) rather than text.
     pub bin: bool,
+    /// A map's runs as one ascending run per reply (`runs=plain`), not
+    /// stepping either way and packed into frame lists.
+    pub plain: bool,
 }
 
 fn is_sep(b: u8) -> bool {
@@ -353,6 +362,14 @@ fn parse_option(key: &[u8], value: &[u8]) -> (Result<Token, Reason>, Option<Opti
             },
             Some(OptionKey::Format),
         ),
+        b"runs" => (
+            match value {
+                b"dense" => Ok(Token::Plain(false)),
+                b"plain" => Ok(Token::Plain(true)),
+                _ => Err(Reason::InvalidValue),
+            },
+            Some(OptionKey::Runs),
+        ),
         _ => (Err(Reason::UnknownKey), None),
     }
 }
@@ -435,7 +452,7 @@ impl<'a> Line<'a> {
     /// repeated option spoils every request of its line.
     pub fn options(&self) -> Result<Options, Reason> {
         let mut opts = Options::default();
-        let mut seen = [false; 4];
+        let mut seen = [false; 5];
         let mut pos = 0;
         while let Some((_, tok)) = self.next_token(&mut pos) {
             let (token, key) = classify(tok);
@@ -453,6 +470,7 @@ impl<'a> Line<'a> {
                 Token::Fault(f) => opts.fault = f,
                 Token::As(a) => opts.as_id = a,
                 Token::Bin(b) => opts.bin = b,
+                Token::Plain(p) => opts.plain = p,
                 Token::Bad(r) => return Err(r),
                 _ => return Err(Reason::InvalidToken),
             }
@@ -522,7 +540,7 @@ impl Token {
     pub fn is_option(&self) -> bool {
         matches!(
             self,
-            Token::Pid(_) | Token::Fault(_) | Token::As(_) | Token::Bin(_)
+            Token::Pid(_) | Token::Fault(_) | Token::As(_) | Token::Bin(_) | Token::Plain(_)
         )
     }
 }

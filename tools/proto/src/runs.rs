@@ -9,8 +9,19 @@
 //! which costs by the byte where copies go a byte at a time (`rep movsb`
 //! under emulation), and a map of scattered base pages has one per page.
 
-use crate::facts::PAGE_SIZE;
-use crate::reply::{Reply, Share};
+use crate::facts::{frame_reply, SlotFacts, PAGE_SIZE};
+use crate::reply::{Reply, Share, Step, Translation};
+use crate::window::{Store, Window};
+
+/// How the run gathered so far is told, chosen for the whole map.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Merge {
+    /// Host frames may go up or down by one a page (`step=-1`).
+    #[default]
+    Either,
+    /// Only up, as before runs could step down (`runs=plain`).
+    Up,
+}
 
 /// What a reply is before one is built in it; never told.
 pub const BLANK: Reply = Reply::Vm {
@@ -26,6 +37,7 @@ pub struct Runs {
     runs: [Reply; 2],
     cur: usize,
     pending: bool,
+    merge: Merge,
 }
 
 impl Default for Runs {
@@ -35,12 +47,18 @@ impl Default for Runs {
 }
 
 impl Runs {
-    /// No run yet.
+    /// No run yet; runs step either way.
     pub const fn new() -> Runs {
+        Runs::merging(Merge::Either)
+    }
+
+    /// No run yet; runs merge as `merge` says.
+    pub const fn merging(merge: Merge) -> Runs {
         Runs {
             runs: [BLANK; 2],
             cur: 0,
             pending: false,
+            merge,
         }
     }
 
@@ -51,17 +69,39 @@ impl Runs {
 
     /// Adds the reply built in [`Runs::next_reply`] to the run, when it continues
     /// it, or tells the run (through `tell`) and starts a new one with it.
+    /// Pages join runs one at a time, as if every entry were a page: an
+    /// entry of ascending frames whose first page steps down from the run
+    /// gives that page to the run and starts the next run with the rest.
     /// When `tell` fails nothing has changed, and the same reply may be
     /// taken again.
     pub fn take<E>(&mut self, tell: impl FnOnce(&Reply) -> Result<(), E>) -> Result<(), E> {
         let [a, b] = &mut self.runs;
-        let (run, next) = if self.cur == 0 { (a, &*b) } else { (b, &*a) };
+        let (run, next) = if self.cur == 0 { (a, b) } else { (b, a) };
         if self.pending {
-            if continues(run, next) {
-                grow(run, next);
-                return Ok(());
+            if let Some(step) = continues(run, next) {
+                if step == Step::Up || self.merge == Merge::Either {
+                    grow(run, next, step);
+                    return Ok(());
+                }
             }
-            tell(run)?;
+            match (&mut *run, &mut *next) {
+                (Reply::Ok(r), Reply::Ok(n)) if self.merge == Merge::Either && n.pages > 1 => {
+                    let first = Reply::Ok(n.page(0));
+                    if continues(&Reply::Ok(*r), &first) == Some(Step::Down) {
+                        let before = *r;
+                        r.pages += 1;
+                        r.step = Step::Down;
+                        if let Err(e) = tell(run) {
+                            *run = Reply::Ok(before);
+                            return Err(e);
+                        }
+                        *n = n.page(1).with_pages(n.pages - 1);
+                    } else {
+                        tell(run)?;
+                    }
+                }
+                _ => tell(run)?,
+            }
         }
         self.cur ^= 1;
         self.pending = true;
@@ -83,6 +123,75 @@ impl Runs {
         self.pending.then(|| &self.runs[self.cur & 1])
     }
 
+    /// Takes a stretch of pages with the facts of `first` (a one-page
+    /// translation of the memslot `slot`, from `page_reply`) but each its
+    /// own frame: page `i` is guest frame `gfn + i` on host frame
+    /// `frames[i]`, as [`frame_reply`] builds it.  Runs merging either way,
+    /// told into `window` with [`Window::emit_run`]: the same bytes as
+    /// taking each page's reply with [`Runs::take`], with a short path for
+    /// the page whose frame goes on no run (scattered base pages: a walk
+    /// entry each), which adds the page before it to the open frame list
+    /// without building a reply.  Returns the pages taken, and the error
+    /// of the page that could not be (it may be taken again, from its
+    /// reply built again).
+    pub fn take_stretch<S: Store>(
+        &mut self,
+        window: &mut Window<S>,
+        bin: bool,
+        first: &Translation,
+        slot: &SlotFacts,
+        gfn: u64,
+        frames: impl Iterator<Item = u64>,
+    ) -> (u64, Result<(), S::Error>) {
+        let mut taken = 0;
+        // Whether the open list is known to have `first`'s facts: since the
+        // page before joined it by the short path, and nothing else told.
+        let mut known = false;
+        let mut failed = None;
+        for pfn in frames {
+            // Past the stretch's first page, a pending run of one page is
+            // the page before, with `first`'s facts.
+            let short = taken > 0 && self.pending && self.merge == Merge::Either;
+            if let (true, Reply::Ok(r)) = (short, &mut self.runs[self.cur & 1]) {
+                let last = r.phys >> crate::request::PAGE_SHIFT;
+                let goes_on = r.pages != 1
+                    || r.gpa != (gfn + taken - 1) << crate::request::PAGE_SHIFT
+                    || pfn == last.wrapping_add(1)
+                    || pfn == last.wrapping_sub(1);
+                if !goes_on
+                    && ((known && window.extends_open(r.gpa, bin)) || window.joins_open(r, bin))
+                {
+                    // The page before ends its run of one, which joins
+                    // the open list; this page starts the next run.
+                    if let Err(e) = window.push_frame(last, bin) {
+                        failed = Some(e);
+                        break;
+                    }
+                    known = true;
+                    r.phys = pfn << crate::request::PAGE_SHIFT;
+                    r.gpa = r.gpa.wrapping_add(PAGE_SIZE);
+                    r.hva = r.hva.wrapping_add(PAGE_SIZE);
+                    taken += 1;
+                    continue;
+                }
+            }
+            if known {
+                window.count_frames();
+                known = false;
+            }
+            frame_reply(self.next_reply(), first, slot, gfn + taken, pfn);
+            if let Err(e) = self.take(|r| window.emit_run(r, bin)) {
+                failed = Some(e);
+                break;
+            }
+            taken += 1;
+        }
+        if known {
+            window.count_frames();
+        }
+        (taken, failed.map_or(Ok(()), Err))
+    }
+
     /// Tells the run gathered, if any; after it nothing is pending.  When
     /// `tell` fails the run stays, to be told again.
     pub fn flush<E>(&mut self, tell: impl FnOnce(&Reply) -> Result<(), E>) -> Result<(), E> {
@@ -94,23 +203,35 @@ impl Runs {
     }
 }
 
-/// Whether `next` continues the run `run`: the same facts, and guest, host
-/// virtual and host physical addresses that go on where the run ends.
-/// Zero pages never merge: every one of them is the same host page, so a
-/// run of them would claim frames that are not theirs.
-pub fn continues(run: &Reply, next: &Reply) -> bool {
+/// Whether `next` continues the run `run`, and which way the frames of
+/// the two go: the same facts, and guest and host virtual addresses that
+/// go on where the run ends, host frames that go on up or down by one
+/// page.  A run of one page goes either way; a longer one only its own
+/// way.  Zero pages never merge: every one of them is the same host page,
+/// so a run of them would claim frames that are not theirs.  Error runs
+/// go `Up`.
+pub fn continues(run: &Reply, next: &Reply) -> Option<Step> {
     match (run, next) {
         (Reply::Ok(r), Reply::Ok(n)) => {
             let step = r.pages.wrapping_mul(PAGE_SIZE);
-            r.share != Share::Zero
+            let same = r.share != Share::Zero
                 && n.gpa == r.gpa.wrapping_add(step)
                 && n.hva == r.hva.wrapping_add(step)
-                && n.phys == r.phys.wrapping_add(step)
                 && (
                     n.kind, n.size, n.node, n.slot, n.as_id, n.share, n.map, n.pid,
                 ) == (
                     r.kind, r.size, r.node, r.slot, r.as_id, r.share, r.map, r.pid,
-                )
+                );
+            // Which way each goes, if it is long enough to go one way.
+            let way = |t: &crate::reply::Translation| (t.pages > 1).then_some(t.step);
+            let can = |s: Step| same && way(r).unwrap_or(s) == s && way(n).unwrap_or(s) == s;
+            if can(Step::Up) && n.phys == r.phys.wrapping_add(step) {
+                Some(Step::Up)
+            } else if can(Step::Down) && n.phys == r.phys.wrapping_sub(step) {
+                Some(Step::Down)
+            } else {
+                None
+            }
         }
         (
             Reply::AddrErr {
@@ -125,24 +246,26 @@ pub fn continues(run: &Reply, next: &Reply) -> bool {
                 pid: n_pid,
                 ..
             },
-        ) => {
-            reason == n_reason
-                && pid == n_pid
-                && *n_gpa == gpa.wrapping_add(pages.wrapping_mul(PAGE_SIZE))
-        }
-        _ => false,
+        ) => (reason == n_reason
+            && pid == n_pid
+            && *n_gpa == gpa.wrapping_add(pages.wrapping_mul(PAGE_SIZE)))
+        .then_some(Step::Up),
+        _ => None,
     }
 }
 
-/// Adds the pages of `next`, which continues `run`, to `run`.
-fn grow(run: &mut Reply, next: &Reply) {
+/// Adds the pages of `next`, which continues `run` going `step`, to `run`.
+fn grow(run: &mut Reply, next: &Reply, step: Step) {
     let n = match next {
         Reply::Ok(t) => t.pages,
         Reply::AddrErr { pages, .. } => *pages,
         _ => 1,
     };
     match run {
-        Reply::Ok(t) => t.pages += n,
+        Reply::Ok(t) => {
+            t.pages += n;
+            t.step = step;
+        }
         Reply::AddrErr { pages, .. } => *pages += n,
         _ => {}
     }

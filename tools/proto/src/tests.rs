@@ -2,7 +2,9 @@
 //! Unit tests of the grammar and the reply format.
 
 use crate::record::{RecordError, RECORD};
-use crate::reply::{parse_line, Kind, MapLevel, ParseError, Reply, Share, Translation, MAX_LINE};
+use crate::reply::{
+    parse_line, Kind, MapLevel, ParseError, Reply, Share, Step, Translation, MAX_LINE,
+};
 use crate::request::{line_at, lines, Options, Reason, Span, Token, GFN_LIMIT, PID_MAX};
 use std::string::ToString;
 use std::vec::Vec;
@@ -171,6 +173,7 @@ fn sample_replies() -> Vec<Reply> {
             share,
             map,
             pages: n,
+            step: Step::Up,
         }));
     }
     v.push(Reply::AddrErr {
@@ -221,6 +224,7 @@ fn translation() -> Translation {
         share: Share::None,
         map: MapLevel::Pte,
         pages: 1,
+        step: Step::Up,
     }
 }
 
@@ -342,6 +346,7 @@ fn line_options() {
             fault: true,
             as_id: 1,
             bin: false,
+            plain: false,
         })
     );
     assert_eq!(opts(b"format=bin all").map(|o| o.bin), Ok(true));
@@ -513,12 +518,31 @@ fn records_the_module_would_not_write_are_refused() {
     let mut bad = good;
     bad[43] = 0;
     assert_eq!(Reply::from_record(&bad), Err(RecordError::BadValue("kind")));
+    // A run of one page does not go down; no step is 2.
     let mut bad = good;
     bad[47] = 1;
+    assert_eq!(Reply::from_record(&bad), Err(RecordError::BadValue("step")));
+    let mut down = Reply::Ok(Translation {
+        pages: 2,
+        step: Step::Down,
+        ..translation()
+    })
+    .to_record();
+    assert!(Reply::from_record(&down).is_ok());
+    down[47] = 2;
     assert_eq!(
-        Reply::from_record(&bad),
-        Err(RecordError::BadValue("reserved"))
+        Reply::from_record(&down),
+        Err(RecordError::BadValue("step"))
     );
+    // Only translated runs have a step.
+    let mut bad = Reply::Vm {
+        pid: 1,
+        slots: 1,
+        memory: 4096,
+    }
+    .to_record();
+    bad[47] = 1;
+    assert_eq!(Reply::from_record(&bad), Err(RecordError::BadValue("step")));
     let mut bad = good;
     bad[38] = 200;
     assert!(Reply::from_record(&bad).is_err(), "an error run with facts");

@@ -16,8 +16,9 @@
 //! into another: where memory copies go a byte at a time (`rep movsb` under
 //! emulation), every byte a map moves counts.
 
-use crate::record::RECORD;
-use crate::reply::{Reply, MAX_LINE};
+use crate::list::{listed, OpenList, MAX_LIST};
+use crate::record::{write_list_head, LIST_COUNT, RECORD};
+use crate::reply::{encode_frame, encode_list_head, Reply, Translation, MAX_LINE};
 
 /// Growable, zero-filled byte storage: a `KVVec<u8>` in the module, a
 /// `Vec<u8>` in the host tests.
@@ -49,12 +50,25 @@ pub struct Window<S> {
     room: S,
     /// Bytes produced, from the start of `room`.
     len: usize,
+    /// The frame list last appended to, while the next run may join it
+    /// (when `open`).
+    list: OpenList,
+    open: bool,
 }
+
+/// Most bytes a run added to a list can take: its head, and up to 15
+/// frames of 13 hex digits and a separator (text), or 8 bytes (binary).
+const LIST_ROOM: usize = MAX_LINE + 15 * 15;
 
 impl<S: Store> Window<S> {
     /// An empty window in `room`.
     pub fn new(room: S) -> Window<S> {
-        Window { room, len: 0 }
+        Window {
+            room,
+            len: 0,
+            list: OpenList::default(),
+            open: false,
+        }
     }
 
     /// Bytes produced.
@@ -75,6 +89,7 @@ impl<S: Store> Window<S> {
     /// Drops every byte produced, keeping the storage.
     pub fn clear(&mut self) {
         self.len = 0;
+        self.open = false;
     }
 
     /// Room for `N` more bytes, after those produced.
@@ -88,9 +103,151 @@ impl<S: Store> Window<S> {
         Ok(room.try_into().unwrap_or_else(|_| unreachable!()))
     }
 
+    /// Appends a run of a map: in a frame list when [`listed`] says so
+    /// (joining the list before it when [`OpenList::joins`] allows), else as
+    /// [`Window::emit`] does.  When the storage cannot grow nothing is
+    /// appended.
+    pub fn emit_run(&mut self, reply: &Reply, bin: bool) -> Result<(), S::Error> {
+        match reply {
+            // `listed` runs have fewer than 16 pages: `LIST_ROOM` holds them.
+            Reply::Ok(t) if listed(t, bin) && t.pages < 16 => self.list_run(t, bin),
+            _ => self.emit(reply, bin),
+        }
+    }
+
+    /// Whether `emit_run` of the one-page run `t` would add its frame to
+    /// the open list.
+    pub fn joins_open(&self, t: &Translation, bin: bool) -> bool {
+        self.open && self.list.bin == bin && t.pages == 1 && listed(t, bin) && self.list.joins(t)
+    }
+
+    /// Whether the open list, known to have the facts of the pages that
+    /// follow, takes one more page at `gpa`: it is one of `bin`'s, ends
+    /// just before `gpa` and has room.
+    pub fn extends_open(&self, gpa: u64, bin: bool) -> bool {
+        self.open && self.list.bin == bin && self.list.gpa == gpa && self.list.pages < MAX_LIST
+    }
+
+    /// Adds frame `pfn` to the open list, as `emit_run` of a one-page run
+    /// that joins it does, but for a binary list's count, which
+    /// [`Window::count_frames`] writes once after many: the same bytes with
+    /// less work (a map of scattered base pages adds a frame a page).  Only
+    /// after [`Window::joins_open`] or [`Window::extends_open`].  When the
+    /// storage cannot grow nothing is appended.
+    pub fn push_frame(&mut self, pfn: u64, bin: bool) -> Result<(), S::Error> {
+        if bin {
+            *self.room::<8>()? = pfn.to_le_bytes();
+            self.len += 8;
+        } else {
+            // Over the newline: `,<hex>\n`.
+            self.len -= 1;
+            let room = match self.room::<15>() {
+                Ok(room) => room,
+                Err(e) => {
+                    self.len += 1;
+                    return Err(e);
+                }
+            };
+            room[0] = b',';
+            let n = 1 + encode_frame(pfn, &mut room[1..14]);
+            room[n] = b'\n';
+            self.len += n + 1;
+        }
+        self.list.add(1);
+        Ok(())
+    }
+
+    /// Writes the open binary list's count, after [`Window::push_frame`].
+    pub fn count_frames(&mut self) {
+        if self.open && self.list.bin {
+            let count = self.list.at + LIST_COUNT.start..self.list.at + LIST_COUNT.end;
+            let pages = self.list.pages;
+            if let Some(count) = self.room.bytes_mut().get_mut(count) {
+                count.copy_from_slice(&pages.to_le_bytes());
+            }
+        }
+    }
+
+    /// Adds the pages of `t` to the open list, or to a new one.  Nothing
+    /// the size of a reply is moved: see [`OpenList`].
+    fn list_run(&mut self, t: &Translation, bin: bool) -> Result<(), S::Error> {
+        let joining = self.open && self.list.bin == bin && self.list.joins(t);
+        // The newline that ends an open text list is written over.
+        let (at, end) = if joining {
+            (self.list.at, self.len - usize::from(!bin))
+        } else {
+            (self.len, self.len)
+        };
+        let listed = if joining { self.list.pages } else { 0 };
+        let len = self.len;
+        self.len = end;
+        let room = match self.room::<LIST_ROOM>() {
+            Ok(room) => room,
+            Err(e) => {
+                self.len = len;
+                return Err(e);
+            }
+        };
+        let mut n = 0;
+        if !joining {
+            n = if bin {
+                let (head, _) = room.split_at_mut(RECORD);
+                write_list_head(
+                    t,
+                    t.pages,
+                    head.try_into().unwrap_or_else(|_| unreachable!()),
+                );
+                RECORD
+            } else {
+                let (head, _) = room.split_at_mut(MAX_LINE);
+                encode_list_head(t, head.try_into().unwrap_or_else(|_| unreachable!()))
+            };
+        }
+        for i in 0..t.pages.min(15) {
+            let frame = t.phys_of(i) >> crate::request::PAGE_SHIFT;
+            if bin {
+                if let Some(b) = room.get_mut(n..n + 8) {
+                    b.copy_from_slice(&frame.to_le_bytes());
+                }
+                n += 8;
+            } else {
+                if listed + i > 0 {
+                    if let Some(b) = room.get_mut(n) {
+                        *b = b',';
+                    }
+                    n += 1;
+                }
+                n += room
+                    .get_mut(n..n + 13)
+                    .map_or(0, |b| encode_frame(frame, b));
+            }
+        }
+        if !bin {
+            if let Some(b) = room.get_mut(n) {
+                *b = b'\n';
+            }
+            n += 1;
+        }
+        self.len = end + n;
+        if !joining {
+            self.list.open(at, t, bin);
+            self.open = true;
+        }
+        self.list.add(t.pages);
+        if bin {
+            let count = at + LIST_COUNT.start..at + LIST_COUNT.end;
+            let pages = self.list.pages;
+            if let Some(count) = self.room.bytes_mut().get_mut(count) {
+                count.copy_from_slice(&pages.to_le_bytes());
+            }
+        }
+        Ok(())
+    }
+
     /// Appends `reply`, as a binary record when `bin`, else as a text line.
     /// When the storage cannot grow nothing is appended.
     pub fn emit(&mut self, reply: &Reply, bin: bool) -> Result<(), S::Error> {
+        self.open = false;
         let n = if bin {
             reply.write_record(self.room::<RECORD>()?);
             RECORD

@@ -10,8 +10,8 @@
 //! also checked to print as a line that parses back to itself, and to be
 //! built in place whatever the reply held before.
 
-use gfn_proto::facts::{no_page_reason, page_reply, PageFacts, SlotFacts, PAGE_SIZE};
-use gfn_proto::reply::{parse_line, Kind, MapLevel, Reply, Share, Translation};
+use gfn_proto::facts::{frame_reply, no_page_reason, page_reply, PageFacts, SlotFacts, PAGE_SIZE};
+use gfn_proto::reply::{parse_line, Kind, MapLevel, Reply, Share, Step, Translation};
 use gfn_proto::request::Reason;
 use gfn_proto::runs::BLANK;
 use proptest::prelude::*;
@@ -56,6 +56,7 @@ const STALE: Reply = Reply::Ok(Translation {
     share: Share::Ksm,
     map: MapLevel::Pud,
     pages: 1000,
+    step: Step::Down,
 });
 
 /// `page_reply` into a fresh reply, checked to be the same when built over
@@ -369,6 +370,31 @@ fn facts() -> impl Strategy<Value = PageFacts> {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A page with the facts of a page before it (its frame and place
+    /// aside) gets from `frame_reply` exactly the reply `page_reply` builds
+    /// for it, whatever reply was there before: the module builds a map's
+    /// scattered base pages so.
+    #[test]
+    fn frame_replies_are_page_replies(
+        page in facts(),
+        gfn_off in 0u64..0x4_0000,
+        later in 0u64..0x4_0000,
+        pfn in 0u64..(1 << 40),
+    ) {
+        let page = PageFacts { pages: 1, present: true, ..page };
+        let gfn = SLOT.base_gfn + gfn_off;
+        let Reply::Ok(first) = build(&page, &SLOT, gfn, 0, false) else {
+            return Err(TestCaseError::fail("not a translation"));
+        };
+        let at = SLOT.base_gfn + later;
+        let want = build(&PageFacts { pfn, ..page }, &SLOT, at, 0, false);
+        for stale in [STALE, BLANK, want] {
+            let mut got = stale;
+            frame_reply(&mut got, &first, &SLOT, at, pfn);
+            prop_assert_eq!(got, want);
+        }
+    }
 
     /// Whatever the facts, the reply is what the rules above say, and it
     /// prints as a line that parses back to itself.

@@ -11,7 +11,7 @@
 mod common;
 
 use gfn_proto::record::RECORD;
-use gfn_proto::reply::{parse_line, Kind, MapLevel, Reply, Share, Translation};
+use gfn_proto::reply::{parse_line, Kind, MapLevel, Reply, Share, Step, Translation};
 use gfn_proto::request::{lines, Reason, Span, Token, GFN_LIMIT, MAX_WRITE};
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -162,6 +162,7 @@ fn translation() -> impl Strategy<Value = Translation> {
                     share,
                     map,
                     pages,
+                    step: Step::Up,
                 }
             },
         )

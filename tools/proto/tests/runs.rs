@@ -7,7 +7,7 @@
 //! claims frames or facts that are not the pages', merging too little only
 //! costs lines.  The tests lay out random guest memory (one or two
 //! memslots, maybe a hole between them) whose facts make merges frequent:
-//! frames that mostly go on, sometimes jump, descend or repeat; base pages,
+//! frames that mostly go on up or down, sometimes jump, turn or repeat; base pages,
 //! THPs, hugetlb, pfnmap, dax, guest_memfd, KSM, the shared zero page, the
 //! huge zero folio mapped whole or by PTEs, and missing pages for every
 //! reason.  They cut the pages into walk entries as a kernel walk could
@@ -30,9 +30,9 @@ mod common;
 
 use common::Rng;
 use gfn_proto::facts::{page_reply, PageFacts, SlotFacts, PAGE_SIZE};
-use gfn_proto::reply::{MapLevel, Reply, Share, Translation};
+use gfn_proto::reply::{MapLevel, Reply, Share, Step as Way, Translation};
 use gfn_proto::request::{Reason, PID_MAX};
-use gfn_proto::runs::{continues, Runs, BLANK};
+use gfn_proto::runs::{continues, Merge, Runs, BLANK};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -133,6 +133,9 @@ fn pages(segs: &[Seg], leaves: &mut usize) -> Vec<Page> {
                             1 => pfn -= 1,
                             2 => (pfn, node) = (pfn + 1, node ^ 1),
                             3 => {}
+                            // Half the segments go down, as pages a guest
+                            // faults in in order mostly do.
+                            _ if s.pfn & 1 == 1 => pfn -= 1,
                             _ => pfn += 1,
                         }
                     }
@@ -449,7 +452,12 @@ fn reply_of(layout: &Layout, step: &Step) -> Reply {
 /// `fail` says when telling a run fails (no room in the reply window);
 /// the map then takes the same reply again, as after `ENOMEM`.  Checks
 /// that a failed tell changed nothing.  Returns what was told.
-fn map(layout: &Layout, steps: &[Step], mut fail: impl FnMut() -> bool) -> Vec<Reply> {
+fn map(
+    layout: &Layout,
+    steps: &[Step],
+    merge: Merge,
+    mut fail: impl FnMut() -> bool,
+) -> Vec<Reply> {
     let mut told = Vec::new();
     let mut tell = |r: &Reply, failing: bool| {
         assert_ne!(*r, BLANK, "told a reply never built");
@@ -460,7 +468,7 @@ fn map(layout: &Layout, steps: &[Step], mut fail: impl FnMut() -> bool) -> Vec<R
             Ok(())
         }
     };
-    let mut runs = Runs::new();
+    let mut runs = Runs::merging(merge);
     assert_eq!(runs.last(), None);
     for step in steps {
         let built = match *step {
@@ -554,11 +562,16 @@ fn expand(r: &Reply) -> Vec<Reply> {
         Reply::Ok(t) => (0..t.pages)
             .map(|k| {
                 let d = k * PAGE_SIZE;
+                let phys = match t.step {
+                    Way::Up => t.phys + d,
+                    Way::Down => t.phys - d,
+                };
                 Reply::Ok(Translation {
                     gpa: t.gpa + d,
                     hva: t.hva.wrapping_add(d),
-                    phys: t.phys + d,
+                    phys,
                     pages: 1,
+                    step: Way::Up,
                     ..t
                 })
             })
@@ -582,9 +595,11 @@ fn expand(r: &Reply) -> Vec<Reply> {
 
 /// The runs of `pages`, by the rule as the protocol states it, without
 /// `continues`: a page joins the run before it when its reply is the
-/// run's but for addresses, which go on where the run ends, except that
-/// zero pages only make up a run as one walk entry.
-fn oracle(pages: &[(Reply, usize)]) -> Vec<Reply> {
+/// run's but for addresses, which go on where the run ends (the host frame
+/// one up from the run's last, or with `merge` `Either` one down, in the
+/// run's own direction once it has two pages), except that zero pages
+/// only make up a run as one walk entry.
+fn oracle(pages: &[(Reply, usize)], merge: Merge) -> Vec<Reply> {
     let mut runs: Vec<(Reply, usize)> = Vec::new();
     for &(p, entry) in pages {
         if let Some((run, run_entry)) = runs.last_mut() {
@@ -598,13 +613,26 @@ fn oracle(pages: &[(Reply, usize)]) -> Vec<Reply> {
                         pages: 0,
                         ..t
                     };
+                    let strip = |t: Translation| Translation {
+                        step: Way::Up,
+                        ..strip(t)
+                    };
+                    let last = match r.step {
+                        Way::Up => r.phys + d - PAGE_SIZE,
+                        Way::Down => r.phys + PAGE_SIZE - d,
+                    };
+                    let up = t.phys == last + PAGE_SIZE && (r.pages == 1 || r.step == Way::Up);
+                    let down = merge == Merge::Either
+                        && t.phys.wrapping_add(PAGE_SIZE) == last
+                        && (r.pages == 1 || r.step == Way::Down);
                     let same = strip(*r) == strip(t)
                         && t.gpa == r.gpa + d
                         && t.hva == r.hva.wrapping_add(d)
-                        && t.phys == r.phys + d;
+                        && (up || down);
                     let zero = r.share == Share::Zero || t.share == Share::Zero;
                     if same && (!zero || *run_entry == entry) {
                         r.pages += 1;
+                        r.step = if up { Way::Up } else { Way::Down };
                         true
                     } else {
                         false
@@ -639,7 +667,12 @@ fn oracle(pages: &[(Reply, usize)]) -> Vec<Reply> {
 }
 
 /// Checks everything told by one walk of `layout` cut into `steps`.
-fn check(layout: &Layout, steps: &[Step], told: &[Reply]) -> Result<(), TestCaseError> {
+fn check(
+    layout: &Layout,
+    steps: &[Step],
+    merge: Merge,
+    told: &[Reply],
+) -> Result<(), TestCaseError> {
     let reference = reference(layout, steps);
     let pages: Vec<Reply> = reference.iter().map(|(r, _)| *r).collect();
     // (a) Expanded, the runs are the pages one at a time.
@@ -650,8 +683,13 @@ fn check(layout: &Layout, steps: &[Step], told: &[Reply]) -> Result<(), TestCase
     }
     // (b) Runs are maximal: no run continues the one before.
     for (i, w) in told.windows(2).enumerate() {
+        let goes_on = match continues(&w[0], &w[1]) {
+            Some(Way::Up) => true,
+            Some(Way::Down) => merge == Merge::Either,
+            None => false,
+        };
         prop_assert!(
-            !continues(&w[0], &w[1]),
+            !goes_on,
             "run {} continues run {}: {:?} then {:?}",
             i + 1,
             i,
@@ -684,7 +722,11 @@ fn check(layout: &Layout, steps: &[Step], told: &[Reply]) -> Result<(), TestCase
         }
     }
     // And the runs are those the rule, stated independently, makes.
-    prop_assert_eq!(told, &oracle(&reference)[..], "runs other than the rule's");
+    prop_assert_eq!(
+        told,
+        &oracle(&reference, merge)[..],
+        "runs other than the rule's"
+    );
     Ok(())
 }
 
@@ -706,16 +748,33 @@ proptest! {
     ) {
         let rng = Rng::new(seed);
         let random = walk(&layout, || rng.chance(percent));
-        let told = map(&layout, &random, || false);
-        check(&layout, &random, &told)?;
+        let told = map(&layout, &random, Merge::Either, || false);
+        check(&layout, &random, Merge::Either, &told)?;
         for (name, steps) in [
             ("fewest entries", walk(&layout, || false)),
             ("most entries", walk(&layout, || true)),
         ] {
-            let other = map(&layout, &steps, || false);
-            check(&layout, &steps, &other)?;
+            let other = map(&layout, &steps, Merge::Either, || false);
+            check(&layout, &steps, Merge::Either, &other)?;
             prop_assert_eq!(&other, &told, "{} told other runs", name);
         }
+    }
+
+    /// `runs=plain`: runs only go up, by the same rule otherwise, however
+    /// the entries are cut.
+    #[test]
+    fn plain_runs_only_go_up(
+        layout in layout(),
+        seed in any::<u64>(),
+        percent in 0u32..100,
+    ) {
+        let rng = Rng::new(seed);
+        let steps = walk(&layout, || rng.chance(percent));
+        let told = map(&layout, &steps, Merge::Up, || false);
+        check(&layout, &steps, Merge::Up, &told)?;
+        prop_assert!(told.iter().all(|r| !matches!(r, Reply::Ok(t) if t.step == Way::Down)));
+        let fewest = walk(&layout, || false);
+        prop_assert_eq!(&map(&layout, &fewest, Merge::Up, || false), &told);
     }
 
     /// Telling a run fails at random; the map takes the same reply again
@@ -730,15 +789,15 @@ proptest! {
     ) {
         let rng = Rng::new(seed);
         let steps = walk(&layout, || rng.chance(percent));
-        let clean = map(&layout, &steps, || false);
+        let clean = map(&layout, &steps, Merge::Either, || false);
         let mut failures = 0;
-        let told = map(&layout, &steps, || {
+        let told = map(&layout, &steps, Merge::Either, || {
             let f = rng.chance(fail_percent);
             failures += usize::from(f);
             f
         });
         prop_assert_eq!(&told, &clean, "told other runs after {} failures", failures);
-        check(&layout, &steps, &told)?;
+        check(&layout, &steps, Merge::Either, &told)?;
     }
 }
 

@@ -21,8 +21,8 @@
 
 mod common;
 
-use common::Rng;
-use gfn_proto::reply::{Kind, MapLevel, Reply, Share, Translation, MAX_LINE};
+use common::{Plain, Rng};
+use gfn_proto::reply::{Kind, MapLevel, Reply, Share, Step, Translation, MAX_LINE};
 use gfn_proto::request::{Reason, Span};
 use gfn_proto::window::{Misread, Paged, Produce, Sink, Store, Window};
 use proptest::prelude::*;
@@ -111,30 +111,6 @@ impl Store for Mem {
 
     fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.bytes
-    }
-}
-
-/// Storage that never fails.
-struct Plain(Vec<u8>);
-
-impl Store for Plain {
-    type Error = ();
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn grow_to(&mut self, len: usize) -> Result<(), ()> {
-        self.0.resize(len, 0);
-        Ok(())
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-
-    fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.0
     }
 }
 
@@ -421,6 +397,7 @@ fn translation() -> impl Strategy<Value = Translation> {
                     share,
                     map,
                     pages,
+                    step: Step::Up,
                 }
             },
         )

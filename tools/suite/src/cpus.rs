@@ -31,6 +31,37 @@ pub fn pin(cpu: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Touches `bytes` of fresh memory in address order, then frees it: its
+/// frames go back to this CPU's free lists last freed first, so pages
+/// faulted in next on this CPU (by a VMM started from a thread pinned to
+/// it, which inherits the CPU) mostly come in descending frame order, as
+/// base pages of guests faulting in order on a busy host do.
+pub fn recycle(bytes: usize) {
+    let mut v = vec![0u8; bytes];
+    for i in (0..bytes).step_by(4096) {
+        v[i] = 1;
+    }
+    std::hint::black_box(&v);
+}
+
+/// Lets the calling thread run on every CPU again, after [`pin`].
+pub fn unpin() -> Result<(), String> {
+    // SAFETY: as in `pin`, with every CPU set.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        for cpu in 0..online() {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            return Err(format!(
+                "sched_setaffinity: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The test bed's guest has at least two CPUs, so the race tests race.
 pub fn guest_has_two_cpus() -> Result<(), String> {
     let online = std::fs::read_to_string("/sys/devices/system/cpu/online")

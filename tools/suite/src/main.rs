@@ -19,6 +19,7 @@ mod plan;
 mod runner;
 mod selftest;
 mod t_dax;
+mod t_dense;
 mod t_facts;
 mod t_failslab;
 mod t_file;
@@ -100,6 +101,12 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         ),
         t("range_edges_and_holes", 0.2, t_map::range_edges_and_holes),
         t("records_match_text", 0.5, t_format::records_match_text),
+        t("runs_step_either_way", 1.0, t_dense::runs_step_either_way),
+        t(
+            "lists_cost_a_frame_a_page",
+            1.0,
+            t_dense::lists_cost_a_frame_a_page,
+        ),
         t(
             "nofault_probe_keeps_rss",
             0.2,

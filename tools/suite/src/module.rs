@@ -2,7 +2,8 @@
 //! Talks to /proc/gfn_to_pfn directly (raw open/write/read), so tests see
 //! exactly what the kernel returns, errno included.
 
-use gfn_proto::reply::{parse_line, Reply, Translation};
+use gfn_proto::list::{decode_item, parse_item};
+use gfn_proto::reply::{Reply, Translation};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 
@@ -30,9 +31,38 @@ pub fn ask_on(f: &mut File, request: &[u8]) -> io::Result<String> {
 pub fn ask(request: &str) -> Result<Vec<Reply>, String> {
     let mut f = open().map_err(|e| format!("open {PROC}: {e}"))?;
     let text = ask_on(&mut f, request.as_bytes()).map_err(|e| format!("{request:?}: {e}"))?;
-    text.lines()
-        .map(|l| parse_line(l).map_err(|e| format!("unparsable reply line {l:?}: {e:?}")))
-        .collect()
+    parse_replies(&text)
+}
+
+/// The replies of a text reply, line by line, a frame list's pages one
+/// reply each.
+pub fn parse_replies(text: &str) -> Result<Vec<Reply>, String> {
+    let mut replies = Vec::new();
+    for l in text.lines() {
+        parse_item(l)
+            .map_err(|e| format!("unparsable reply line {l:?}: {e:?}"))?
+            .for_each(|r| replies.push(r));
+    }
+    Ok(replies)
+}
+
+/// The replies of a binary reply, record by record, a frame list's pages
+/// one reply each.
+pub fn decode_replies(mut bytes: &[u8]) -> Result<Vec<Reply>, String> {
+    let mut replies = Vec::new();
+    while !bytes.is_empty() {
+        let (item, n) = decode_item(bytes)
+            .map_err(|e| {
+                format!(
+                    "undecodable record {:02x?}: {e:?}",
+                    &bytes[..bytes.len().min(48)]
+                )
+            })?
+            .ok_or_else(|| format!("reply ends inside an item ({} bytes left)", bytes.len()))?;
+        item.for_each(|r| replies.push(r));
+        bytes = &bytes[n..];
+    }
+    Ok(replies)
 }
 
 /// The single translation a one-address request must produce.

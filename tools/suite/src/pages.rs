@@ -17,6 +17,33 @@ pub enum Page {
     Err(Reason),
 }
 
+/// `replies` with every run a reply per page (a run of errors too), other
+/// replies as they are: what two forms of the same walk must agree on,
+/// whatever runs and lists each made.
+pub fn pages_of(replies: &[Reply]) -> Vec<Reply> {
+    let mut out = Vec::new();
+    for r in replies {
+        match *r {
+            Reply::Ok(t) if t.pages <= MAX_EXPAND => {
+                out.extend((0..t.pages).map(|i| Reply::Ok(t.page(i))))
+            }
+            Reply::AddrErr {
+                reason,
+                gpa,
+                pid,
+                pages,
+            } if pages <= MAX_EXPAND => out.extend((0..pages).map(|i| Reply::AddrErr {
+                reason,
+                gpa: gpa + i * 4096,
+                pid,
+                pages: 1,
+            })),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Largest run this expands; larger ones are holes no test walks.
 const MAX_EXPAND: u64 = 1 << 22;
 
@@ -32,15 +59,7 @@ pub fn per_page(replies: &[Reply]) -> Result<BTreeMap<u64, Page>, String> {
         match *r {
             Reply::Ok(t) if t.pages <= MAX_EXPAND => {
                 for i in 0..t.pages {
-                    let step = i * 4096;
-                    let page = Translation {
-                        phys: t.phys + step,
-                        gpa: t.gpa + step,
-                        hva: t.hva + step,
-                        pages: 1,
-                        ..t
-                    };
-                    insert((t.gpa >> 12) + i, Page::Ok(page))?;
+                    insert((t.gpa >> 12) + i, Page::Ok(t.page(i)))?;
                 }
             }
             Reply::AddrErr {

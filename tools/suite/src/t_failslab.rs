@@ -9,7 +9,7 @@
 use crate::check::ensure;
 use crate::module::{self, log_mark, log_since, set_log};
 use crate::vmm::Vmm;
-use gfn_proto::reply::{parse_line, Reply};
+use gfn_proto::reply::Reply;
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
 
@@ -90,9 +90,7 @@ fn ask_failing(f: &mut File, request: &str, n: &mut Failures) -> Result<String, 
 }
 
 fn parse(text: &str) -> Result<Vec<Reply>, String> {
-    text.lines()
-        .map(|l| parse_line(l).map_err(|e| format!("line {l:?}: {e:?}")))
-        .collect()
+    crate::module::parse_replies(text)
 }
 
 /// 4000 single addresses in four writes, and maps of scattered base pages

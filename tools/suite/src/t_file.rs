@@ -156,7 +156,8 @@ pub fn read_seek_poll() -> Result<(), String> {
 /// in by the first, plain, read, so both reads see the same memory.
 pub fn read_into_faulting_buffer() -> Result<(), String> {
     let vmm = crate::vmm::Vmm::start(&["--no-touch", "--slot", "anon:16M@0x40000000"])?;
-    let request = format!("0x40000000+4096 mode=fault pid={}", vmm.pid);
+    // Zero pages, a line each in plain runs: a reply of many reads.
+    let request = format!("0x40000000+4096 mode=fault runs=plain pid={}", vmm.pid);
     let e = |e: std::io::Error| e.to_string();
     let plain = ask_on(&mut module::open().map_err(e)?, request.as_bytes()).map_err(e)?;
     ensure(plain.len() > 3 * 65536, || {

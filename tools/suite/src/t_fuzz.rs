@@ -7,7 +7,6 @@
 use crate::check::ensure;
 use crate::module;
 use crate::vmm::Vmm;
-use gfn_proto::reply::parse_line;
 use gfn_proto::request::MAX_WRITE;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -116,9 +115,7 @@ fn op(rng: &mut Rng, f: &mut File, pid: u32) -> Result<(), String> {
             let mut text = String::new();
             f.read_to_string(&mut text)
                 .map_err(|e| format!("read: {e}"))?;
-            for line in text.lines() {
-                parse_line(line).map_err(|e| format!("reply line {line:?}: {e:?}"))?;
-            }
+            crate::module::parse_replies(&text)?;
         }
     }
     Ok(())

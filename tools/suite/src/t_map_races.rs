@@ -7,7 +7,6 @@ use crate::cpus;
 use crate::module;
 use crate::pages::{per_page, Page};
 use crate::vmm::Vmm;
-use gfn_proto::reply::parse_line;
 use gfn_proto::request::Reason;
 use std::io::{Read, Write};
 
@@ -43,11 +42,7 @@ pub fn memslot_churn_during_map(rounds: u64) -> Result<(), String> {
             text.extend_from_slice(&buf[..n]);
         }
         let text = String::from_utf8(text).map_err(|e| e.to_string())?;
-        let replies = text
-            .lines()
-            .map(parse_line)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{request}: {e:?} in {text:?}"))?;
+        let replies = crate::module::parse_replies(&text).map_err(|e| format!("{request}: {e}"))?;
         let map = per_page(&replies)?;
         for (gfn, page) in &map {
             let fine = match page {

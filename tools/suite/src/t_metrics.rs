@@ -370,14 +370,12 @@ pub fn gfn_test_progress() -> Result<(), String> {
     let last_line = |tty: &str| tty.rsplit("\r\x1b[K").next().unwrap_or("").to_string();
     let want = format!("mapping pid {pid}: {pages} pages walked, ");
     let (out, tty) = run_with_terminal(&map, Stderr::Terminal, Some("0"))?;
-    let told: u64 = out
-        .lines()
-        .map(|l| {
-            gfn_proto::reply::parse_line(l).map_or(0, |r| match r {
-                gfn_proto::reply::Reply::Ok(t) => t.pages,
-                gfn_proto::reply::Reply::AddrErr { pages, .. } => pages,
-                _ => 0,
-            })
+    let told: u64 = crate::module::parse_replies(&out)?
+        .iter()
+        .map(|r| match r {
+            gfn_proto::reply::Reply::Ok(t) => t.pages,
+            gfn_proto::reply::Reply::AddrErr { pages, .. } => *pages,
+            _ => 0,
         })
         .sum();
     let last = last_line(&tty);

@@ -11,7 +11,7 @@ use crate::pages::{check_slot, per_page, Page};
 use crate::t_facts::{ksmd_fast, KSM};
 use crate::t_format::ask_bin;
 use crate::vmm::Vmm;
-use gfn_proto::reply::{Reply, Share, Translation};
+use gfn_proto::reply::{Reply, Share};
 use gfn_proto::request::Reason;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
@@ -56,12 +56,7 @@ fn reverse(what: &str, extra: &str) -> Result<Option<BTreeSet<(u32, u64)>>, Stri
             return Err(format!("hpa={what}: unexpected {r}"));
         };
         for i in 0..t.pages {
-            let page = Translation {
-                phys: t.phys + i * 4096,
-                gpa: t.gpa + i * 4096,
-                hva: t.hva + i * 4096,
-                ..*t
-            };
+            let page = t.page(i);
             let pfn = oracle::pagemap_pfn(page.pid, page.hva)?;
             ensure(pfn == page.phys >> 12, || {
                 format!("hpa={what}: {page:?}, but pagemap has frame {pfn:#x} there")
@@ -253,10 +248,7 @@ pub fn reverse_lookup_is_bounded(limit: Duration) -> Result<(), String> {
         text.extend_from_slice(&buf[..n]);
     }
     let text = String::from_utf8(text).map_err(|e| e.to_string())?;
-    let replies: Vec<Reply> = text
-        .lines()
-        .map(|l| gfn_proto::reply::parse_line(l).map_err(|e| format!("{l:?}: {e:?}")))
-        .collect::<Result<_, _>>()?;
+    let replies = crate::module::parse_replies(&text)?;
     let told = per_page(&replies)?;
     // The oracle: pagemap of every page of the THP and code slots.
     let mut want = BTreeMap::new();

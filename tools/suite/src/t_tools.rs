@@ -128,11 +128,7 @@ pub fn gfn_test_subcommands() -> Result<(), String> {
     // The THP slot: the written huge page is present, the other is not.
     let (ok, text) = output("gfn_test", &["map", "--pid", &pid, "0x200000-0x600000"])?;
     ensure(ok, || format!("gfn_test map failed: {text}"))?;
-    let replies = text
-        .lines()
-        .map(parse_line)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{e:?} in {text:?}"))?;
+    let replies = crate::module::parse_replies(&text)?;
     let map = crate::pages::per_page(&replies)?;
     let c = crate::pages::check_slot(&vmm, &vmm.slots[0], &map)?;
     ensure(c.present == 512 && c.absent == 512, || format!("{c:?}"))?;

@@ -39,6 +39,18 @@ pub enum Backing {
     Dax,
 }
 
+impl Touch {
+    /// `MODE` of `--touch GPA=MODE`.
+    fn parse(s: &str) -> Result<Touch, String> {
+        match s {
+            "none" => Ok(Touch::None),
+            "order" => Ok(Touch::InOrder),
+            "scatter" => Ok(Touch::Scattered),
+            _ => Err(format!("unknown touch '{s}' (none|order|scatter)")),
+        }
+    }
+}
+
 impl Backing {
     fn parse(s: &str) -> Result<Backing, String> {
         Ok(match s {
@@ -112,6 +124,13 @@ pub struct SlotSpec {
     pub as_id: u16,
 }
 
+impl SlotSpec {
+    /// Whether guest address `gpa` lies in the slot.
+    pub fn holds(&self, gpa: u64) -> bool {
+        gpa >= self.gpa && gpa - self.gpa < self.size
+    }
+}
+
 /// What to do once the guest has run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum After {
@@ -129,6 +148,9 @@ pub struct Args {
     pub writes: Vec<(u64, u64)>,
     pub after: After,
     pub touch: Touch,
+    /// `--touch`: guest addresses whose slot is faulted in as given
+    /// rather than as `touch` says.
+    pub touch_at: Vec<(u64, Touch)>,
     /// Create, run and destroy the VM this many times (quietly), then exit.
     pub cycles: Option<u64>,
     /// NUMA node every slot's memory is bound to.
@@ -214,6 +236,11 @@ struct Cli {
     /// page's host frame then unrelated to its neighbours'), not in order.
     #[arg(long, overrides_with_all = ["no_touch", "scatter"])]
     scatter: bool,
+    /// Fault the memory of the slot holding GPA in as MODE, whatever
+    /// --no-touch and --scatter say for the others: none, order (in
+    /// address order) or scatter (in a random order).
+    #[arg(long = "touch", value_name = "GPA=MODE", value_parser = parse_touch)]
+    touch_at: Vec<(u64, Touch)>,
     /// Bind every slot's memory to NUMA node N.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(0..64))]
     node: Option<u32>,
@@ -257,6 +284,12 @@ fn parse_write(v: &str) -> Result<(u64, u64), String> {
     Ok((parse_num(gpa)?, parse_num(val)?))
 }
 
+/// `GPA=MODE` of `--touch`.
+fn parse_touch(v: &str) -> Result<(u64, Touch), String> {
+    let (gpa, mode) = v.split_once('=').ok_or(format!("bad touch '{v}'"))?;
+    Ok((parse_num(gpa)?, Touch::parse(mode)?))
+}
+
 /// First GPA used for slots placed without `@GPA`.
 const FIRST_GPA: u64 = 0x10_0000;
 
@@ -286,6 +319,16 @@ fn align_up(v: u64, a: u64) -> u64 {
 }
 
 impl Args {
+    /// How `slot`'s memory is faulted in: as the last `--touch` at an
+    /// address inside it says, else as `touch`.
+    pub fn touch_of(&self, slot: &SlotSpec) -> Touch {
+        self.touch_at
+            .iter()
+            .rev()
+            .find(|(gpa, _)| slot.holds(*gpa))
+            .map_or(self.touch, |(_, touch)| *touch)
+    }
+
     /// Parses `argv` (without the program's name).
     #[cfg(test)]
     pub fn parse(argv: &[String]) -> Result<Args, String> {
@@ -347,6 +390,13 @@ impl Args {
                 as_id: 0,
             });
         }
+        if let Some((gpa, _)) = cli
+            .touch_at
+            .iter()
+            .find(|(gpa, _)| !slots.iter().any(|s| s.holds(*gpa)))
+        {
+            return Err(format!("--touch {gpa:#x}: in no slot"));
+        }
         let after = match (cli.exit, cli.hold_secs) {
             (true, _) => After::Exit,
             (false, Some(s)) => After::HoldSecs(s),
@@ -362,6 +412,7 @@ impl Args {
             writes: cli.writes,
             after,
             touch,
+            touch_at: cli.touch_at,
             cycles: cli.cycles,
             node: cli.node,
             churn: cli.churn,
@@ -450,6 +501,23 @@ mod tests {
             (a.cpu, a.create_in_thread, a.main_exits),
             (Some(1), true, true)
         );
+    }
+
+    #[test]
+    fn touch_per_slot() {
+        let a = parse(
+            "--scatter --slot anon:4K@0x1000 --slot anon:8K@0x10000 --touch 0x11000=none \
+             --slot thp:2M@0x200000 --touch 0x200000=scatter --touch 0x3ff000=order",
+        )
+        .unwrap();
+        let touch: Vec<Touch> = a.slots.iter().map(|s| a.touch_of(s)).collect();
+        assert_eq!(touch, [Touch::Scattered, Touch::None, Touch::InOrder]);
+        assert_eq!(a.touch, Touch::Scattered);
+        let a = parse("--touch 0x100000=none").unwrap();
+        assert_eq!(a.touch_of(&a.slots[0]), Touch::None);
+        assert!(parse("--slot anon:4K@0x1000 --touch 0x2000=none").is_err());
+        assert!(parse("--touch 0x100000=sideways").is_err());
+        assert!(parse("--touch 0x100000").is_err());
     }
 
     #[test]

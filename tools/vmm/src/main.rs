@@ -62,7 +62,7 @@ fn run_vm(
     layout.push((CODE_GPA, CODE_SIZE, "code".into(), 0));
     for (id, (gpa, size, backing, as_id)) in layout.iter().enumerate() {
         let mut region = match args.slots.get(id) {
-            Some(s) => memory::allocate(s.backing, *size as usize, args.touch, args.node)?,
+            Some(s) => memory::allocate(s.backing, *size as usize, args.touch_of(s), args.node)?,
             None => memory::allocate(
                 args::Backing::Anon,
                 *size as usize,

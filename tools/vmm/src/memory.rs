@@ -141,11 +141,13 @@ pub fn allocate(
     if let Some(node) = node {
         bind(addr, size, node)?;
     }
-    let mut pages: Vec<usize> = (0..size / 4096).collect();
-    match touch {
-        Touch::None => pages.clear(),
-        Touch::InOrder => {}
-        Touch::Scattered => shuffle(&mut pages),
+    // No list of pages for untouched memory: it may be a terabyte.
+    let mut pages: Vec<usize> = match touch {
+        Touch::None => Vec::new(),
+        Touch::InOrder | Touch::Scattered => (0..size / 4096).collect(),
+    };
+    if touch == Touch::Scattered {
+        shuffle(&mut pages);
     }
     for page in pages {
         // SAFETY: the page is inside the writable mapping of `size` bytes.
