@@ -275,12 +275,12 @@ fn start_token(
     out.emit(&reply)
 }
 
-/// Whether the line's options and VM are there (looked up on first use).
 /// Whether the line asked for `runs=plain`.
 fn plain(st: &LineState) -> bool {
     st.opts.is_ok_and(|o| o.plain)
 }
 
+/// Whether the line's options and VM are there (looked up on first use).
 fn line_vm_of(st: &mut LineState) -> Result<core::result::Result<(), Reason>> {
     Ok(match st.opts {
         Ok(o) => line_vm(&mut st.vm, o.pid)?.map(|_| ()),

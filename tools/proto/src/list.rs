@@ -117,15 +117,6 @@ impl OpenList {
     }
 }
 
-/// Whether the pages of run `t` go on a list whose pages so far are those
-/// of `head` (`pages` of them, from `head.gpa`): see [`OpenList::joins`].
-pub fn joins(head: &Translation, t: &Translation) -> bool {
-    let mut l = OpenList::default();
-    l.open(0, head, false);
-    l.add(head.pages);
-    l.joins(t)
-}
-
 /// Where a list's frames are, as it was read.
 #[derive(Clone, Copy, Debug)]
 enum Frames<'a> {

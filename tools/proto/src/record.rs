@@ -22,11 +22,11 @@
 //!                     (65535: not known, as for pfnmap frames)
 //! 38     1    reason  0, or why the run or token failed (REASON_CODES)
 //! 39     1    tag     1 run (translated when reason is 0), 2 token error,
-//!                     3 vm, 4 slot
+//!                     3 vm, 4 slot, 5 frame list (below)
 //! 40     2    slot    translated run: memslot id; slot: its id
 //! 42     1    as      memslot address space (translated run, slot)
 //! 43     1    kind    translated run: 1 base, 2 thp, 3 hugetlb, 4 pfnmap,
-//!                     5 gmem
+//!                     5 gmem, 6 dax
 //! 44     1    order   translated run: order of the host folio
 //! 45     1    map     translated run: 1 pte, 2 pmd, 3 pud, 0 none
 //! 46     1    share   translated run: 0 none, 1 zero, 2 ksm
