@@ -172,16 +172,20 @@ impl Pages {
                 while let Some(entry) = walked.get(i) {
                     match &first {
                         Some((e, t)) if entry.same_page_facts(e) && !self.plain => {
-                            // The rest of the stretch, through its short path.
-                            let rest = walked.get(i..).unwrap_or(&[]);
-                            let n = rest.iter().take_while(|x| x.same_page_facts(e)).count();
-                            let frames = rest.iter().take(n).map(WalkEntry::pfn);
+                            // The rest of the stretch, read once: every page of
+                            // it is taken unless `told` says why not.
+                            let frames = walked
+                                .get(i..)
+                                .unwrap_or(&[])
+                                .iter()
+                                .take_while(|x| x.same_page_facts(e))
+                                .map(WalkEntry::pfn);
                             let (taken, told) =
                                 out.take_stretch(&mut self.runs, t, &slot, self.gfn, frames);
                             self.tally.mapped += taken;
                             self.gfn = self.gfn.saturating_add(taken).min(self.end);
                             told?;
-                            i += n;
+                            i += taken as usize;
                             continue;
                         }
                         Some((e, t)) if entry.same_page_facts(e) => {

@@ -206,16 +206,6 @@ impl Translation {
             ..*self
         }
     }
-
-    /// Whether host frame `pfn` is one of the run's, and which page it is.
-    pub fn page_of_frame(&self, pfn: u64) -> Option<u64> {
-        let first = self.phys >> PAGE_SHIFT;
-        let i = match self.step {
-            Step::Up => pfn.checked_sub(first)?,
-            Step::Down => first.checked_sub(pfn)?,
-        };
-        (i < self.pages).then_some(i)
-    }
 }
 
 /// One reply line.

@@ -58,7 +58,7 @@ pub struct Window<S> {
 
 /// Most bytes a run added to a list can take: its head, and up to 15
 /// frames of 13 hex digits and a separator (text), or 8 bytes (binary).
-const LIST_ROOM: usize = MAX_LINE + 15 * 15;
+pub const LIST_ROOM: usize = MAX_LINE + 15 * 15;
 
 impl<S: Store> Window<S> {
     /// An empty window in `room`.

@@ -9,6 +9,7 @@ use crate::vmm::Vmm;
 use gfn_client::pagemap;
 use gfn_proto::reply::{Kind, Reply, Share, MAX_LINE};
 use gfn_proto::request::{Reason, GFN_LIMIT};
+use gfn_proto::window::LIST_ROOM;
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -263,10 +264,6 @@ pub fn streamed_reply_is_bounded() -> Result<(), String> {
     }
     vmm.stop()
 }
-
-/// Most bytes a run added to a frame list reserves in the reply window
-/// (`tools/proto/src/window.rs`): a head and 15 frames of 15 bytes.
-const LIST_ROOM: usize = MAX_LINE + 15 * 15;
 
 /// Streams `all mode=fault runs=RUNS` of `vmm`'s slot, checking that no
 /// more than `bound` bytes are ever held ahead of the reader.
