@@ -45,6 +45,7 @@ impl Vms {
             pid: vm.pid.unwrap_or(0),
             slots: vm.slots,
             memory: vm.pages << PAGE_SHIFT,
+            kvm: vm.kvm,
         })?;
         self.next += 1;
         Ok(false)

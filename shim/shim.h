@@ -50,9 +50,14 @@ struct gfn_vm_facts {
 	u64 pages;		/* guest pages in its memslots */
 	u32 slots;		/* memslots, in every address space */
 	s32 pid;		/* its VMM in the caller's pid namespace, or 0 */
+	u64 leaves[3];		/* KVM's stage-2 leaf entries: 4K, 2M, 1G */
+	u64 nx_splits;		/* huge pages split by the NX mitigation */
+	u32 counted;		/* 1 when KVM counts the two above (x86) */
+	u32 pad;
 };
-static_assert(sizeof(struct gfn_vm_facts) == 32);
+static_assert(sizeof(struct gfn_vm_facts) == 72);
 static_assert(offsetof(struct gfn_vm_facts, pid) == 28);
+static_assert(offsetof(struct gfn_vm_facts, counted) == 64);
 
 long gfn_vm_list(struct gfn_vm_facts *out, u32 max);
 

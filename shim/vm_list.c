@@ -75,6 +75,31 @@ static void gfn_vm_size(struct kvm *kvm, struct gfn_vm_facts *out)
 }
 
 /*
+ * What KVM itself maps of @kvm: x86 counts its stage-2 leaf entries per
+ * level, and the huge pages the NX mitigation split, in kvm->stat (the
+ * counters behind debugfs's pages_4k, pages_2m, pages_1g, nx_lpage_splits),
+ * a public structure read without a lock as debugfs reads it.  Other
+ * architectures do not count them.
+ */
+static void gfn_vm_leaves(struct kvm *kvm, struct gfn_vm_facts *out)
+{
+#ifdef CONFIG_X86
+	int level;
+
+	static_assert(ARRAY_SIZE(kvm->stat.pages) == ARRAY_SIZE(out->leaves));
+	for (level = 0; level < ARRAY_SIZE(out->leaves); level++)
+		out->leaves[level] = atomic64_read(&kvm->stat.pages[level]);
+	out->nx_splits = READ_ONCE(kvm->stat.nx_lpage_splits);
+	out->counted = 1;
+#else
+	memset(out->leaves, 0, sizeof(out->leaves));
+	out->nx_splits = 0;
+	out->counted = 0;
+#endif
+	out->pad = 0;
+}
+
+/*
  * Facts about every VM on vm_list, newest first, in one pass under one
  * kvm_lock hold, so the listing is consistent: a VM alive throughout is in
  * it once.  A VM whose last reference is gone (being destroyed) is not
@@ -100,6 +125,7 @@ long gfn_vm_list(struct gfn_vm_facts *out, u32 max)
 			out[n].mm_id = (unsigned long)kvm->mm;
 			out[n].pid = gfn_vmm_pid(kvm);
 			gfn_vm_size(kvm, &out[n]);
+			gfn_vm_leaves(kvm, &out[n]);
 		}
 		n++;
 	}

@@ -114,6 +114,10 @@ def check_metrics(files):
         unbacked = {s.labels["reason"]: s.value for s in values("gfn_vm_unbacked_bytes")}
         want = {"not-present": vm["not_present_bytes"]}
         ensure(unbacked == want, f"pid {vm['pid']}: unbacked {unbacked}, want {want}")
+        # What KVM maps: its debugfs figures, read just before or just after.
+        kvm = {s.labels["level"]: s.value for s in values("gfn_vm_kvm_mapped_bytes")}
+        kvm["nx_splits"] = one("gfn_vm_kvm_nx_splits")
+        ensure(kvm in vm["kvm"], f"pid {vm['pid']}: KVM maps {kvm}, debugfs {vm['kvm']}")
         took = one("gfn_vm_map_duration_seconds")
         ensure(0 <= took <= expect["wall_seconds"],
                f"map duration {took} s; gfn_test metrics ran {expect['wall_seconds']} s")

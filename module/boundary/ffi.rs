@@ -71,9 +71,14 @@ pub(crate) struct VmFacts {
     pub(crate) pages: u64,
     pub(crate) slots: u32,
     pub(crate) pid: i32,
+    pub(crate) leaves: [u64; 3],
+    pub(crate) nx_splits: u64,
+    pub(crate) counted: u32,
+    pub(crate) pad: u32,
 }
-const _: () = assert!(size_of::<VmFacts>() == 32);
+const _: () = assert!(size_of::<VmFacts>() == 72);
 const _: () = assert!(offset_of!(VmFacts, pid) == 28);
+const _: () = assert!(offset_of!(VmFacts, counted) == 64);
 
 /// `struct gfn_task_facts`.
 #[repr(C)]

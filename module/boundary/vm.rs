@@ -7,6 +7,7 @@
 use super::ffi::{self, File, Kvm, Pid, SlotFacts as RawSlot, TaskFacts, VmFacts as RawVm};
 use super::memory::{Mm, WalkEntry};
 use crate::facts::SlotFacts;
+use crate::reply::KvmMaps;
 use core::ptr::NonNull;
 use kernel::alloc::Flags;
 use kernel::error::code::{EINTR, ENOENT};
@@ -27,10 +28,12 @@ pub(crate) struct VmFacts {
     pub(crate) slots: u32,
     /// Guest pages in them.
     pub(crate) pages: u64,
+    /// What KVM maps of them, where the architecture counts it.
+    pub(crate) kvm: Option<KvmMaps>,
 }
 
 /// Facts about the VMs on KVM's list that `keep` keeps, newest first, from
-/// one consistent pass (32 bytes per VM, allocated with `flags`).  `EINTR`
+/// one consistent pass (72 bytes per VM, allocated with `flags`).  `EINTR`
 /// when a fatal signal ends the wait for KVM's list.
 pub(crate) fn list(flags: Flags, keep: impl Fn(&VmFacts) -> bool) -> Result<KVVec<VmFacts>> {
     let mut room = 64;
@@ -52,6 +55,10 @@ pub(crate) fn list(flags: Flags, keep: impl Fn(&VmFacts) -> bool) -> Result<KVVe
                     pid: u32::try_from(vm.pid).ok().filter(|&p| p != 0),
                     slots: vm.slots,
                     pages: vm.pages,
+                    kvm: (vm.counted != 0).then_some(KvmMaps {
+                        leaves: vm.leaves,
+                        nx_splits: vm.nx_splits,
+                    }),
                 };
                 if keep(&vm) {
                     vms.push(vm, flags)?;

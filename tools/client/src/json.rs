@@ -15,6 +15,15 @@ use serde::Serialize;
 /// are as they were before runs could go down; a reader takes a missing
 /// `step` as 1.  (A frame list is never one object: its pages come one
 /// reply each, see `query`.)
+/// What KVM maps of a VM, in a `vm` object.
+#[derive(Debug, PartialEq, Serialize)]
+pub struct JsonKvm {
+    pub leaves_4k: u64,
+    pub leaves_2m: u64,
+    pub leaves_1g: u64,
+    pub nx_splits: u64,
+}
+
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum JsonReply {
@@ -60,6 +69,8 @@ pub enum JsonReply {
         pid: u32,
         slots: u32,
         memory: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        kvm: Option<JsonKvm>,
     },
     Slot {
         pid: u32,
@@ -129,7 +140,22 @@ impl From<&Reply> for JsonReply {
                 offset: Some(span.offset),
                 len: Some(span.len),
             },
-            Reply::Vm { pid, slots, memory } => JsonReply::Vm { pid, slots, memory },
+            Reply::Vm {
+                pid,
+                slots,
+                memory,
+                kvm,
+            } => JsonReply::Vm {
+                pid,
+                slots,
+                memory,
+                kvm: kvm.map(|k| JsonKvm {
+                    leaves_4k: k.leaves[0],
+                    leaves_2m: k.leaves[1],
+                    leaves_1g: k.leaves[2],
+                    nx_splits: k.nx_splits,
+                }),
+            },
             Reply::Slot {
                 pid,
                 as_id,
@@ -197,6 +223,11 @@ mod tests {
         assert_eq!(
             json("vm pid=60 slots=2 memory=4096"),
             serde_json::json!({"status": "vm", "pid": 60, "slots": 2, "memory": 4096})
+        );
+        assert_eq!(
+            json("vm pid=60 slots=2 memory=4096 kvm_4k=1 kvm_2m=2 kvm_1g=3 nx_splits=4"),
+            serde_json::json!({"status": "vm", "pid": 60, "slots": 2, "memory": 4096,
+                "kvm": {"leaves_4k": 1, "leaves_2m": 2, "leaves_1g": 3, "nx_splits": 4}})
         );
         assert_eq!(
             json("slot pid=60 as=1 id=3 gpa=0x1000 size=4096 hva=0x2000 flags=0x2"),

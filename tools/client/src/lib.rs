@@ -10,6 +10,7 @@
 //! [`Translation::page`]`(i)` (or its frame [`Translation::phys_of`]`(i)`),
 //! never `phys + i * 4096`.
 
+pub mod explain;
 pub mod json;
 pub mod metrics;
 pub mod names;
@@ -20,7 +21,7 @@ pub mod svg;
 pub mod units;
 pub mod watch;
 
-pub use gfn_proto::reply::{Kind, Reply, Step, Translation};
+pub use gfn_proto::reply::{Kind, KvmMaps, Reply, Step, Translation};
 pub use gfn_proto::request::{self, Reason, MAX_WRITE};
 pub use query::{
     binary_request, query, query_bin_each, query_each, requests, ClientError, PROC_PATH,

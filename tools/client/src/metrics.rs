@@ -8,6 +8,7 @@
 //! `gfn_vm_memslot_bytes`.
 
 use crate::stats::VmStats;
+use gfn_proto::reply::KvmMaps;
 use std::fmt::Write;
 
 /// Bytes in a guest page.
@@ -111,6 +112,28 @@ pub fn render(vms: &[VmMetrics<'_>]) -> String {
         },
     );
     metric(
+        "gfn_vm_kvm_mapped_bytes",
+        "Guest memory KVM itself maps (its stage-2 leaf entries), by level: 4k, 2m, 1g. Only where KVM counts them (x86).",
+        &|vm| {
+            vm.stats.kvm.as_ref().map_or(Vec::new(), |k| {
+                [k.leaves_4k, k.leaves_2m, k.leaves_1g]
+                    .into_iter()
+                    .zip(KvmMaps::LEVELS.iter().zip(KvmMaps::SIZES))
+                    .map(|(n, (level, size))| (format!(",level=\"{level}\""), (n * size).to_string()))
+                    .collect()
+            })
+        },
+    );
+    metric(
+        "gfn_vm_kvm_nx_splits",
+        "Huge pages KVM split for the NX-huge-page mitigation.",
+        &|vm| {
+            vm.stats.kvm.as_ref().map_or(Vec::new(), |k| {
+                vec![(String::new(), k.nx_splits.to_string())]
+            })
+        },
+    );
+    metric(
         "gfn_vm_map_duration_seconds",
         "How long mapping the VM's memory took.",
         &|vm| vec![(String::new(), (vm.stats.map_ms as f64 / 1000.0).to_string())],
@@ -129,6 +152,13 @@ mod tests {
     fn series_per_vm() {
         let mut s = crate::stats::tests::sample(1500);
         s.name = Some("web \"1\"\\a\nb".into());
+        s.kvm = Some(
+            KvmMaps {
+                leaves: [5, 2, 1],
+                nx_splits: 3,
+            }
+            .into(),
+        );
         let mut t = VmStats::new(8);
         t.finish(2);
         let text = render(&[
@@ -152,9 +182,15 @@ mod tests {
             format!("gfn_vm_unbacked_bytes{{{labels},reason=\"not-present\"}} 12288\n"),
             format!("gfn_vm_unbacked_bytes{{{labels},reason=\"no-vma\"}} 16384\n"),
             format!("gfn_vm_map_duration_seconds{{{labels}}} 1.5\n"),
+            format!("gfn_vm_kvm_mapped_bytes{{{labels},level=\"4k\"}} 20480\n"),
+            format!("gfn_vm_kvm_mapped_bytes{{{labels},level=\"2m\"}} 4194304\n"),
+            format!("gfn_vm_kvm_mapped_bytes{{{labels},level=\"1g\"}} 1073741824\n"),
+            format!("gfn_vm_kvm_nx_splits{{{labels}}} 3\n"),
         ] {
             assert!(text.contains(&want), "{want:?} not in\n{text}");
         }
-        assert_eq!(text.matches("# TYPE").count(), 6, "{text}");
+        assert_eq!(text.matches("# TYPE").count(), 8, "{text}");
+        // A VM whose counts KVM does not keep has none of these series.
+        assert!(!text.contains("gfn_vm_kvm_nx_splits{pid=\"8\"}"), "{text}");
     }
 }

@@ -4,7 +4,7 @@
 //! much of it huge pages back.  Built from the replies of one `all`, as
 //! they stream by, in bounded memory.
 
-use gfn_proto::reply::{Kind, Reply, Share};
+use gfn_proto::reply::{Kind, KvmMaps, Reply, Share};
 use gfn_proto::request::Reason;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -62,6 +62,55 @@ pub struct VmStats {
     pub hugetlb_percent: f64,
     /// How long the map took, in milliseconds.
     pub map_ms: u64,
+    /// What KVM itself maps of the VM's memory, from its `vms` line, where
+    /// the architecture counts it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kvm: Option<KvmStats>,
+}
+
+/// What KVM maps of a VM (its stage-2 leaves per level), with each level's
+/// share of the memory KVM maps: next to `by_map`, the host's levels, it
+/// tells whether huge host pages reach the guest.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct KvmStats {
+    /// Leaf entries mapping 4 KiB, 2 MiB and 1 GiB.
+    pub leaves_4k: u64,
+    pub leaves_2m: u64,
+    pub leaves_1g: u64,
+    /// Huge pages the NX-huge-page mitigation split.
+    pub nx_splits: u64,
+    /// Guest memory KVM maps, in bytes.
+    pub mapped: u64,
+    /// Percent of `mapped` at each level.
+    pub percent_4k: f64,
+    pub percent_2m: f64,
+    pub percent_1g: f64,
+}
+
+impl From<KvmMaps> for KvmStats {
+    fn from(k: KvmMaps) -> KvmStats {
+        let mapped = k.mapped();
+        let of = |level: usize| percent(k.leaves[level] * KvmMaps::SIZES[level], mapped);
+        KvmStats {
+            leaves_4k: k.leaves[0],
+            leaves_2m: k.leaves[1],
+            leaves_1g: k.leaves[2],
+            nx_splits: k.nx_splits,
+            mapped,
+            percent_4k: of(0),
+            percent_2m: of(1),
+            percent_1g: of(2),
+        }
+    }
+}
+
+/// `n` as a percentage of `of`, to a tenth (0 when `of` is).
+fn percent(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        (n as f64 * 1000.0 / of as f64).round() / 10.0
+    }
 }
 
 impl VmStats {
@@ -122,13 +171,7 @@ impl VmStats {
             *self.by_map.entry(c.map).or_default() += pages;
             *self.by_node.entry(c.node).or_default() += pages;
         }
-        let of = |n: u64| {
-            if self.present == 0 {
-                0.0
-            } else {
-                (n as f64 * 1000.0 / self.present as f64).round() / 10.0
-            }
-        };
+        let of = |n: u64| percent(n, self.present);
         let huge = |kind: Kind| -> u64 {
             self.by_kind
                 .iter()
@@ -220,7 +263,29 @@ impl fmt::Display for VmStats {
             f,
             "  huge      {}% THP, {}% hugetlb of present memory",
             self.thp_percent, self.hugetlb_percent
-        )
+        )?;
+        // The two sides of a huge guest page: the VMM's page tables and
+        // KVM's own, level by level.
+        let host: Vec<String> = ["pud", "pmd", "pte"]
+            .iter()
+            .map(|l| {
+                let n = self.by_map.get(l).copied().unwrap_or(0);
+                format!("{}% {l}", percent(n, self.present))
+            })
+            .collect();
+        write!(f, "\n  host maps {} of present memory", host.join(", "))?;
+        if let Some(k) = &self.kvm {
+            write!(
+                f,
+                "\n  KVM maps  {}% 1g, {}% 2m, {}% 4k of {} it maps; {} NX splits",
+                k.percent_1g,
+                k.percent_2m,
+                k.percent_4k,
+                crate::units::size(k.mapped),
+                k.nx_splits
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -263,6 +328,41 @@ pub(crate) mod tests {
             text.contains("thp order 9 2 MiB") && text.contains("99.8% THP"),
             "{text}"
         );
+        assert!(
+            text.ends_with("\n  host maps 0% pud, 99.8% pmd, 0.2% pte of present memory"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn shows_what_kvm_maps_next_to_the_host() {
+        let mut s = sample(5);
+        s.kvm = Some(
+            KvmMaps {
+                leaves: [512, 3, 0],
+                nx_splits: 2,
+            }
+            .into(),
+        );
+        let k = s.kvm.as_ref().unwrap();
+        assert_eq!(k.mapped, 8 << 20);
+        assert_eq!(
+            (k.percent_4k, k.percent_2m, k.percent_1g),
+            (25.0, 75.0, 0.0)
+        );
+        let text = s.to_string();
+        assert!(
+            text.ends_with("\n  KVM maps  0% 1g, 75% 2m, 25% 4k of 8 MiB it maps; 2 NX splits"),
+            "{text}"
+        );
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["kvm"]["leaves_2m"], 3);
+        assert_eq!(json["kvm"]["mapped"], 8 << 20);
+        // Nothing of KVM's where it is not counted.
+        assert!(serde_json::to_value(sample(5))
+            .unwrap()
+            .get("kvm")
+            .is_none());
     }
 
     #[test]

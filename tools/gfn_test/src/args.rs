@@ -26,6 +26,7 @@ const EXAMPLES: &str = "Examples:
   gfn_test hpa 0x1f400000+512 --pid 4242   ... in a host range, in one VM
   gfn_test stats                  per VM: memory by backing, level, node, sharing
   gfn_test metrics                the same as Prometheus text (node_exporter's textfile)
+  gfn_test explain --pid 4242     why the VM is not huge: per memslot, what keeps pages small
   gfn_test map --pid 4242 --svg vm.svg   draw the VM's memory: slots, backing, nodes
   gfn_test --domain web1 0x1234   the VM by its libvirt or QEMU name
   gfn_test watch --pid 4242 --interval 5   print what moves (frame, kind, node, sharing)
@@ -60,6 +61,10 @@ const STATS_EXAMPLES: &str = "Examples:
 const METRICS_EXAMPLES: &str = "Examples:
   gfn_test metrics                every VM's summary as Prometheus text
   gfn_test metrics --pid 4242     ... the VM of VMM process 4242 only";
+
+const EXPLAIN_EXAMPLES: &str = "Examples:
+  gfn_test explain                why each VM is not huge: per memslot, by 2m and 1g
+  gfn_test explain --domain web1 --json   one VM's, as one JSON object";
 
 const WATCH_EXAMPLES: &str = "Examples:
   gfn_test watch --pid 4242 --interval 5   print what moves (frame, kind, node, sharing)
@@ -201,6 +206,17 @@ pub enum Command {
     Metrics {
         #[command(flatten)]
         vm: Vm,
+    },
+    /// Why the VM is not huge: per memslot, how much KVM could map by
+    /// 2 MiB and 1 GiB pages and what keeps the rest from it, beside what
+    /// KVM maps.
+    #[command(after_help = EXPLAIN_EXAMPLES, mut_arg("pid", |a| a.help(EVERY_VM)))]
+    Explain {
+        #[command(flatten)]
+        vm: Vm,
+        /// Print one JSON object per VM.
+        #[arg(long)]
+        json: bool,
     },
     /// Map the VM over and over and print what moved: frame, kind, NUMA
     /// node, sharing.
@@ -606,7 +622,7 @@ mod tests {
     ];
 
     /// Each subcommand (with a word it needs) and the options it takes.
-    const OWN: [(&[&str], &[&str]); 7] = [
+    const OWN: [(&[&str], &[&str]); 8] = [
         (&["vms"], &["--json"]),
         (&["slots"], &["--pid", "--domain", "--json"]),
         (
@@ -616,6 +632,7 @@ mod tests {
         (&["hpa", "0x1000"], &["--pid", "--domain", "--json"]),
         (&["stats"], &["--pid", "--domain", "--json"]),
         (&["metrics"], &["--pid", "--domain"]),
+        (&["explain"], &["--pid", "--domain", "--json"]),
         (
             &["watch"],
             &[
@@ -633,7 +650,9 @@ mod tests {
     #[test]
     fn each_subcommand_has_its_own_help() {
         let top = help(&["--help"]);
-        for name in ["vms", "slots", "map", "hpa", "stats", "metrics", "watch"] {
+        for name in [
+            "vms", "slots", "map", "hpa", "stats", "metrics", "explain", "watch",
+        ] {
             assert!(top.contains(&format!("\n  {name} ")), "{name} not in {top}");
         }
         assert!(top.contains("gfn_test 0x1234 4242") && top.contains("Exit status:"));

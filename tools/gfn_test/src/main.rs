@@ -8,6 +8,7 @@
 //! `watch` tells what moves.
 
 mod args;
+mod explain;
 mod progress;
 
 use clap::Parser;
@@ -17,7 +18,7 @@ use gfn_client::names;
 use gfn_client::stats::VmStats;
 use gfn_client::svg::{self, Picture, SlotSpan};
 use gfn_client::watch::{diff, Map};
-use gfn_client::{query, query_bin_each, requests, Reason, Reply};
+use gfn_client::{query, query_bin_each, requests, KvmMaps, Reason, Reply};
 use progress::Progress;
 use std::io::Write;
 use std::io::{IsTerminal, Read};
@@ -104,15 +105,25 @@ fn run_sub(request: &str, json: bool, mut progress: Option<Progress>) -> Result<
     Ok(ok)
 }
 
-/// The VMs to summarize, each with its memslot count: `want`'s, or every
-/// VM the module lists (a VMM with several VMs: its first); none is an
-/// error unless `none_is_ok`.
-fn vm_list(want: Option<u32>, none_is_ok: bool) -> Result<Vec<(u32, u32)>, String> {
-    let mut vms: Vec<(u32, u32)> = Vec::new();
+/// A VM to summarize: its VMM, memslot count and what KVM maps of it.
+#[derive(Clone, Copy)]
+struct ListedVm {
+    pid: u32,
+    slots: u32,
+    kvm: Option<KvmMaps>,
+}
+
+/// The VMs to summarize: `want`'s, or every VM the module lists (a VMM
+/// with several VMs: its first); none is an error unless `none_is_ok`.
+fn vm_list(want: Option<u32>, none_is_ok: bool) -> Result<Vec<ListedVm>, String> {
+    let mut vms: Vec<ListedVm> = Vec::new();
     query_bin_each("vms", |r| {
-        if let Reply::Vm { pid, slots, .. } = r {
-            if want.is_none_or(|p| p == pid) && !vms.iter().any(|&(p, _)| p == pid) {
-                vms.push((pid, slots));
+        if let Reply::Vm {
+            pid, slots, kvm, ..
+        } = r
+        {
+            if want.is_none_or(|p| p == pid) && !vms.iter().any(|v| v.pid == pid) {
+                vms.push(ListedVm { pid, slots, kvm });
             }
         }
         Ok(())
@@ -154,8 +165,9 @@ fn map_stats(pid: u32, as_id: u8, mut also: impl FnMut(&Reply)) -> Result<(VmSta
 /// prints its summary, as text blocks or one JSON object per VM.
 fn run_stats(pid: Option<u32>, json: bool) -> Result<bool, String> {
     let mut ok = true;
-    for (i, (pid, _)) in vm_list(pid, false)?.into_iter().enumerate() {
-        let (stats, mapped) = map_stats(pid, 0, |_| {})?;
+    for (i, vm) in vm_list(pid, false)?.into_iter().enumerate() {
+        let (mut stats, mapped) = map_stats(vm.pid, 0, |_| {})?;
+        stats.kvm = vm.kvm.map(Into::into);
         ok &= mapped;
         if json {
             println!(
@@ -176,10 +188,11 @@ fn run_metrics(pid: Option<u32>) -> Result<bool, String> {
     // A host without VMs is `gfn_vms 0`, not an error: a timer then
     // still replaces the last file.  A VM gone while it was being mapped
     // is left out (its reason went to stderr).
-    for (pid, memslots) in vm_list(pid, pid.is_none())? {
-        let (stats, mapped) = map_stats(pid, 0, |_| {})?;
+    for vm in vm_list(pid, pid.is_none())? {
+        let (mut stats, mapped) = map_stats(vm.pid, 0, |_| {})?;
+        stats.kvm = vm.kvm.map(Into::into);
         if mapped {
-            all.push((stats, memslots));
+            all.push((stats, vm.slots));
         }
     }
     let vms: Vec<VmMetrics> = all
@@ -193,10 +206,28 @@ fn run_metrics(pid: Option<u32>) -> Result<bool, String> {
     Ok(true)
 }
 
+/// `explain`: why each VM (every VM, or `pid`'s) is not huge, as text
+/// blocks or one JSON object per VM.
+fn run_explain(pid: Option<u32>, json: bool) -> Result<bool, String> {
+    let host = explain::host();
+    for (i, vm) in vm_list(pid, false)?.into_iter().enumerate() {
+        let report = explain::explain(vm.pid, vm.kvm, &host)?;
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string(&report).map_err(|e| e.to_string())?
+            );
+        } else {
+            print!("{}{report}", if i > 0 { "\n" } else { "" });
+        }
+    }
+    Ok(true)
+}
+
 /// `map --svg FILE`: one VM's address space `as_id` drawn as SVG from its
 /// memslots and its whole map; prints where it went and what it shows.
 fn run_svg(file: &std::path::Path, pid: Option<u32>, as_id: u8) -> Result<bool, String> {
-    let (pid, _) = vm_list(pid, false)?[0];
+    let pid = vm_list(pid, false)?[0].pid;
     let mut spans = Vec::new();
     query_bin_each(&format!("slots pid={pid}"), |r| {
         if let Reply::Slot {
@@ -301,6 +332,7 @@ fn run_command(command: &args::Command) -> Result<bool, String> {
         C::Hpa(h) => run_sub(&h.request(h.vm.pid()?), h.json, None),
         C::Stats { vm, json } => run_stats(vm.pid()?, *json),
         C::Metrics { vm } => run_metrics(vm.pid()?),
+        C::Explain { vm, json } => run_explain(vm.pid()?, *json),
         C::Watch(w) => run_watch(&w.pages.request(w.vm.pid()?), w),
     }
 }

@@ -34,6 +34,21 @@
 //!                     when pages >= 2); else 0
 //! ```
 //!
+//! A vm record (tag 3) keeps what KVM maps (`kvm_4k=` and the rest of a
+//! text `vm` line) in fields a VM has no other use for:
+//!
+//! ```text
+//!  0     8    gpa     KVM's 4 KiB leaf entries
+//! 24     8    hva     KVM's 2 MiB leaf entries
+//! 36     2    node    1 when the architecture counts them (x86), else 0
+//!                     and so are the four counts
+//! 40     4    (slot..) KVM's 1 GiB leaf entries
+//! 44     4    (order..) huge pages split by the NX mitigation
+//! ```
+//!
+//! 32 bits are enough for the last two: a guest physical address has at
+//! most 52 bits, so a VM has fewer than 2^31 2 MiB pages.
+//!
 //! A frame list (tag 5, `list.rs`) is a record laid out as a translated
 //! run, with `pages` the number of frames listed (1 to `MAX_LIST`), and
 //! `frame` and `step` 0, followed by that many 8-byte little-endian host
@@ -45,7 +60,7 @@
 //! breaks this, or holds a tag, code or reason it does not know, so any
 //! record it accepts encodes back to the same bytes.
 
-use super::reply::{Kind, MapLevel, Reply, Share, Step, Translation};
+use super::reply::{Kind, KvmMaps, MapLevel, Reply, Share, Step, Translation};
 use super::request::{Reason, Span, PAGE_SHIFT};
 
 /// Size of one record in bytes.
@@ -239,6 +254,19 @@ pub(crate) fn read_list_head(r: &[u8; RECORD]) -> Result<Option<Translation>, Re
     f.translation().map(Some)
 }
 
+/// A count in 32 bits: the record's layout says why it always fits; if
+/// one did not, the record would say as much as it can hold.
+fn narrow(v: u64) -> u32 {
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// The little-endian `u32` at `at` in `r`.
+fn u32_at(r: &[u8; RECORD], at: usize) -> u32 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&r[at..at + 4]);
+    u32::from_le_bytes(b)
+}
+
 fn reason_of(code: u8) -> Result<Reason, RecordError> {
     Reason::from_code(code).ok_or(RecordError::BadValue("reason"))
 }
@@ -281,13 +309,24 @@ impl Reply {
                 tag: TAG_TOKEN,
                 ..Fields::default()
             },
-            Reply::Vm { pid, slots, memory } => Fields {
-                pages: memory >> PAGE_SHIFT,
-                frame: slots.into(),
+            Reply::Vm {
                 pid,
-                tag: TAG_VM,
-                ..Fields::default()
-            },
+                slots,
+                memory,
+                kvm,
+            } => {
+                let k = kvm.unwrap_or_default();
+                Fields {
+                    gpa: k.leaves[0],
+                    pages: memory >> PAGE_SHIFT,
+                    frame: slots.into(),
+                    hva: k.leaves[1],
+                    pid,
+                    node: kvm.is_some().into(),
+                    tag: TAG_VM,
+                    ..Fields::default()
+                }
+            }
             Reply::Slot {
                 pid,
                 as_id,
@@ -309,6 +348,10 @@ impl Reply {
             },
         };
         f.write(r);
+        if let Reply::Vm { kvm: Some(k), .. } = self {
+            r[40..44].copy_from_slice(&narrow(k.leaves[2]).to_le_bytes());
+            r[44..48].copy_from_slice(&narrow(k.nx_splits).to_le_bytes());
+        }
     }
 
     /// Decodes one record; rejects any record [`Reply::to_record`] would
@@ -342,18 +385,16 @@ impl Reply {
                 ("map", f.map.into()),
                 ("share", f.share.into()),
             ],
-            (TAG_VM, _) => &[
+            (TAG_VM, _) if f.node > 1 => &[("node", f.node.into())],
+            // Without KVM's counts, the fields that hold them are unused.
+            (TAG_VM, _) if f.node == 0 => &[
                 ("gpa", f.gpa),
                 ("hva", f.hva),
-                ("node", f.node.into()),
                 ("reason", f.reason.into()),
-                ("slot", f.slot.into()),
-                ("as", f.as_id.into()),
-                ("kind", f.kind.into()),
-                ("order", f.order.into()),
-                ("map", f.map.into()),
-                ("share", f.share.into()),
+                ("kvm_1g and nx_splits", u32_at(r, 40).into()),
+                ("kvm_1g and nx_splits", u32_at(r, 44).into()),
             ],
+            (TAG_VM, _) => &[("reason", f.reason.into())],
             (TAG_SLOT, _) => &[
                 ("node", f.node.into()),
                 ("reason", f.reason.into()),
@@ -367,7 +408,7 @@ impl Reply {
         if let Some((name, _)) = unused.iter().find(|(_, v)| *v != 0) {
             return Err(RecordError::BadValue(name));
         }
-        if f.step != 0 && (f.tag, f.reason) != (TAG_RUN, 0) {
+        if f.step != 0 && (f.tag, f.reason) != (TAG_RUN, 0) && f.tag != TAG_VM {
             return Err(RecordError::BadValue("step"));
         }
         Ok(match f.tag {
@@ -392,6 +433,10 @@ impl Reply {
                     .pages
                     .checked_mul(1 << PAGE_SHIFT)
                     .ok_or(RecordError::BadValue("pages"))?,
+                kvm: (f.node == 1).then(|| KvmMaps {
+                    leaves: [f.gpa, f.hva, u32_at(r, 40).into()],
+                    nx_splits: u32_at(r, 44).into(),
+                }),
             },
             _ => Reply::Slot {
                 pid: f.pid,

@@ -208,6 +208,37 @@ impl Translation {
     }
 }
 
+/// What KVM itself maps of a VM's memory: its stage-2 leaf entries (x86:
+/// the TDP MMU's, or the shadow MMU's) per level, and the huge pages the
+/// NX-huge-page mitigation has split, as KVM counts them (`kvm->stat`, the
+/// same counters as its debugfs files `pages_4k`, `pages_2m`, `pages_1g`
+/// and `nx_lpage_splits`).  A guest gets huge pages only where its memory
+/// is mapped huge here as well as on the host.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvmMaps {
+    /// Leaf entries mapping 4 KiB, 2 MiB and 1 GiB, in that order.
+    pub leaves: [u64; 3],
+    /// Huge pages split by the NX-huge-page mitigation.
+    pub nx_splits: u64,
+}
+
+impl KvmMaps {
+    /// The levels' names, as in text replies (`kvm_4k=`) and metrics.
+    pub const LEVELS: [&'static str; 3] = ["4k", "2m", "1g"];
+    /// The levels' sizes in bytes.
+    pub const SIZES: [u64; 3] = [1 << 12, 1 << 21, 1 << 30];
+
+    /// Guest memory KVM maps, in bytes, over every level.
+    pub fn mapped(&self) -> u64 {
+        self.leaves
+            .iter()
+            .zip(Self::SIZES)
+            .fold(0u64, |a, (n, size)| {
+                a.saturating_add(n.saturating_mul(size))
+            })
+    }
+}
+
 /// One reply line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reply {
@@ -239,6 +270,8 @@ pub enum Reply {
         slots: u32,
         /// Guest memory in those memslots, in bytes.
         memory: u64,
+        /// What KVM itself maps, where the architecture counts it (x86).
+        kvm: Option<KvmMaps>,
     },
     /// A memslot, in answer to `slots`.
     Slot {
@@ -424,10 +457,21 @@ impl Reply {
                 e.kdec(b" offset=", span.offset as u64);
                 e.kdec(b" len=", span.len as u64);
             }
-            Reply::Vm { pid, slots, memory } => {
+            Reply::Vm {
+                pid,
+                slots,
+                memory,
+                kvm,
+            } => {
                 e.kdec(b"vm pid=", (*pid).into());
                 e.kdec(b" slots=", (*slots).into());
                 e.kdec(b" memory=", *memory);
+                if let Some(k) = kvm {
+                    e.kdec(b" kvm_4k=", k.leaves[0]);
+                    e.kdec(b" kvm_2m=", k.leaves[1]);
+                    e.kdec(b" kvm_1g=", k.leaves[2]);
+                    e.kdec(b" nx_splits=", k.nx_splits);
+                }
             }
             Reply::Slot {
                 pid,
@@ -522,6 +566,10 @@ struct Fields<'a> {
     memory: Option<&'a str>,
     id: Option<&'a str>,
     flags: Option<&'a str>,
+    kvm_4k: Option<&'a str>,
+    kvm_2m: Option<&'a str>,
+    kvm_1g: Option<&'a str>,
+    nx_splits: Option<&'a str>,
 }
 
 impl<'a> Fields<'a> {
@@ -551,11 +599,31 @@ impl<'a> Fields<'a> {
                 "memory" => &mut f.memory,
                 "id" => &mut f.id,
                 "flags" => &mut f.flags,
+                "kvm_4k" => &mut f.kvm_4k,
+                "kvm_2m" => &mut f.kvm_2m,
+                "kvm_1g" => &mut f.kvm_1g,
+                "nx_splits" => &mut f.nx_splits,
                 _ => continue,
             };
             *slot = Some(value);
         }
         Ok(f)
+    }
+
+    /// What a `vm` line says KVM maps: all four fields or none.
+    fn kvm_maps(&self) -> Result<Option<KvmMaps>, ParseError> {
+        let given = [self.kvm_4k, self.kvm_2m, self.kvm_1g, self.nx_splits];
+        if given.iter().all(Option::is_none) {
+            return Ok(None);
+        }
+        Ok(Some(KvmMaps {
+            leaves: [
+                dec(self.kvm_4k, "kvm_4k")?,
+                dec(self.kvm_2m, "kvm_2m")?,
+                dec(self.kvm_1g, "kvm_1g")?,
+            ],
+            nx_splits: dec(self.nx_splits, "nx_splits")?,
+        }))
     }
 
     /// The translation an `ok` or `list` line tells, with `phys` and
@@ -648,6 +716,7 @@ pub fn parse_line(line: &str) -> Result<Reply, ParseError> {
                 pid: dec(fields.pid, "pid")?,
                 slots: dec(fields.slots, "slots")?,
                 memory: dec(fields.memory, "memory")?,
+                kvm: fields.kvm_maps()?,
             })
         }
         "slot" => {

@@ -28,6 +28,7 @@ pub const BLANK: Reply = Reply::Vm {
     pid: 0,
     slots: 0,
     memory: 0,
+    kvm: None,
 };
 
 /// The run being gathered, and where the next reply is built.

@@ -3,7 +3,7 @@
 
 use crate::record::{RecordError, RECORD};
 use crate::reply::{
-    parse_line, Kind, MapLevel, ParseError, Reply, Share, Step, Translation, MAX_LINE,
+    parse_line, Kind, KvmMaps, MapLevel, ParseError, Reply, Share, Step, Translation, MAX_LINE,
 };
 use crate::request::{line_at, lines, Options, Reason, Span, Token, GFN_LIMIT, PID_MAX};
 use std::string::ToString;
@@ -196,6 +196,16 @@ fn sample_replies() -> Vec<Reply> {
         pid: u32::MAX,
         slots: u32::MAX,
         memory: u64::MAX,
+        kvm: None,
+    });
+    v.push(Reply::Vm {
+        pid: u32::MAX,
+        slots: u32::MAX,
+        memory: u64::MAX,
+        kvm: Some(KvmMaps {
+            leaves: [u64::MAX, u64::MAX, u32::MAX.into()],
+            nx_splits: u32::MAX.into(),
+        }),
     });
     v.push(Reply::Slot {
         pid: u32::MAX,
@@ -264,8 +274,22 @@ fn replies_format_as_documented() {
         pid: 60,
         slots: 2,
         memory: 1 << 30,
+        kvm: None,
     };
     assert_eq!(vm.to_string(), "vm pid=60 slots=2 memory=1073741824");
+    let vm = Reply::Vm {
+        pid: 60,
+        slots: 2,
+        memory: 1 << 30,
+        kvm: Some(KvmMaps {
+            leaves: [7, 500, 0],
+            nx_splits: 3,
+        }),
+    };
+    assert_eq!(
+        vm.to_string(),
+        "vm pid=60 slots=2 memory=1073741824 kvm_4k=7 kvm_2m=500 kvm_1g=0 nx_splits=3"
+    );
     let slot = Reply::Slot {
         pid: 60,
         as_id: 0,
@@ -535,10 +559,14 @@ fn records_the_module_would_not_write_are_refused() {
         Err(RecordError::BadValue("step"))
     );
     // Only translated runs have a step.
-    let mut bad = Reply::Vm {
+    let mut bad = Reply::Slot {
         pid: 1,
-        slots: 1,
-        memory: 4096,
+        as_id: 0,
+        id: 1,
+        gpa: 0,
+        size: 4096,
+        hva: 0x1000,
+        flags: 0,
     }
     .to_record();
     bad[47] = 1;
@@ -596,4 +624,57 @@ fn hpa_asks_for_host_pages() {
     let line = lines(b"hpa=0x1000 hpa=0x2000 pid=3").next().unwrap();
     assert_eq!(line.options().map(|o| o.pid), Ok(Some(3)));
     assert_eq!(Reason::NotGuestMemory.code(), 18);
+}
+
+#[test]
+fn vm_replies_carry_what_kvm_maps() {
+    let kvm = KvmMaps {
+        leaves: [0x0102, 0x0304, 0x0506],
+        nx_splits: 0x0708,
+    };
+    let vm = Reply::Vm {
+        pid: 9,
+        slots: 2,
+        memory: 8 << 20,
+        kvm: Some(kvm),
+    };
+    // Each count where the layout says, and the flag that they are there.
+    let r = vm.to_record();
+    assert_eq!(r[0..8], 0x0102u64.to_le_bytes());
+    assert_eq!(r[24..32], 0x0304u64.to_le_bytes());
+    assert_eq!(r[36..38], [1, 0]);
+    assert_eq!(r[40..44], 0x0506u32.to_le_bytes());
+    assert_eq!(r[44..48], 0x0708u32.to_le_bytes());
+    assert_eq!(Reply::from_record(&r), Ok(vm));
+    // Text: all four counts, or none.
+    let line = vm.to_string();
+    assert_eq!(parse_line(&line), Ok(vm));
+    let partial = line.replace(" nx_splits=1800", "");
+    assert_eq!(
+        parse_line(&partial),
+        Err(ParseError::MissingField("nx_splits"))
+    );
+    let none = Reply::Vm {
+        pid: 9,
+        slots: 2,
+        memory: 8 << 20,
+        kvm: None,
+    };
+    assert_eq!(parse_line(&none.to_string()), Ok(none));
+    // Without the flag, the fields that would hold counts are zero.
+    let r = none.to_record();
+    assert_eq!(r[36..38], [0, 0]);
+    for at in [0, 24, 40, 44] {
+        let mut bad = r;
+        bad[at] = 1;
+        assert!(Reply::from_record(&bad).is_err(), "byte {at}");
+    }
+    let mut bad = r;
+    bad[36] = 2;
+    assert_eq!(Reply::from_record(&bad), Err(RecordError::BadValue("node")));
+    // What KVM maps, in bytes.
+    assert_eq!(
+        kvm.mapped(),
+        0x0102 * 4096 + 0x0304 * (2 << 20) + 0x0506 * (1 << 30)
+    );
 }

@@ -11,7 +11,7 @@
 mod common;
 
 use gfn_proto::record::RECORD;
-use gfn_proto::reply::{parse_line, Kind, MapLevel, Reply, Share, Step, Translation};
+use gfn_proto::reply::{parse_line, Kind, KvmMaps, MapLevel, Reply, Share, Step, Translation};
 use gfn_proto::request::{lines, Reason, Span, Token, GFN_LIMIT, MAX_WRITE};
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -190,11 +190,19 @@ fn reply() -> impl Strategy<Value = Reply> {
                 span: Span { offset, len },
             }
         }),
-        (any::<u32>(), any::<u32>(), any::<u64>()).prop_map(|(pid, slots, memory)| Reply::Vm {
-            pid,
-            slots,
-            memory
-        }),
+        (
+            (any::<u32>(), any::<u32>(), any::<u64>()),
+            proptest::option::of((any::<u64>(), any::<u64>(), any::<u32>(), any::<u32>()))
+        )
+            .prop_map(|((pid, slots, memory), kvm)| Reply::Vm {
+                pid,
+                slots,
+                memory,
+                kvm: kvm.map(|(k4, k2, k1, nx)| KvmMaps {
+                    leaves: [k4, k2, k1.into()],
+                    nx_splits: nx.into(),
+                }),
+            }),
         (
             (any::<u32>(), any::<u8>(), any::<u16>()),
             (any::<u64>(), any::<u64>(), any::<u64>(), any::<u32>())
@@ -239,10 +247,16 @@ fn recordable(r: Reply) -> Reply {
             pid: None,
             pages,
         },
-        Reply::Vm { pid, slots, memory } => Reply::Vm {
+        Reply::Vm {
+            pid,
+            slots,
+            memory,
+            kvm,
+        } => Reply::Vm {
             pid,
             slots,
             memory: page(memory),
+            kvm,
         },
         Reply::Slot {
             pid,

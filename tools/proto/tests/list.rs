@@ -209,6 +209,7 @@ fn build(odds: &Odds, start: u64, draws: &[Draw]) -> Vec<Reply> {
                     pid: facts.pid,
                     slots: 3,
                     memory: (1 << 30) + v * PAGE,
+                    kvm: None,
                 },
                 _ => Reply::Slot {
                     pid: facts.pid,

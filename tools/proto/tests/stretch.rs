@@ -108,6 +108,7 @@ fn first_of(c: &Case) -> (Translation, u64) {
         pid: 0,
         slots: 0,
         memory: 0,
+        kvm: None,
     };
     page_reply(&mut r, &c.first, &SLOT, gfn, 0, 7, false);
     let Reply::Ok(t) = r else {

@@ -422,7 +422,12 @@ fn reply() -> impl Strategy<Value = Reply> {
             }
         }),
         1 => (any::<u32>(), any::<u32>(), any::<u64>()).prop_map(|(pid, slots, memory)| {
-            Reply::Vm { pid, slots, memory }
+            Reply::Vm {
+                pid,
+                slots,
+                memory,
+                kvm: None,
+            }
         }),
         1 => (
             (any::<u32>(), any::<u8>(), any::<u16>()),
@@ -587,6 +592,7 @@ fn negative_positions_fail() {
             pid: 1,
             slots: 2,
             memory: 4096,
+            kvm: None,
         },
         false,
     )];
@@ -653,6 +659,7 @@ fn a_buffer_gets_what_fits_before_its_fault() {
                     pid: i,
                     slots: 1,
                     memory: 0,
+                    kvm: None,
                 },
                 true,
             )

@@ -27,6 +27,7 @@ mod t_format;
 mod t_fuzz;
 mod t_gmem;
 mod t_held;
+mod t_huge;
 mod t_input;
 mod t_lifecycle;
 mod t_log;
@@ -190,6 +191,17 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         t("gfn_test_metrics", 3.0, t_metrics::gfn_test_metrics),
         t("gfn_test_svg", 3.0, t_metrics::gfn_test_svg),
         t("gfn_test_progress", 0.5, t_metrics::gfn_test_progress),
+        t(
+            "kvm_counts_are_debugfs",
+            2.0,
+            t_huge::kvm_counts_are_debugfs,
+        ),
+        t(
+            "slot_moved_4k_loses_huge_kvm_maps",
+            2.0,
+            t_huge::slot_moved_4k_loses_huge_kvm_maps,
+        ),
+        t("explain_says_why", 3.0, t_huge::explain_says_why),
         t("writer_then_reader", 0.2, t_tools::writer_then_reader),
         t("qemu_default_memory", 5.0, t_qemu::qemu_default_memory),
         t("qemu_thp_memory", 8.0, t_qemu::qemu_thp_memory),

@@ -373,3 +373,41 @@ pub fn page_out(pid: u32, addr: u64, len: u64) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Where debugfs is mounted in the test guest.
+const DEBUGFS: &str = "/sys/kernel/debug";
+
+/// KVM's own counts for the VM whose creating thread is `tid` (the VMM's
+/// pid, unless it created its VM in another thread), from its debugfs
+/// directory `/sys/kernel/debug/kvm/<tid>-<fd>/`: stage-2 leaves per
+/// level and NX splits.  Mounts debugfs if it is not mounted.
+pub fn kvm_debugfs(tid: u32) -> Result<gfn_proto::reply::KvmMaps, String> {
+    let root = format!("{DEBUGFS}/kvm");
+    if !std::path::Path::new(&root).exists() {
+        let _ = std::process::Command::new("mount")
+            .args(["-t", "debugfs", "none", DEBUGFS])
+            .status();
+    }
+    let prefix = format!("{tid}-");
+    let dirs: Vec<std::path::PathBuf> = std::fs::read_dir(&root)
+        .map_err(|e| format!("{root}: {e} (is CONFIG_DEBUG_FS on?)"))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| e.path())
+        .collect();
+    let [dir] = dirs.as_slice() else {
+        return Err(format!("{} VM directories {prefix}* in {root}", dirs.len()));
+    };
+    let read = |name: &str| -> Result<u64, String> {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .trim()
+            .parse()
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    Ok(gfn_proto::reply::KvmMaps {
+        leaves: [read("pages_4k")?, read("pages_2m")?, read("pages_1g")?],
+        nx_splits: read("nx_lpage_splits")?,
+    })
+}

@@ -47,11 +47,25 @@ pub fn gfn_test_metrics() -> Result<(), String> {
     let pid_file = format!("{LIBVIRT_RUN}/{name}.pid");
     std::fs::write(&pid_file, format!("{}\n", a.pid)).map_err(|e| format!("{pid_file}: {e}"))?;
     let result = (|| -> Result<(), String> {
+        let kvm_before = [oracle::kvm_debugfs(a.pid)?, oracle::kvm_debugfs(b.pid)?];
         let start = std::time::Instant::now();
         let text = run("gfn_test", &["metrics"])?;
         let wall = start.elapsed().as_secs_f64();
+        let kvm_after = [oracle::kvm_debugfs(a.pid)?, oracle::kvm_debugfs(b.pid)?];
         let mut vms = Vec::new();
-        for (vmm, name) in [(&a, Some(name)), (&b, None)] {
+        for (i, (vmm, name)) in [(&a, Some(name)), (&b, None)].into_iter().enumerate() {
+            // What KVM maps, by its debugfs, just before and just after.
+            let kvm: Vec<Value> = [kvm_before[i], kvm_after[i]]
+                .iter()
+                .map(|k| {
+                    json!({
+                        "4k": k.leaves[0] << 12,
+                        "2m": k.leaves[1] << 21,
+                        "1g": k.leaves[2] << 30,
+                        "nx_splits": k.nx_splits,
+                    })
+                })
+                .collect();
             let s = oracle_sums(vmm)?;
             let bytes = |m: &BTreeMap<String, u64>| -> Map<String, Value> {
                 m.iter()
@@ -66,6 +80,7 @@ pub fn gfn_test_metrics() -> Result<(), String> {
                 "memory": bytes(&s.classes),
                 "not_present_bytes": s.not_present * 4096,
                 "pmd_bytes": s.pmd * 4096,
+                "kvm": kvm,
             }));
         }
         let expect = json!({ "vms": vms, "wall_seconds": wall });

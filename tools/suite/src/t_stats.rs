@@ -8,7 +8,7 @@ use crate::oracle::{self, has, KPF_ZERO_PAGE};
 use crate::t_facts;
 use crate::vmm::Vmm;
 use gfn_client::pagemap;
-use gfn_proto::reply::Kind;
+use gfn_proto::reply::{Kind, KvmMaps};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -102,15 +102,30 @@ fn tool_sums(v: &Value) -> Sums {
 
 /// Two VMs with mixed backings, one bound to each NUMA node, one partly
 /// untouched: `stats --json` gives, per VM, exactly the sums of the
-/// oracles; the text form has a block per VM.
+/// oracles, and what KVM maps as its debugfs; the text form has a block
+/// per VM.
 pub fn gfn_test_stats() -> Result<(), String> {
     let (a, b) = two_vms()?;
     for vmm in [&a, &b] {
+        let before = oracle::kvm_debugfs(vmm.pid)?;
         let text = run(
             "gfn_test",
             &["stats", "--json", "--pid", &vmm.pid.to_string()],
         )?;
+        let after = oracle::kvm_debugfs(vmm.pid)?;
         let v: Value = serde_json::from_str(text.trim()).map_err(|e| format!("{text:?}: {e}"))?;
+        let k = &v["kvm"];
+        let said = [&k["leaves_4k"], &k["leaves_2m"], &k["leaves_1g"], &k["nx_splits"]]
+            .map(|n| n.as_u64().unwrap_or(u64::MAX));
+        let of = |m: KvmMaps| [m.leaves[0], m.leaves[1], m.leaves[2], m.nx_splits];
+        // KVM's mappings of a halted guest hold still unless the host moves
+        // its memory meanwhile: the figures are debugfs's before or after.
+        ensure(said == of(before) || said == of(after), || {
+            format!(
+                "pid {}: stats say KVM maps {said:?}, debugfs {before:?} then {after:?}",
+                vmm.pid
+            )
+        })?;
         let want = Sums {
             classes: BTreeMap::new(),
             ..oracle_sums(vmm)?
@@ -144,7 +159,9 @@ pub fn gfn_test_stats() -> Result<(), String> {
 /// Two VMMs with mixed backings, one bound to each NUMA node, the second
 /// partly untouched.
 pub fn two_vms() -> Result<(Vmm, Vmm), String> {
+    // The first guest reads all its memory: KVM maps it, huge in part.
     let a = Vmm::start(&[
+        "--guest-reads",
         "--node",
         "0",
         "--slot",

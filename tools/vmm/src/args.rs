@@ -11,6 +11,10 @@ pub enum Backing {
     Anon,
     /// Anonymous, 2 MiB aligned, MADV_HUGEPAGE: transparent huge pages.
     Thp,
+    /// As `Thp`, but the slot's host address lies 4 KiB past a 2 MiB
+    /// boundary while its guest address is 2 MiB aligned: the host maps
+    /// THPs by PMDs, and KVM cannot map any 2 MiB of the guest huge.
+    ThpOffset,
     /// MAP_HUGETLB with 2 MiB pages.
     Hugetlb,
     /// MAP_HUGETLB with 1 GiB pages.
@@ -56,6 +60,7 @@ impl Backing {
         Ok(match s {
             "anon" => Backing::Anon,
             "thp" => Backing::Thp,
+            "thp-offset" => Backing::ThpOffset,
             "hugetlb" => Backing::Hugetlb,
             "hugetlb1g" => Backing::Hugetlb1g,
             "ksm" => Backing::Ksm,
@@ -67,7 +72,7 @@ impl Backing {
             "dax" => Backing::Dax,
             _ => {
                 return Err(format!(
-                    "unknown backing '{s}' (anon|thp|hugetlb|hugetlb1g|ksm|devmem|memfd|memfd-thp|memfd-hugetlb|gmem|dax)"
+                    "unknown backing '{s}' (anon|thp|thp-offset|hugetlb|hugetlb1g|ksm|devmem|memfd|memfd-thp|memfd-hugetlb|gmem|dax)"
                 ))
             }
         })
@@ -79,7 +84,11 @@ impl Backing {
             Backing::Anon | Backing::Ksm | Backing::Devmem | Backing::Memfd | Backing::Dax => 4096,
             // Two halves of whole pages.
             Backing::Gmem => 8192,
-            Backing::Thp | Backing::Hugetlb | Backing::MemfdThp | Backing::MemfdHugetlb => 2 << 20,
+            Backing::Thp
+            | Backing::ThpOffset
+            | Backing::Hugetlb
+            | Backing::MemfdThp
+            | Backing::MemfdHugetlb => 2 << 20,
             Backing::Hugetlb1g => 1 << 30,
         }
     }
@@ -90,6 +99,7 @@ impl fmt::Display for Backing {
         f.write_str(match self {
             Backing::Anon => "anon",
             Backing::Thp => "thp",
+            Backing::ThpOffset => "thp-offset",
             Backing::Hugetlb => "hugetlb",
             Backing::Hugetlb1g => "hugetlb1g",
             Backing::Ksm => "ksm",
@@ -179,6 +189,11 @@ pub struct Args {
     pub main_exits: bool,
     /// The CPU every thread of the VMM runs on.
     pub cpu: Option<usize>,
+    /// After its stores, the guest reads a dword of every page of every
+    /// slot below 4 GiB, so that KVM maps all of them.
+    pub guest_reads: bool,
+    /// Guest addresses whose slot logs dirty pages (KVM_MEM_LOG_DIRTY_PAGES).
+    pub dirty_log: Vec<u64>,
 }
 
 /// The commands a holding VMM reads on stdin, for `--help`.
@@ -276,6 +291,14 @@ struct Cli {
     /// Run every thread on CPU N (race tests put the VMM beside its racer).
     #[arg(long, value_name = "N", value_parser = parse_num)]
     cpu: Option<u64>,
+    /// After its stores, the guest reads a dword of every page of every
+    /// slot below 4 GiB (so that KVM maps all of them).
+    #[arg(long)]
+    guest_reads: bool,
+    /// Create the slot holding GPA with dirty logging on
+    /// (KVM_MEM_LOG_DIRTY_PAGES).
+    #[arg(long, value_name = "GPA", value_parser = parse_num)]
+    dirty_log: Vec<u64>,
 }
 
 /// `GPA=VALUE` of `--write`.
@@ -397,6 +420,13 @@ impl Args {
         {
             return Err(format!("--touch {gpa:#x}: in no slot"));
         }
+        if let Some(gpa) = cli
+            .dirty_log
+            .iter()
+            .find(|gpa| !slots.iter().any(|s| s.holds(**gpa)))
+        {
+            return Err(format!("--dirty-log {gpa:#x}: in no slot"));
+        }
         let after = match (cli.exit, cli.hold_secs) {
             (true, _) => After::Exit,
             (false, Some(s)) => After::HoldSecs(s),
@@ -424,6 +454,8 @@ impl Args {
             create_in_thread: cli.create_in_thread,
             main_exits: cli.main_exits,
             cpu: cli.cpu.map(|c| c as usize),
+            guest_reads: cli.guest_reads,
+            dirty_log: cli.dirty_log,
         })
     }
 }
@@ -518,6 +550,19 @@ mod tests {
         assert!(parse("--slot anon:4K@0x1000 --touch 0x2000=none").is_err());
         assert!(parse("--touch 0x100000=sideways").is_err());
         assert!(parse("--touch 0x100000").is_err());
+    }
+
+    #[test]
+    fn guest_reads_and_dirty_logs() {
+        let a = parse("--slot thp-offset:4M --slot anon:2M --dirty-log 0x600000 --guest-reads")
+            .unwrap();
+        assert_eq!(a.slots[0].backing, Backing::ThpOffset);
+        assert_eq!(a.slots[0].gpa % (2 << 20), 0);
+        assert_eq!(
+            (a.dirty_log.as_slice(), a.guest_reads),
+            ([0x600000].as_slice(), true)
+        );
+        assert!(parse("--dirty-log 0x40000000").is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ mod memory;
 mod vcpu;
 
 use args::{After, Args, Backing};
-use kvm_bindings::kvm_userspace_memory_region;
+use kvm_bindings::{kvm_userspace_memory_region, KVM_MEM_LOG_DIRTY_PAGES};
 use kvm_ioctls::{Kvm, VmFd};
 use memory::Region;
 use std::io::{BufRead, Write};
@@ -52,7 +52,15 @@ fn run_vm(
         format!("VMM pid={} vm_fd={}", std::process::id(), vm.as_raw_fd()),
     );
 
-    let code = guest_code::encode(&args.writes)?;
+    // `--guest-reads`: every slot the guest's code reaches (address space
+    // 0, below 4 GiB).
+    let reads: Vec<(u64, u64)> = args
+        .slots
+        .iter()
+        .filter(|s| args.guest_reads && s.as_id == 0 && s.gpa + s.size <= 1 << 32)
+        .map(|s| (s.gpa, s.size / 4096))
+        .collect();
+    let code = guest_code::encode(&args.writes, &reads)?;
     let mut regions = Vec::new();
     let mut layout: Vec<(u64, u64, String, u16)> = args
         .slots
@@ -79,7 +87,24 @@ fn run_vm(
                 region.addr as u64,
             )?);
         } else {
-            set_slot(&vm, id as u32, *as_id, *gpa, *size, region.addr as u64)?;
+            let dirty_log = args
+                .slots
+                .get(id)
+                .is_some_and(|s| args.dirty_log.iter().any(|&g| s.holds(g)));
+            let flags = if dirty_log {
+                KVM_MEM_LOG_DIRTY_PAGES
+            } else {
+                0
+            };
+            set_slot(
+                &vm,
+                id as u32,
+                *as_id,
+                *gpa,
+                *size,
+                region.addr as u64,
+                flags,
+            )?;
         }
         let phys = region
             .phys
@@ -230,10 +255,18 @@ fn set_gmem_slot(
 }
 
 /// Sets (or, with `size` 0, deletes) memslot `id` of address space `as_id`.
-fn set_slot(vm: &VmFd, id: u32, as_id: u16, gpa: u64, size: u64, hva: u64) -> Result<(), String> {
+fn set_slot(
+    vm: &VmFd,
+    id: u32,
+    as_id: u16,
+    gpa: u64,
+    size: u64,
+    hva: u64,
+    flags: u32,
+) -> Result<(), String> {
     let mem = kvm_userspace_memory_region {
         slot: u32::from(as_id) << 16 | id,
-        flags: 0,
+        flags,
         guest_phys_addr: gpa,
         memory_size: size,
         userspace_addr: hva,
@@ -252,8 +285,8 @@ fn churn(vm: &VmFd, args: &Args, hva: u64, stop: &AtomicBool) -> Result<u64, Str
     };
     let mut n = 0;
     while !stop.load(Ordering::Relaxed) {
-        set_slot(vm, 0, spec.as_id, spec.gpa, 0, hva)?;
-        set_slot(vm, 0, spec.as_id, spec.gpa, spec.size, hva)?;
+        set_slot(vm, 0, spec.as_id, spec.gpa, 0, hva, 0)?;
+        set_slot(vm, 0, spec.as_id, spec.gpa, spec.size, hva, 0)?;
         n += 1;
     }
     Ok(n)
@@ -359,8 +392,8 @@ fn run(args: &Args) -> Result<(), String> {
                             ));
                         }
                         let hva = region.addr as u64;
-                        set_slot(&vm, id as u32, 0, 0, 0, hva)?;
-                        set_slot(&vm, id as u32, 0, gpa, size, hva)?;
+                        set_slot(&vm, id as u32, 0, 0, 0, hva, 0)?;
+                        set_slot(&vm, id as u32, 0, gpa, size, hva, 0)?;
                         println!("SLOT-SET id={id} gpa={gpa:#x} size={size:#x}");
                     }
                     // Make the page at GPA read-only (a THP around it is

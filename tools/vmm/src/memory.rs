@@ -107,11 +107,19 @@ pub fn allocate(
             }
             p
         }
-        Backing::Thp => {
-            // Over-allocate, then trim to a 2 MiB aligned window.
+        Backing::Thp | Backing::ThpOffset => {
+            // Over-allocate, then trim to a 2 MiB aligned window: of the
+            // slot's size, or for `thp-offset` of whole 2 MiB chunks
+            // around a slot 4 KiB into it (the chunks' THPs mapped by PMDs
+            // hold the slot's pages; the rest of the window is never
+            // touched and stays mapped until the VMM exits).
             let align = backing.align() as usize;
+            let (offset, window) = match backing {
+                Backing::Thp => (0, size),
+                _ => (4096, (size + 4096).div_ceil(align) * align),
+            };
             let raw =
-                mmap(size + align, libc::MAP_NORESERVE).map_err(|e| format!("mmap thp: {e}"))?;
+                mmap(window + align, libc::MAP_NORESERVE).map_err(|e| format!("mmap thp: {e}"))?;
             let start = (raw as usize).div_ceil(align) * align;
             let head = start - raw as usize;
             let tail = align - head;
@@ -121,11 +129,13 @@ pub fn allocate(
                 if head > 0 {
                     libc::munmap(raw.cast(), head);
                 }
-                libc::munmap((start + size) as *mut libc::c_void, tail);
+                libc::munmap((start + window) as *mut libc::c_void, tail);
             }
             let p = start as *mut u8;
-            madvise(p, size, libc::MADV_HUGEPAGE).map_err(|e| format!("MADV_HUGEPAGE: {e}"))?;
-            p
+            madvise(p, window, libc::MADV_HUGEPAGE).map_err(|e| format!("MADV_HUGEPAGE: {e}"))?;
+            // SAFETY: `offset` lies inside the window (of at least
+            // `offset + size` bytes).
+            unsafe { p.add(offset) }
         }
         Backing::Devmem => return devmem(size),
         Backing::Memfd | Backing::MemfdThp | Backing::MemfdHugetlb | Backing::Dax => {

@@ -1,0 +1,859 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Why a VM is not huge: for each memslot, how much of it KVM could map by
+//! 2 MiB and 1 GiB pages and what keeps the rest from it, from facts the
+//! module and the host give.
+//!
+//! KVM maps a guest page huge at a level only where all of these hold
+//! (x86's `kvm_mmu_hugepage_adjust` and the memslot's `lpage_info`): the
+//! huge page lies whole in the memslot, the memslot's guest and host
+//! addresses agree modulo its size, the memslot does not log dirty pages,
+//! and the host maps the memory at least that huge (the VMM's page tables:
+//! `map=`; a guest_memfd: its folio).  Each whole aligned huge page of a
+//! memslot gets the first reason of that list that keeps it small, then
+//! what the host says of its own mapping: not present, MADV_NOHUGEPAGE,
+//! not THP-eligible, base pages although eligible, a huge folio mapped by
+//! PTEs, a huge host page smaller than the level.  What the module cannot
+//! see per page (KVM's own mapping, the NX-huge-page splits) is told from
+//! KVM's per-VM counts beside it.
+
+use crate::units::size;
+use gfn_proto::reply::{Kind, KvmMaps, MapLevel, Reply};
+use serde::Serialize;
+use std::fmt;
+
+/// Bytes in a guest page.
+const PAGE: u64 = 4096;
+
+/// The levels explained: name, bytes, the host mapping level that maps it.
+const LEVELS: [(&str, u64, MapLevel); 2] = [
+    ("2m", 2 << 20, MapLevel::Pmd),
+    ("1g", 1 << 30, MapLevel::Pud),
+];
+
+/// `KVM_MEM_LOG_DIRTY_PAGES`.
+pub const LOG_DIRTY_PAGES: u32 = 1;
+
+/// A memslot, as `slots` tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub as_id: u8,
+    pub id: u16,
+    pub gpa: u64,
+    pub size: u64,
+    pub hva: u64,
+    pub flags: u32,
+}
+
+/// A mapping of the VMM, as its smaps tells it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Vma {
+    pub start: u64,
+    pub end: u64,
+    /// `THPeligible`: whether the host's THP policy allows THPs here.
+    pub thp_eligible: Option<bool>,
+    /// `VmFlags`: `hg` MADV_HUGEPAGE, `nh` MADV_NOHUGEPAGE, `ht` hugetlb.
+    pub flags: Vec<String>,
+}
+
+impl Vma {
+    fn has(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+}
+
+/// The mappings of a `/proc/PID/smaps` text.
+pub fn parse_smaps(text: &str) -> Vec<Vma> {
+    let mut vmas: Vec<Vma> = Vec::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let Some(first) = words.next() else { continue };
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
+                vmas.push(Vma {
+                    start,
+                    end,
+                    ..Vma::default()
+                });
+                continue;
+            }
+        }
+        let Some(vma) = vmas.last_mut() else { continue };
+        match first {
+            "THPeligible:" => vma.thp_eligible = words.next().map(|v| v == "1"),
+            "VmFlags:" => vma.flags = words.map(str::to_string).collect(),
+            _ => {}
+        }
+    }
+    vmas
+}
+
+/// A hugetlb pool of the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Pool {
+    /// Page size in bytes.
+    pub size: u64,
+    pub total: u64,
+    pub free: u64,
+}
+
+/// The host's settings that decide huge pages.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Host {
+    /// `/sys/kernel/mm/transparent_hugepage/enabled`'s choice.
+    pub thp_enabled: Option<String>,
+    /// `.../transparent_hugepage/defrag`'s choice.
+    pub thp_defrag: Option<String>,
+    /// `.../transparent_hugepage/shmem_enabled`'s choice.
+    pub shmem_enabled: Option<String>,
+    /// `/sys/kernel/mm/hugepages/*`.
+    pub pools: Vec<Pool>,
+    /// `/sys/module/kvm/parameters/nx_huge_pages`.
+    pub nx_huge_pages: Option<String>,
+}
+
+/// The choice of a sysfs setting that lists them all, `[the] others`.
+pub fn chosen(text: &str) -> Option<String> {
+    let text = text.trim();
+    let choice = match text.split_once('[') {
+        Some((_, rest)) => rest.split_once(']')?.0,
+        None => text,
+    };
+    (!choice.is_empty()).then(|| choice.to_string())
+}
+
+/// Why part of a memslot cannot be mapped huge at a level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// Not in a whole aligned huge page of guest memory inside the slot.
+    Edge,
+    /// The slot's guest and host addresses differ modulo the level.
+    Incongruent,
+    /// The slot logs dirty pages: KVM maps it by 4 KiB pages.
+    DirtyLog,
+    /// Some of its pages have no host page (never touched, reclaimed).
+    NotPresent,
+    /// The VMM advised MADV_NOHUGEPAGE.
+    Nohugepage,
+    /// The host's THP policy does not allow THPs there.
+    NotEligible,
+    /// THP-eligible, but backed by base pages.
+    BasePages,
+    /// A huge folio that the host maps by PTEs.
+    PteMapped,
+    /// The host maps it huge, but by pages smaller than the level.
+    HostSmaller,
+}
+
+impl Reason {
+    /// The reason's name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Edge => "edge",
+            Reason::Incongruent => "incongruent",
+            Reason::DirtyLog => "dirty-log",
+            Reason::NotPresent => "not-present",
+            Reason::Nohugepage => "nohugepage",
+            Reason::NotEligible => "not-eligible",
+            Reason::BasePages => "base-pages",
+            Reason::PteMapped => "pte-mapped",
+            Reason::HostSmaller => "host-smaller",
+        }
+    }
+}
+
+/// Bytes of a slot kept from a level for one reason, and the facts why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Because {
+    pub reason: Reason,
+    pub bytes: u64,
+    pub detail: String,
+}
+
+/// One level of a slot: how much could be huge, what keeps the rest.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LevelReport {
+    pub level: &'static str,
+    /// Bytes KVM could map at this level: nothing keeps them from it.
+    pub huge: u64,
+    pub reasons: Vec<Because>,
+}
+
+/// What `explain` tells of a memslot.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SlotReport {
+    #[serde(rename = "as")]
+    pub as_id: u8,
+    pub id: u16,
+    pub gpa: u64,
+    pub size: u64,
+    pub hva: u64,
+    pub flags: u32,
+    /// The host backing seen, by bytes: "thp order 9 pmd".
+    pub backing: Vec<(String, u64)>,
+    pub levels: Vec<LevelReport>,
+    /// Facts of the host beside it (hugetlb pools).
+    pub notes: Vec<String>,
+}
+
+/// What the host says of one huge page's worth of a slot's memory.
+#[derive(Clone, Copy, Debug, Default)]
+struct Chunk {
+    /// Pages translated.
+    present: u64,
+    /// Pages the host maps at least at the chunk's level.
+    huge: u64,
+    /// Pages in folios at least that huge but mapped smaller.
+    pte_mapped: u64,
+    /// Pages the host maps huge, but smaller than the level.
+    smaller: u64,
+    /// Present pages in hugetlb pages.
+    hugetlb: u64,
+}
+
+/// A slot's explanation, built from its pages as they stream by (memory
+/// per slot: a few words per huge page of it).
+pub struct Explainer {
+    slot: Slot,
+    /// Per level: the whole aligned huge pages of the slot, first at
+    /// `first[level]`.
+    chunks: [Vec<Chunk>; 2],
+    first: [u64; 2],
+    backing: Vec<(String, u64)>,
+}
+
+impl Explainer {
+    /// Starts explaining `slot`.
+    pub fn new(slot: Slot) -> Explainer {
+        let mut first = [0; 2];
+        let chunks = std::array::from_fn(|i| {
+            let bytes = LEVELS[i].1;
+            let start = slot.gpa.div_ceil(bytes) * bytes;
+            let end = (slot.gpa + slot.size) / bytes * bytes;
+            first[i] = start;
+            vec![Chunk::default(); (end.saturating_sub(start) / bytes) as usize]
+        });
+        Explainer {
+            slot,
+            chunks,
+            first,
+            backing: Vec::new(),
+        }
+    }
+
+    /// Counts one reply of a map of the slot's guest range.
+    pub fn add(&mut self, reply: &Reply) {
+        let Reply::Ok(t) = reply else { return };
+        let name = format!("{} order {} {}", t.kind.as_str(), t.order, t.map.as_str());
+        match self.backing.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, bytes)) => *bytes += t.pages * PAGE,
+            None => self.backing.push((name, t.pages * PAGE)),
+        }
+        for (i, &(_, bytes, level)) in LEVELS.iter().enumerate() {
+            let order = (bytes / PAGE).trailing_zeros() as u8;
+            let start = t.gpa & !(PAGE - 1);
+            let end = start + t.pages * PAGE;
+            let mut at = start.max(self.first[i]);
+            while at < end {
+                let idx = ((at - self.first[i]) / bytes) as usize;
+                let Some(c) = self.chunks[i].get_mut(idx) else {
+                    break;
+                };
+                let chunk_end = self.first[i] + (idx as u64 + 1) * bytes;
+                let n = (end.min(chunk_end) - at) / PAGE;
+                c.present += n;
+                // A guest_memfd's pages are in no page table: its folio is
+                // what KVM maps from.
+                let host_level = match t.map {
+                    MapLevel::None if t.kind == Kind::Gmem => level_of_order(t.order),
+                    m => m,
+                };
+                if at_least(host_level, level) {
+                    c.huge += n;
+                } else if t.order >= order {
+                    c.pte_mapped += n;
+                } else if host_level != MapLevel::Pte && host_level != MapLevel::None {
+                    c.smaller += n;
+                }
+                if t.kind == Kind::Hugetlb {
+                    c.hugetlb += n;
+                }
+                at = chunk_end;
+            }
+        }
+    }
+
+    /// The explanation, with the VMM's mappings and the host's settings.
+    pub fn finish(self, vmas: &[Vma], host: &Host) -> SlotReport {
+        let s = self.slot;
+        let mut levels = Vec::new();
+        let mut hugetlb = 0;
+        for (i, &(name, bytes, _)) in LEVELS.iter().enumerate() {
+            let mut huge = 0;
+            let mut reasons: Vec<Because> = Vec::new();
+            let mut add = |reason: Reason, n: u64, detail: String| {
+                if n == 0 {
+                    return;
+                }
+                match reasons.iter_mut().find(|b| b.reason == reason) {
+                    Some(b) => b.bytes += n,
+                    None => reasons.push(Because {
+                        reason,
+                        bytes: n,
+                        detail,
+                    }),
+                }
+            };
+            let whole = self.chunks[i].len() as u64 * bytes;
+            add(
+                Reason::Edge,
+                s.size - whole,
+                if whole == 0 {
+                    format!(
+                        "the slot holds no whole {} of guest memory aligned to {}",
+                        size(bytes),
+                        size(bytes)
+                    )
+                } else {
+                    format!(
+                        "at the slot's ends, outside its whole {}-aligned guest pages",
+                        size(bytes)
+                    )
+                },
+            );
+            let skew = s.hva.wrapping_sub(s.gpa) & (bytes - 1);
+            for (idx, c) in self.chunks[i].iter().enumerate() {
+                let gpa = self.first[i] + idx as u64 * bytes;
+                let hva = s.hva + (gpa - s.gpa);
+                if i == 0 {
+                    hugetlb += c.hugetlb;
+                }
+                let (reason, detail) = if skew != 0 {
+                    (
+                        Reason::Incongruent,
+                        format!(
+                            "host address {:#x} is {} off the {} alignment of guest address {:#x}: \
+                             KVM maps a guest page huge only where both agree modulo its size",
+                            s.hva,
+                            size(skew.min(bytes - skew)),
+                            size(bytes),
+                            s.gpa
+                        ),
+                    )
+                } else if s.flags & LOG_DIRTY_PAGES != 0 {
+                    (
+                        Reason::DirtyLog,
+                        "dirty logging is on (KVM_MEM_LOG_DIRTY_PAGES): KVM maps the slot by 4 KiB pages"
+                            .to_string(),
+                    )
+                } else if c.huge == bytes / PAGE {
+                    huge += bytes;
+                    continue;
+                } else if c.present < bytes / PAGE {
+                    (
+                        Reason::NotPresent,
+                        "not all of it is present on the host (never touched, reclaimed or swapped out)"
+                            .to_string(),
+                    )
+                } else if c.pte_mapped > 0 {
+                    (
+                        Reason::PteMapped,
+                        format!(
+                            "a folio of {} or more that the VMM's page tables map by smaller pages \
+                             (split by mprotect, a partial munmap or mremap)",
+                            size(bytes)
+                        ),
+                    )
+                } else if c.smaller > 0 {
+                    (
+                        Reason::HostSmaller,
+                        format!(
+                            "the host maps it by huge pages smaller than {}",
+                            size(bytes)
+                        ),
+                    )
+                } else {
+                    host_reason(vma_at(vmas, hva), host)
+                };
+                add(reason, bytes, detail);
+            }
+            levels.push(LevelReport {
+                level: name,
+                huge,
+                reasons,
+            });
+        }
+        let mut notes = Vec::new();
+        let in_hugetlb = vma_at(vmas, s.hva).is_some_and(|v| v.has("ht"));
+        if hugetlb > 0 || in_hugetlb {
+            for p in &host.pools {
+                notes.push(format!(
+                    "hugetlb pool of {} pages: {} pages, {} free",
+                    size(p.size),
+                    p.total,
+                    p.free
+                ));
+            }
+        }
+        SlotReport {
+            as_id: s.as_id,
+            id: s.id,
+            gpa: s.gpa,
+            size: s.size,
+            hva: s.hva,
+            flags: s.flags,
+            backing: self.backing,
+            levels,
+            notes,
+        }
+    }
+}
+
+/// The page-table level that maps a folio of `order` whole.
+fn level_of_order(order: u8) -> MapLevel {
+    match order {
+        18.. => MapLevel::Pud,
+        9.. => MapLevel::Pmd,
+        _ => MapLevel::Pte,
+    }
+}
+
+/// Whether `have` maps at least as huge as `want`.
+fn at_least(have: MapLevel, want: MapLevel) -> bool {
+    let rank = |m: MapLevel| match m {
+        MapLevel::None => 0,
+        MapLevel::Pte => 1,
+        MapLevel::Pmd => 2,
+        MapLevel::Pud => 3,
+    };
+    rank(have) >= rank(want)
+}
+
+/// The VMM's mapping that holds `hva`.
+fn vma_at(vmas: &[Vma], hva: u64) -> Option<&Vma> {
+    vmas.iter().find(|v| v.start <= hva && hva < v.end)
+}
+
+/// Why the host backs memory of `vma` that is all present by base pages.
+fn host_reason(vma: Option<&Vma>, host: &Host) -> (Reason, String) {
+    let setting = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+    let enabled = setting(&host.thp_enabled);
+    match vma {
+        Some(v) if v.has("nh") => (
+            Reason::Nohugepage,
+            "the VMM advised MADV_NOHUGEPAGE on this memory: the host backs it by base pages"
+                .to_string(),
+        ),
+        Some(v) if v.thp_eligible == Some(false) => (
+            Reason::NotEligible,
+            format!(
+                "not THP-eligible (smaps THPeligible 0): THP enabled={enabled}{}",
+                if enabled == "madvise" && !v.has("hg") {
+                    " and the VMM did not advise MADV_HUGEPAGE"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        _ => (
+            Reason::BasePages,
+            format!(
+                "THP-eligible, but in base pages: no THP was allocated at fault \
+                 (defrag={}) and khugepaged has not collapsed it",
+                setting(&host.thp_defrag)
+            ),
+        ),
+    }
+}
+
+/// What `explain` tells of a VM: KVM's counts and its slots.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VmReport {
+    pub pid: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// KVM's leaf entries at each level, where it counts them.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "kvm_json")]
+    pub kvm: Option<KvmMaps>,
+    pub host: Host,
+    pub slots: Vec<SlotReport>,
+}
+
+impl Serialize for KvmMapsJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(4))?;
+        for (i, level) in KvmMaps::LEVELS.iter().enumerate() {
+            m.serialize_entry(&format!("leaves_{level}"), &self.0.leaves[i])?;
+        }
+        m.serialize_entry("nx_splits", &self.0.nx_splits)?;
+        m.end()
+    }
+}
+
+/// KVM's counts as JSON: `leaves_4k` ... `nx_splits`.
+struct KvmMapsJson<'a>(&'a KvmMaps);
+
+/// Serializes an optional [`KvmMaps`] (a `serialize_with` for serde).
+fn kvm_json<S: serde::Serializer>(k: &Option<KvmMaps>, s: S) -> Result<S::Ok, S::Error> {
+    match k {
+        Some(k) => KvmMapsJson(k).serialize(s),
+        None => s.serialize_none(),
+    }
+}
+
+impl VmReport {
+    /// Bytes the memslots allow KVM to map at each explained level.
+    pub fn allowed(&self) -> [u64; 2] {
+        std::array::from_fn(|i| {
+            self.slots
+                .iter()
+                .filter_map(|s| s.levels.get(i))
+                .map(|l| l.huge)
+                .sum()
+        })
+    }
+}
+
+impl fmt::Display for VmReport {
+    /// The text `gfn_test explain` prints for a VM.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = self
+            .name
+            .as_ref()
+            .map_or(String::new(), |n| format!(" name={n}"));
+        writeln!(f, "vm pid={}{name}", self.pid)?;
+        let allowed = self.allowed();
+        match &self.kvm {
+            Some(k) => {
+                let by: Vec<String> = KvmMaps::LEVELS
+                    .iter()
+                    .zip(k.leaves.iter().zip(KvmMaps::SIZES))
+                    .map(|(l, (n, bytes))| format!("{} by {l}", size(n * bytes)))
+                    .collect();
+                writeln!(f, "  KVM maps   {}", by.join(", "))?;
+            }
+            None => writeln!(f, "  KVM maps   (not counted on this architecture)")?,
+        }
+        writeln!(
+            f,
+            "  could map  {} by 2m, {} by 1g: the huge pages nothing below keeps small",
+            size(allowed[0]),
+            size(allowed[1])
+        )?;
+        let setting = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
+        let splits = self.kvm.map_or(String::new(), |k| {
+            format!(", {} huge pages split for it now", k.nx_splits)
+        });
+        writeln!(
+            f,
+            "  host       THP enabled={} defrag={} shmem={}; KVM nx_huge_pages={}{splits}",
+            setting(&self.host.thp_enabled),
+            setting(&self.host.thp_defrag),
+            setting(&self.host.shmem_enabled),
+            setting(&self.host.nx_huge_pages),
+        )?;
+        for s in &self.slots {
+            let backing: Vec<String> = s
+                .backing
+                .iter()
+                .map(|(b, n)| format!("{b} {}", size(*n)))
+                .collect();
+            writeln!(
+                f,
+                "slot as={} id={} gpa={:#x} size={} hva={:#x} flags={:#x}",
+                s.as_id,
+                s.id,
+                s.gpa,
+                size(s.size),
+                s.hva,
+                s.flags
+            )?;
+            writeln!(
+                f,
+                "  backing    {}",
+                if backing.is_empty() {
+                    "nothing present".to_string()
+                } else {
+                    backing.join(", ")
+                }
+            )?;
+            for l in &s.levels {
+                writeln!(
+                    f,
+                    "  {}         {} of {} can be mapped huge",
+                    l.level,
+                    size(l.huge),
+                    size(s.size)
+                )?;
+                for b in &l.reasons {
+                    writeln!(
+                        f,
+                        "    {:<9} {}: {}",
+                        size(b.bytes),
+                        b.reason.as_str(),
+                        b.detail
+                    )?;
+                }
+            }
+            for n in &s.notes {
+                writeln!(f, "  note       {n}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use gfn_proto::reply::Translation;
+
+    const MIB: u64 = 1 << 20;
+
+    /// An `ok` run of `pages` pages from `gpa`.
+    fn run(gpa: u64, pages: u64, kind: Kind, order: u8, map: MapLevel) -> Reply {
+        Reply::Ok(Translation {
+            phys: 0x1_0000_0000,
+            kind,
+            gpa,
+            hva: 0,
+            pid: 1,
+            size: PAGE << order,
+            order,
+            node: 0,
+            slot: 0,
+            as_id: 0,
+            share: gfn_proto::reply::Share::None,
+            map,
+            pages,
+            step: gfn_proto::reply::Step::Up,
+        })
+    }
+
+    fn slot(gpa: u64, size: u64, hva: u64, flags: u32) -> Slot {
+        Slot {
+            as_id: 0,
+            id: 0,
+            gpa,
+            size,
+            hva,
+            flags,
+        }
+    }
+
+    fn vma(start: u64, end: u64, eligible: bool, flags: &str) -> Vma {
+        Vma {
+            start,
+            end,
+            thp_eligible: Some(eligible),
+            flags: flags.split_whitespace().map(str::to_string).collect(),
+        }
+    }
+
+    fn host() -> Host {
+        Host {
+            thp_enabled: Some("madvise".into()),
+            thp_defrag: Some("madvise".into()),
+            shmem_enabled: Some("never".into()),
+            pools: vec![Pool {
+                size: 2 * MIB,
+                total: 8,
+                free: 3,
+            }],
+            nx_huge_pages: Some("N".into()),
+        }
+    }
+
+    /// The slot explained from `runs`, with `vmas`.
+    fn explain(s: Slot, runs: &[Reply], vmas: &[Vma]) -> SlotReport {
+        let mut e = Explainer::new(s);
+        for r in runs {
+            e.add(r);
+        }
+        e.finish(vmas, &host())
+    }
+
+    fn reasons(l: &LevelReport) -> Vec<(Reason, u64)> {
+        l.reasons.iter().map(|b| (b.reason, b.bytes)).collect()
+    }
+
+    #[test]
+    fn a_fully_huge_slot_is_huge_at_2m() {
+        let s = slot(0x4000_0000, 8 * MIB, 0x7f00_0000_0000, 0);
+        let r = explain(
+            s,
+            &[run(0x4000_0000, 2048, Kind::Thp, 9, MapLevel::Pmd)],
+            &[vma(0x7f00_0000_0000, 0x7f00_0080_0000, true, "rd wr hg")],
+        );
+        assert_eq!(r.levels[0].huge, 8 * MIB);
+        assert!(r.levels[0].reasons.is_empty());
+        // Smaller than a gigabyte: no 1g page lies whole in it.
+        assert_eq!(reasons(&r.levels[1]), [(Reason::Edge, 8 * MIB)]);
+        assert_eq!(r.backing, [("thp order 9 pmd".to_string(), 8 * MIB)]);
+    }
+
+    #[test]
+    fn a_host_address_4k_off_is_incongruent() {
+        let s = slot(0x20_0000, 4 * MIB, 0x7f00_0020_1000, 0);
+        let r = explain(
+            s,
+            &[run(0x20_0000, 1024, Kind::Thp, 9, MapLevel::Pmd)],
+            &[vma(0x7f00_0020_0000, 0x7f00_0080_0000, true, "rd wr hg")],
+        );
+        assert_eq!(r.levels[0].huge, 0);
+        assert_eq!(reasons(&r.levels[0]), [(Reason::Incongruent, 4 * MIB)]);
+        let d = &r.levels[0].reasons[0].detail;
+        assert!(
+            d.contains("0x7f0000201000 is 4 KiB off the 2 MiB alignment of guest address 0x200000"),
+            "{d}"
+        );
+    }
+
+    #[test]
+    fn dirty_logging_keeps_a_huge_backed_slot_small() {
+        let s = slot(0x20_0000, 4 * MIB, 0x7f00_0020_0000, LOG_DIRTY_PAGES);
+        let r = explain(s, &[run(0x20_0000, 1024, Kind::Thp, 9, MapLevel::Pmd)], &[]);
+        assert_eq!(reasons(&r.levels[0]), [(Reason::DirtyLog, 4 * MIB)]);
+    }
+
+    #[test]
+    fn nohugepage_memory_is_base_pages() {
+        let s = slot(0x20_0000, 4 * MIB, 0x7f00_0020_0000, 0);
+        let r = explain(
+            s,
+            &[run(0x20_0000, 1024, Kind::Base, 0, MapLevel::Pte)],
+            &[vma(0x7f00_0020_0000, 0x7f00_0060_0000, false, "rd wr nh")],
+        );
+        assert_eq!(reasons(&r.levels[0]), [(Reason::Nohugepage, 4 * MIB)]);
+        // Without the advice, and not eligible: the policy says why.
+        let r = explain(
+            s,
+            &[run(0x20_0000, 1024, Kind::Base, 0, MapLevel::Pte)],
+            &[vma(0x7f00_0020_0000, 0x7f00_0060_0000, false, "rd wr")],
+        );
+        assert_eq!(reasons(&r.levels[0]), [(Reason::NotEligible, 4 * MIB)]);
+        assert!(r.levels[0].reasons[0]
+            .detail
+            .contains("enabled=madvise and the VMM did not advise"));
+        // Eligible but base pages.
+        let r = explain(
+            s,
+            &[run(0x20_0000, 1024, Kind::Base, 0, MapLevel::Pte)],
+            &[vma(0x7f00_0020_0000, 0x7f00_0060_0000, true, "rd wr hg")],
+        );
+        assert_eq!(reasons(&r.levels[0]), [(Reason::BasePages, 4 * MIB)]);
+    }
+
+    #[test]
+    fn hugetlb_is_huge_at_2m_and_smaller_at_1g() {
+        let s = slot(0x4000_0000, 1 << 30, 0x7f00_4000_0000, 0);
+        let r = explain(
+            s,
+            &[run(0x4000_0000, 1 << 18, Kind::Hugetlb, 9, MapLevel::Pmd)],
+            &[vma(0x7f00_4000_0000, 0x7f00_8000_0000, false, "rd wr ht")],
+        );
+        assert_eq!(r.levels[0].huge, 1 << 30);
+        assert_eq!(reasons(&r.levels[1]), [(Reason::HostSmaller, 1 << 30)]);
+        assert_eq!(r.notes, ["hugetlb pool of 2 MiB pages: 8 pages, 3 free"]);
+    }
+
+    #[test]
+    fn missing_and_split_pages_and_ends() {
+        // 1 MiB before the first 2 MiB boundary, then 4 MiB: one 2 MiB with
+        // a page missing, one a THP mapped by PTEs.
+        let s = slot(0x10_0000, 5 * MIB, 0x7f00_0010_0000, 0);
+        let r = explain(
+            s,
+            &[
+                run(0x10_0000, 256, Kind::Base, 0, MapLevel::Pte),
+                run(0x20_0000, 511, Kind::Thp, 9, MapLevel::Pmd),
+                run(0x40_0000, 512, Kind::Thp, 9, MapLevel::Pte),
+            ],
+            &[],
+        );
+        assert_eq!(
+            reasons(&r.levels[0]),
+            [
+                (Reason::Edge, MIB),
+                (Reason::NotPresent, 2 * MIB),
+                (Reason::PteMapped, 2 * MIB)
+            ]
+        );
+        assert_eq!(r.levels[0].huge, 0);
+    }
+
+    #[test]
+    fn gmem_folios_count_as_their_order() {
+        let s = slot(0x20_0000, 2 * MIB, 0x7f00_0020_0000, 0);
+        let r = explain(
+            s,
+            &[run(0x20_0000, 512, Kind::Gmem, 9, MapLevel::None)],
+            &[],
+        );
+        assert_eq!(r.levels[0].huge, 2 * MIB);
+    }
+
+    #[test]
+    fn smaps_and_settings_are_read() {
+        let text = "7f0000200000-7f0000600000 rw-p 00000000 00:00 0 \n\
+                    Size:               4096 kB\n\
+                    THPeligible:    1\n\
+                    VmFlags: rd wr mr mw me ac hg\n\
+                    7f0000600000-7f0000601000 rw-p 00000000 00:00 0 [stack]\n\
+                    THPeligible:    0\n\
+                    VmFlags: rd wr nh\n";
+        let v = parse_smaps(text);
+        assert_eq!(v.len(), 2);
+        assert_eq!(
+            (v[0].start, v[0].end, v[0].thp_eligible),
+            (0x7f00_0020_0000, 0x7f00_0060_0000, Some(true))
+        );
+        assert!(v[0].has("hg") && v[1].has("nh") && v[1].thp_eligible == Some(false));
+        assert_eq!(
+            chosen("always [madvise] never\n").as_deref(),
+            Some("madvise")
+        );
+        assert_eq!(chosen("N\n").as_deref(), Some("N"));
+    }
+
+    #[test]
+    fn the_text_names_each_level_and_reason() {
+        let s = slot(0x20_0000, 4 * MIB, 0x7f00_0020_1000, 0);
+        let report = VmReport {
+            pid: 7,
+            name: None,
+            kvm: Some(KvmMaps {
+                leaves: [1024, 0, 0],
+                nx_splits: 0,
+            }),
+            host: host(),
+            slots: vec![explain(
+                s,
+                &[run(0x20_0000, 1024, Kind::Thp, 9, MapLevel::Pmd)],
+                &[],
+            )],
+        };
+        let text = report.to_string();
+        for want in [
+            "vm pid=7\n",
+            "  KVM maps   4 MiB by 4k, 0 B by 2m, 0 B by 1g\n",
+            "  could map  0 B by 2m, 0 B by 1g",
+            "KVM nx_huge_pages=N, 0 huge pages split for it now\n",
+            "slot as=0 id=0 gpa=0x200000 size=4 MiB hva=0x7f0000201000 flags=0x0\n",
+            "  backing    thp order 9 pmd 4 MiB\n",
+            "  2m         0 B of 4 MiB can be mapped huge\n",
+            "    4 MiB     incongruent: host address",
+            "    4 MiB     edge: the slot holds no whole 1 GiB",
+        ] {
+            assert!(text.contains(want), "{want:?} not in\n{text}");
+        }
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(
+            json["slots"][0]["levels"][0]["reasons"][0]["reason"],
+            "incongruent"
+        );
+        assert_eq!(json["kvm"]["leaves_4k"], 1024);
+    }
+}
