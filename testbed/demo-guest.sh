@@ -63,6 +63,9 @@ wc -l </tmp/map.txt
 say "gfn_test stats --domain demo   (the same map, summed up; the VM found by its name)"
 gfn_test stats --domain demo
 
+say "gfn_test explain --domain demo   (why the guest's memory is not huge: KVM's own mappings, then memslot by memslot)"
+gfn_test explain --domain demo
+
 say "gfn_test metrics --domain demo   (the same figures as Prometheus text, for node_exporter)"
 gfn_test metrics --domain demo >/tmp/metrics.prom
 cat /tmp/metrics.prom

@@ -444,6 +444,15 @@ fn host_reason(vma: Option<&Vma>, host: &Host) -> (Reason, String) {
             "the VMM advised MADV_NOHUGEPAGE on this memory: the host backs it by base pages"
                 .to_string(),
         ),
+        // Shared memory (shmem, memfd) has its own THP policy.
+        Some(v) if v.thp_eligible == Some(false) && v.has("sh") => (
+            Reason::NotEligible,
+            format!(
+                "not THP-eligible (smaps THPeligible 0): shared memory, whose THPs \
+                 shmem_enabled={} decides",
+                setting(&host.shmem_enabled)
+            ),
+        ),
         Some(v) if v.thp_eligible == Some(false) => (
             Reason::NotEligible,
             format!(
@@ -579,6 +588,13 @@ impl fmt::Display for VmReport {
                 }
             )?;
             for l in &s.levels {
+                // A slot too small for the level: one line says it.
+                if let [b] = l.reasons.as_slice() {
+                    if b.reason == Reason::Edge && b.bytes == s.size {
+                        writeln!(f, "  {}         none: {}", l.level, b.detail)?;
+                        continue;
+                    }
+                }
                 writeln!(
                     f,
                     "  {}         {} of {} can be mapped huge",
@@ -737,6 +753,20 @@ mod tests {
         assert!(r.levels[0].reasons[0]
             .detail
             .contains("enabled=madvise and the VMM did not advise"));
+        // Shared memory: its own policy.
+        let r = explain(
+            s,
+            &[run(0x20_0000, 1024, Kind::Base, 0, MapLevel::Pte)],
+            &[vma(
+                0x7f00_0020_0000,
+                0x7f00_0060_0000,
+                false,
+                "rd wr sh mr mw me ms",
+            )],
+        );
+        assert!(r.levels[0].reasons[0]
+            .detail
+            .contains("shmem_enabled=never"));
         // Eligible but base pages.
         let r = explain(
             s,
@@ -845,7 +875,7 @@ mod tests {
             "  backing    thp order 9 pmd 4 MiB\n",
             "  2m         0 B of 4 MiB can be mapped huge\n",
             "    4 MiB     incongruent: host address",
-            "    4 MiB     edge: the slot holds no whole 1 GiB",
+            "  1g         none: the slot holds no whole 1 GiB",
         ] {
             assert!(text.contains(want), "{want:?} not in\n{text}");
         }

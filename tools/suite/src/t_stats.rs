@@ -115,8 +115,13 @@ pub fn gfn_test_stats() -> Result<(), String> {
         let after = oracle::kvm_debugfs(vmm.pid)?;
         let v: Value = serde_json::from_str(text.trim()).map_err(|e| format!("{text:?}: {e}"))?;
         let k = &v["kvm"];
-        let said = [&k["leaves_4k"], &k["leaves_2m"], &k["leaves_1g"], &k["nx_splits"]]
-            .map(|n| n.as_u64().unwrap_or(u64::MAX));
+        let said = [
+            &k["leaves_4k"],
+            &k["leaves_2m"],
+            &k["leaves_1g"],
+            &k["nx_splits"],
+        ]
+        .map(|n| n.as_u64().unwrap_or(u64::MAX));
         let of = |m: KvmMaps| [m.leaves[0], m.leaves[1], m.leaves[2], m.nx_splits];
         // KVM's mappings of a halted guest hold still unless the host moves
         // its memory meanwhile: the figures are debugfs's before or after.
