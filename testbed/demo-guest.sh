@@ -4,7 +4,8 @@
 # Act 1, what users do: QEMU (memfd-backed guest RAM, as vhost-user and live
 # update use) boots a Linux guest that runs writer; the host side translates
 # writer's address with QEMU's pid, reads the value back, and asks whose
-# guest memory that host page is.
+# guest memory that host page is; then the same guest on THP-backed RAM,
+# and why each is huge or not.
 # Act 2: the test VMM with base, THP and hugetlb memory, several addresses,
 # its picture, and watch telling a THP split and collapsed.
 set -e
@@ -74,6 +75,24 @@ hand_over /tmp/metrics.prom
 say "gfn_test map --domain demo --svg /tmp/qemu.svg"
 gfn_test map --domain demo --svg /tmp/qemu.svg
 hand_over /tmp/qemu.svg
+kill $qemu
+wait $qemu 2>/dev/null || true
+
+say "qemu-system-x86_64 -name guest=demo-thp ... -object memory-backend-ram,id=m0,size=256M,prealloc=on ...   (the same guest on anonymous RAM, which QEMU aligns to 2 MiB and advises MADV_HUGEPAGE)"
+qemu-system-x86_64 -name guest=demo-thp -M pc -accel kvm -cpu host -m 256 \
+	-object memory-backend-ram,id=m0,size=256M,prealloc=on -machine memory-backend=m0 \
+	-nic none -vga none -nographic -no-reboot -L /qemu-fw \
+	-kernel /inner/bzImage -initrd /inner/initramfs.gz \
+	-append "console=ttyS0 loglevel=3 $tsc writer.value=78" </dev/null >/tmp/qemu-thp.out 2>&1 &
+qemu=$!
+while ! grep -qs '^WRITER' /tmp/qemu-thp.out; do sleep 0.2; done
+
+say "gfn_test vms; gfn_test stats --domain demo-thp | tail -3"
+gfn_test vms
+gfn_test stats --domain demo-thp | tail -3
+
+say "gfn_test explain --domain demo-thp"
+gfn_test explain --domain demo-thp
 kill $qemu
 wait $qemu 2>/dev/null || true
 

@@ -4,7 +4,7 @@
 //! smaps, the host's THP, hugetlb and KVM settings from sysfs.
 
 use gfn_client::explain::{chosen, parse_smaps, Explainer, Host, Pool, Slot, VmReport};
-use gfn_client::{names, query_bin_each, KvmMaps, Reply};
+use gfn_client::{names, query_bin_each, KvmMaps, Reason, Reply};
 
 /// A sysfs setting's choice, if the file is there.
 fn setting(path: &str) -> Option<String> {
@@ -84,11 +84,29 @@ pub fn explain(pid: u32, kvm: Option<KvmMaps>, host: &Host) -> Result<VmReport, 
     for s in slots {
         let mut e = Explainer::new(s);
         let request = format!("{:#x}+{} pid={pid} as={}", s.gpa, s.size / 4096, s.as_id);
+        // The VM gone, or its memslots changed, midway: no explanation
+        // rather than one of pages not told.
+        let mut failed = None;
         query_bin_each(&request, |r| {
-            e.add(&r);
+            match r {
+                Reply::TokenErr { reason, .. } => failed = Some(reason),
+                Reply::AddrErr {
+                    reason: reason @ (Reason::NoVm | Reason::NoMemslot),
+                    ..
+                } => failed = Some(reason),
+                r => e.add(&r),
+            }
             Ok(())
         })
         .map_err(|e| e.to_string())?;
+        if let Some(reason) = failed {
+            return Err(format!(
+                "VM of pid {pid}, memslot {} of address space {}: {}",
+                s.id,
+                s.as_id,
+                reason.as_str()
+            ));
+        }
         reports.push(e.finish(&vmas, host));
     }
     Ok(VmReport {

@@ -202,6 +202,7 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
             t_huge::slot_moved_4k_loses_huge_kvm_maps,
         ),
         t("explain_says_why", 3.0, t_huge::explain_says_why),
+        t("qemu_guest_is_huge", 8.0, t_huge::qemu_guest_is_huge),
         t("writer_then_reader", 0.2, t_tools::writer_then_reader),
         t("qemu_default_memory", 5.0, t_qemu::qemu_default_memory),
         t("qemu_thp_memory", 8.0, t_qemu::qemu_thp_memory),

@@ -17,7 +17,7 @@ use std::time::Duration;
 const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A running QEMU, killed when dropped.
-struct Qemu(Child);
+pub struct Qemu(pub Child);
 
 impl Drop for Qemu {
     fn drop(&mut self) {
@@ -49,7 +49,7 @@ fn name_of(value: u8) -> String {
     format!("gfn-qemu-{value}")
 }
 
-fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
+pub fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
     let append = format!(
         "console=ttyS0 loglevel=3 panic=-1 {} writer.value={value}",
         tsc_khz()

@@ -104,12 +104,25 @@ pub fn gfn_test_subcommands() -> Result<(), String> {
         "0x200080=0x1",
     ])?;
     let pid = vmm.pid.to_string();
+    let before = crate::oracle::kvm_debugfs(vmm.pid)?;
     let (ok, text) = output("gfn_test", &["vms"])?;
+    let after = crate::oracle::kvm_debugfs(vmm.pid)?;
     let memory: u64 = vmm.slots.iter().map(|s| s.size).sum();
-    let want = format!("vm pid={pid} slots={} memory={memory}", vmm.slots.len());
-    ensure(ok && text.lines().any(|l| l == want), || {
-        format!("gfn_test vms: ok={ok} {text:?}, want {want:?}")
-    })?;
+    // KVM's counts as its debugfs tells them, just before or just after.
+    let want = |k: gfn_proto::reply::KvmMaps| {
+        format!(
+            "vm pid={pid} slots={} memory={memory} kvm_4k={} kvm_2m={} kvm_1g={} nx_splits={}",
+            vmm.slots.len(),
+            k.leaves[0],
+            k.leaves[1],
+            k.leaves[2],
+            k.nx_splits
+        )
+    };
+    ensure(
+        ok && text.lines().any(|l| l == want(before) || l == want(after)),
+        || format!("gfn_test vms: ok={ok} {text:?}, want {:?}", want(before)),
+    )?;
     let (ok, text) = output("gfn_test", &["slots", "--json", "--pid", &pid])?;
     ensure(ok && text.lines().count() == vmm.slots.len(), || {
         format!("gfn_test slots: {text:?}")

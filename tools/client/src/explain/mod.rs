@@ -12,14 +12,22 @@
 //! memslot gets the first reason of that list that keeps it small, then
 //! what the host says of its own mapping: not present, MADV_NOHUGEPAGE,
 //! not THP-eligible, base pages although eligible, a huge folio mapped by
-//! PTEs, a huge host page smaller than the level.  What the module cannot
+//! PTEs, a huge host page smaller than the level.  Where a reason of the
+//! slot's own (congruence, dirty logging) keeps pages small, what the host
+//! would still keep small of them is told as well (`behind`): fixing the
+//! slot alone may not be enough.  What the module cannot
 //! see per page (KVM's own mapping, the NX-huge-page splits) is told from
 //! KVM's per-VM counts beside it.
 
+mod host;
+mod report;
+
+pub use host::{chosen, parse_smaps, Host, Pool, Vma};
+pub use report::VmReport;
+
 use crate::units::size;
-use gfn_proto::reply::{Kind, KvmMaps, MapLevel, Reply};
+use gfn_proto::reply::{Kind, MapLevel, Reply};
 use serde::Serialize;
-use std::fmt;
 
 /// Bytes in a guest page.
 const PAGE: u64 = 4096;
@@ -42,83 +50,6 @@ pub struct Slot {
     pub size: u64,
     pub hva: u64,
     pub flags: u32,
-}
-
-/// A mapping of the VMM, as its smaps tells it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Vma {
-    pub start: u64,
-    pub end: u64,
-    /// `THPeligible`: whether the host's THP policy allows THPs here.
-    pub thp_eligible: Option<bool>,
-    /// `VmFlags`: `hg` MADV_HUGEPAGE, `nh` MADV_NOHUGEPAGE, `ht` hugetlb.
-    pub flags: Vec<String>,
-}
-
-impl Vma {
-    fn has(&self, flag: &str) -> bool {
-        self.flags.iter().any(|f| f == flag)
-    }
-}
-
-/// The mappings of a `/proc/PID/smaps` text.
-pub fn parse_smaps(text: &str) -> Vec<Vma> {
-    let mut vmas: Vec<Vma> = Vec::new();
-    for line in text.lines() {
-        let mut words = line.split_whitespace();
-        let Some(first) = words.next() else { continue };
-        if let Some((a, b)) = first.split_once('-') {
-            if let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) {
-                vmas.push(Vma {
-                    start,
-                    end,
-                    ..Vma::default()
-                });
-                continue;
-            }
-        }
-        let Some(vma) = vmas.last_mut() else { continue };
-        match first {
-            "THPeligible:" => vma.thp_eligible = words.next().map(|v| v == "1"),
-            "VmFlags:" => vma.flags = words.map(str::to_string).collect(),
-            _ => {}
-        }
-    }
-    vmas
-}
-
-/// A hugetlb pool of the host.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Pool {
-    /// Page size in bytes.
-    pub size: u64,
-    pub total: u64,
-    pub free: u64,
-}
-
-/// The host's settings that decide huge pages.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Host {
-    /// `/sys/kernel/mm/transparent_hugepage/enabled`'s choice.
-    pub thp_enabled: Option<String>,
-    /// `.../transparent_hugepage/defrag`'s choice.
-    pub thp_defrag: Option<String>,
-    /// `.../transparent_hugepage/shmem_enabled`'s choice.
-    pub shmem_enabled: Option<String>,
-    /// `/sys/kernel/mm/hugepages/*`.
-    pub pools: Vec<Pool>,
-    /// `/sys/module/kvm/parameters/nx_huge_pages`.
-    pub nx_huge_pages: Option<String>,
-}
-
-/// The choice of a sysfs setting that lists them all, `[the] others`.
-pub fn chosen(text: &str) -> Option<String> {
-    let text = text.trim();
-    let choice = match text.split_once('[') {
-        Some((_, rest)) => rest.split_once(']')?.0,
-        None => text,
-    };
-    (!choice.is_empty()).then(|| choice.to_string())
 }
 
 /// Why part of a memslot cannot be mapped huge at a level.
@@ -177,6 +108,32 @@ pub struct LevelReport {
     /// Bytes KVM could map at this level: nothing keeps them from it.
     pub huge: u64,
     pub reasons: Vec<Because>,
+    /// What the host would still keep small of the bytes a reason of the
+    /// slot's own (`incongruent`, `dirty-log`) keeps small: nothing when
+    /// the host maps them huge.
+    pub behind: Vec<Because>,
+}
+
+impl Reason {
+    /// Whether the reason is the memslot's own, whatever the host does.
+    pub fn of_the_slot(self) -> bool {
+        matches!(self, Reason::Incongruent | Reason::DirtyLog)
+    }
+}
+
+/// Adds `n` bytes kept small for `reason` to `list`.
+fn add(list: &mut Vec<Because>, reason: Reason, n: u64, detail: String) {
+    if n == 0 {
+        return;
+    }
+    match list.iter_mut().find(|b| b.reason == reason) {
+        Some(b) => b.bytes += n,
+        None => list.push(Because {
+            reason,
+            bytes: n,
+            detail,
+        }),
+    }
 }
 
 /// What `explain` tells of a memslot.
@@ -291,21 +248,10 @@ impl Explainer {
         for (i, &(name, bytes, _)) in LEVELS.iter().enumerate() {
             let mut huge = 0;
             let mut reasons: Vec<Because> = Vec::new();
-            let mut add = |reason: Reason, n: u64, detail: String| {
-                if n == 0 {
-                    return;
-                }
-                match reasons.iter_mut().find(|b| b.reason == reason) {
-                    Some(b) => b.bytes += n,
-                    None => reasons.push(Because {
-                        reason,
-                        bytes: n,
-                        detail,
-                    }),
-                }
-            };
+            let mut behind: Vec<Because> = Vec::new();
             let whole = self.chunks[i].len() as u64 * bytes;
             add(
+                &mut reasons,
                 Reason::Edge,
                 s.size - whole,
                 if whole == 0 {
@@ -322,65 +268,50 @@ impl Explainer {
                 },
             );
             let skew = s.hva.wrapping_sub(s.gpa) & (bytes - 1);
+            let of_the_slot = if skew != 0 {
+                Some((
+                    Reason::Incongruent,
+                    format!(
+                        "host address {:#x} is {} off the {} alignment of guest address {:#x}: \
+                         KVM maps a guest page huge only where both agree modulo its size",
+                        s.hva,
+                        size(skew.min(bytes - skew)),
+                        size(bytes),
+                        s.gpa
+                    ),
+                ))
+            } else if s.flags & LOG_DIRTY_PAGES != 0 {
+                Some((
+                    Reason::DirtyLog,
+                    "dirty logging is on (KVM_MEM_LOG_DIRTY_PAGES): KVM maps the slot by 4 KiB pages"
+                        .to_string(),
+                ))
+            } else {
+                None
+            };
             for (idx, c) in self.chunks[i].iter().enumerate() {
                 let gpa = self.first[i] + idx as u64 * bytes;
                 let hva = s.hva + (gpa - s.gpa);
                 if i == 0 {
                     hugetlb += c.hugetlb;
                 }
-                let (reason, detail) = if skew != 0 {
-                    (
-                        Reason::Incongruent,
-                        format!(
-                            "host address {:#x} is {} off the {} alignment of guest address {:#x}: \
-                             KVM maps a guest page huge only where both agree modulo its size",
-                            s.hva,
-                            size(skew.min(bytes - skew)),
-                            size(bytes),
-                            s.gpa
-                        ),
-                    )
-                } else if s.flags & LOG_DIRTY_PAGES != 0 {
-                    (
-                        Reason::DirtyLog,
-                        "dirty logging is on (KVM_MEM_LOG_DIRTY_PAGES): KVM maps the slot by 4 KiB pages"
-                            .to_string(),
-                    )
-                } else if c.huge == bytes / PAGE {
-                    huge += bytes;
-                    continue;
-                } else if c.present < bytes / PAGE {
-                    (
-                        Reason::NotPresent,
-                        "not all of it is present on the host (never touched, reclaimed or swapped out)"
-                            .to_string(),
-                    )
-                } else if c.pte_mapped > 0 {
-                    (
-                        Reason::PteMapped,
-                        format!(
-                            "a folio of {} or more that the VMM's page tables map by smaller pages \
-                             (split by mprotect, a partial munmap or mremap)",
-                            size(bytes)
-                        ),
-                    )
-                } else if c.smaller > 0 {
-                    (
-                        Reason::HostSmaller,
-                        format!(
-                            "the host maps it by huge pages smaller than {}",
-                            size(bytes)
-                        ),
-                    )
-                } else {
-                    host_reason(vma_at(vmas, hva), host)
-                };
-                add(reason, bytes, detail);
+                let host_side = on_the_host(c, bytes, vma_at(vmas, hva), host);
+                match (&of_the_slot, host_side) {
+                    (Some((reason, detail)), host_side) => {
+                        add(&mut reasons, *reason, bytes, detail.clone());
+                        if let Some((reason, detail)) = host_side {
+                            add(&mut behind, reason, bytes, detail);
+                        }
+                    }
+                    (None, Some((reason, detail))) => add(&mut reasons, reason, bytes, detail),
+                    (None, None) => huge += bytes,
+                }
             }
             levels.push(LevelReport {
                 level: name,
                 huge,
                 reasons,
+                behind,
             });
         }
         let mut notes = Vec::new();
@@ -407,6 +338,40 @@ impl Explainer {
             notes,
         }
     }
+}
+
+/// Why the host keeps a whole aligned huge page of `bytes` small, with
+/// the facts of its pages (`c`), the VMM's mapping there and the host's
+/// settings; `None` when the host maps all of it at least that huge.
+fn on_the_host(c: &Chunk, bytes: u64, vma: Option<&Vma>, host: &Host) -> Option<(Reason, String)> {
+    Some(if c.huge == bytes / PAGE {
+        return None;
+    } else if c.present < bytes / PAGE {
+        (
+            Reason::NotPresent,
+            "not all of it is present on the host (never touched, reclaimed or swapped out)"
+                .to_string(),
+        )
+    } else if c.pte_mapped > 0 {
+        (
+            Reason::PteMapped,
+            format!(
+                "a folio of {} or more that the VMM's page tables map by smaller pages \
+                 (split by mprotect, a partial munmap or mremap)",
+                size(bytes)
+            ),
+        )
+    } else if c.smaller > 0 {
+        (
+            Reason::HostSmaller,
+            format!(
+                "the host maps it by huge pages smaller than {}",
+                size(bytes)
+            ),
+        )
+    } else {
+        host_reason(vma, host)
+    })
 }
 
 /// The page-table level that maps a folio of `order` whole.
@@ -475,161 +440,16 @@ fn host_reason(vma: Option<&Vma>, host: &Host) -> (Reason, String) {
     }
 }
 
-/// What `explain` tells of a VM: KVM's counts and its slots.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct VmReport {
-    pub pid: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// KVM's leaf entries at each level, where it counts them.
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "kvm_json")]
-    pub kvm: Option<KvmMaps>,
-    pub host: Host,
-    pub slots: Vec<SlotReport>,
-}
-
-impl Serialize for KvmMapsJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(4))?;
-        for (i, level) in KvmMaps::LEVELS.iter().enumerate() {
-            m.serialize_entry(&format!("leaves_{level}"), &self.0.leaves[i])?;
-        }
-        m.serialize_entry("nx_splits", &self.0.nx_splits)?;
-        m.end()
-    }
-}
-
-/// KVM's counts as JSON: `leaves_4k` ... `nx_splits`.
-struct KvmMapsJson<'a>(&'a KvmMaps);
-
-/// Serializes an optional [`KvmMaps`] (a `serialize_with` for serde).
-fn kvm_json<S: serde::Serializer>(k: &Option<KvmMaps>, s: S) -> Result<S::Ok, S::Error> {
-    match k {
-        Some(k) => KvmMapsJson(k).serialize(s),
-        None => s.serialize_none(),
-    }
-}
-
-impl VmReport {
-    /// Bytes the memslots allow KVM to map at each explained level.
-    pub fn allowed(&self) -> [u64; 2] {
-        std::array::from_fn(|i| {
-            self.slots
-                .iter()
-                .filter_map(|s| s.levels.get(i))
-                .map(|l| l.huge)
-                .sum()
-        })
-    }
-}
-
-impl fmt::Display for VmReport {
-    /// The text `gfn_test explain` prints for a VM.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self
-            .name
-            .as_ref()
-            .map_or(String::new(), |n| format!(" name={n}"));
-        writeln!(f, "vm pid={}{name}", self.pid)?;
-        let allowed = self.allowed();
-        match &self.kvm {
-            Some(k) => {
-                let by: Vec<String> = KvmMaps::LEVELS
-                    .iter()
-                    .zip(k.leaves.iter().zip(KvmMaps::SIZES))
-                    .map(|(l, (n, bytes))| format!("{} by {l}", size(n * bytes)))
-                    .collect();
-                writeln!(f, "  KVM maps   {}", by.join(", "))?;
-            }
-            None => writeln!(f, "  KVM maps   (not counted on this architecture)")?,
-        }
-        writeln!(
-            f,
-            "  could map  {} by 2m, {} by 1g: the huge pages nothing below keeps small",
-            size(allowed[0]),
-            size(allowed[1])
-        )?;
-        let setting = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
-        let splits = self.kvm.map_or(String::new(), |k| {
-            format!(", {} huge pages split for it now", k.nx_splits)
-        });
-        writeln!(
-            f,
-            "  host       THP enabled={} defrag={} shmem={}; KVM nx_huge_pages={}{splits}",
-            setting(&self.host.thp_enabled),
-            setting(&self.host.thp_defrag),
-            setting(&self.host.shmem_enabled),
-            setting(&self.host.nx_huge_pages),
-        )?;
-        for s in &self.slots {
-            let backing: Vec<String> = s
-                .backing
-                .iter()
-                .map(|(b, n)| format!("{b} {}", size(*n)))
-                .collect();
-            writeln!(
-                f,
-                "slot as={} id={} gpa={:#x} size={} hva={:#x} flags={:#x}",
-                s.as_id,
-                s.id,
-                s.gpa,
-                size(s.size),
-                s.hva,
-                s.flags
-            )?;
-            writeln!(
-                f,
-                "  backing    {}",
-                if backing.is_empty() {
-                    "nothing present".to_string()
-                } else {
-                    backing.join(", ")
-                }
-            )?;
-            for l in &s.levels {
-                // A slot too small for the level: one line says it.
-                if let [b] = l.reasons.as_slice() {
-                    if b.reason == Reason::Edge && b.bytes == s.size {
-                        writeln!(f, "  {}         none: {}", l.level, b.detail)?;
-                        continue;
-                    }
-                }
-                writeln!(
-                    f,
-                    "  {}         {} of {} can be mapped huge",
-                    l.level,
-                    size(l.huge),
-                    size(s.size)
-                )?;
-                for b in &l.reasons {
-                    writeln!(
-                        f,
-                        "    {:<9} {}: {}",
-                        size(b.bytes),
-                        b.reason.as_str(),
-                        b.detail
-                    )?;
-                }
-            }
-            for n in &s.notes {
-                writeln!(f, "  note       {n}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     use gfn_proto::reply::Translation;
 
-    const MIB: u64 = 1 << 20;
+    pub(super) const MIB: u64 = 1 << 20;
 
     /// An `ok` run of `pages` pages from `gpa`.
-    fn run(gpa: u64, pages: u64, kind: Kind, order: u8, map: MapLevel) -> Reply {
+    pub(super) fn run(gpa: u64, pages: u64, kind: Kind, order: u8, map: MapLevel) -> Reply {
         Reply::Ok(Translation {
             phys: 0x1_0000_0000,
             kind,
@@ -648,7 +468,7 @@ mod tests {
         })
     }
 
-    fn slot(gpa: u64, size: u64, hva: u64, flags: u32) -> Slot {
+    pub(super) fn slot(gpa: u64, size: u64, hva: u64, flags: u32) -> Slot {
         Slot {
             as_id: 0,
             id: 0,
@@ -668,7 +488,7 @@ mod tests {
         }
     }
 
-    fn host() -> Host {
+    pub(super) fn host() -> Host {
         Host {
             thp_enabled: Some("madvise".into()),
             thp_defrag: Some("madvise".into()),
@@ -683,7 +503,7 @@ mod tests {
     }
 
     /// The slot explained from `runs`, with `vmas`.
-    fn explain(s: Slot, runs: &[Reply], vmas: &[Vma]) -> SlotReport {
+    pub(super) fn explain(s: Slot, runs: &[Reply], vmas: &[Vma]) -> SlotReport {
         let mut e = Explainer::new(s);
         for r in runs {
             e.add(r);
@@ -720,6 +540,24 @@ mod tests {
         );
         assert_eq!(r.levels[0].huge, 0);
         assert_eq!(reasons(&r.levels[0]), [(Reason::Incongruent, 4 * MIB)]);
+        // Nothing on the host would keep it small.
+        assert!(r.levels[0].behind.is_empty());
+        // Shared memory without shmem THPs 4 KiB off, as QEMU's memfd RAM:
+        // behind the alignment, the policy.
+        let r = explain(
+            s,
+            &[run(0x20_0000, 1024, Kind::Base, 0, MapLevel::Pte)],
+            &[vma(0x7f00_0020_0000, 0x7f00_0080_0000, false, "rd wr sh")],
+        );
+        assert_eq!(reasons(&r.levels[0]), [(Reason::Incongruent, 4 * MIB)]);
+        assert_eq!(
+            r.levels[0]
+                .behind
+                .iter()
+                .map(|b| (b.reason, b.bytes))
+                .collect::<Vec<_>>(),
+            [(Reason::NotEligible, 4 * MIB)]
+        );
         let d = &r.levels[0].reasons[0].detail;
         assert!(
             d.contains("0x7f0000201000 is 4 KiB off the 2 MiB alignment of guest address 0x200000"),
@@ -732,6 +570,17 @@ mod tests {
         let s = slot(0x20_0000, 4 * MIB, 0x7f00_0020_0000, LOG_DIRTY_PAGES);
         let r = explain(s, &[run(0x20_0000, 1024, Kind::Thp, 9, MapLevel::Pmd)], &[]);
         assert_eq!(reasons(&r.levels[0]), [(Reason::DirtyLog, 4 * MIB)]);
+        assert!(r.levels[0].behind.is_empty());
+        // Half of it not present: behind the dirty logging.
+        let r = explain(s, &[run(0x20_0000, 512, Kind::Thp, 9, MapLevel::Pmd)], &[]);
+        assert_eq!(
+            r.levels[0]
+                .behind
+                .iter()
+                .map(|b| (b.reason, b.bytes))
+                .collect::<Vec<_>>(),
+            [(Reason::NotPresent, 2 * MIB)]
+        );
     }
 
     #[test]
@@ -823,67 +672,5 @@ mod tests {
             &[],
         );
         assert_eq!(r.levels[0].huge, 2 * MIB);
-    }
-
-    #[test]
-    fn smaps_and_settings_are_read() {
-        let text = "7f0000200000-7f0000600000 rw-p 00000000 00:00 0 \n\
-                    Size:               4096 kB\n\
-                    THPeligible:    1\n\
-                    VmFlags: rd wr mr mw me ac hg\n\
-                    7f0000600000-7f0000601000 rw-p 00000000 00:00 0 [stack]\n\
-                    THPeligible:    0\n\
-                    VmFlags: rd wr nh\n";
-        let v = parse_smaps(text);
-        assert_eq!(v.len(), 2);
-        assert_eq!(
-            (v[0].start, v[0].end, v[0].thp_eligible),
-            (0x7f00_0020_0000, 0x7f00_0060_0000, Some(true))
-        );
-        assert!(v[0].has("hg") && v[1].has("nh") && v[1].thp_eligible == Some(false));
-        assert_eq!(
-            chosen("always [madvise] never\n").as_deref(),
-            Some("madvise")
-        );
-        assert_eq!(chosen("N\n").as_deref(), Some("N"));
-    }
-
-    #[test]
-    fn the_text_names_each_level_and_reason() {
-        let s = slot(0x20_0000, 4 * MIB, 0x7f00_0020_1000, 0);
-        let report = VmReport {
-            pid: 7,
-            name: None,
-            kvm: Some(KvmMaps {
-                leaves: [1024, 0, 0],
-                nx_splits: 0,
-            }),
-            host: host(),
-            slots: vec![explain(
-                s,
-                &[run(0x20_0000, 1024, Kind::Thp, 9, MapLevel::Pmd)],
-                &[],
-            )],
-        };
-        let text = report.to_string();
-        for want in [
-            "vm pid=7\n",
-            "  KVM maps   4 MiB by 4k, 0 B by 2m, 0 B by 1g\n",
-            "  could map  0 B by 2m, 0 B by 1g",
-            "KVM nx_huge_pages=N, 0 huge pages split for it now\n",
-            "slot as=0 id=0 gpa=0x200000 size=4 MiB hva=0x7f0000201000 flags=0x0\n",
-            "  backing    thp order 9 pmd 4 MiB\n",
-            "  2m         0 B of 4 MiB can be mapped huge\n",
-            "    4 MiB     incongruent: host address",
-            "  1g         none: the slot holds no whole 1 GiB",
-        ] {
-            assert!(text.contains(want), "{want:?} not in\n{text}");
-        }
-        let json = serde_json::to_value(&report).unwrap();
-        assert_eq!(
-            json["slots"][0]["levels"][0]["reasons"][0]["reason"],
-            "incongruent"
-        );
-        assert_eq!(json["kvm"]["leaves_4k"], 1024);
     }
 }
