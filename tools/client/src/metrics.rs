@@ -113,13 +113,13 @@ pub fn render(vms: &[VmMetrics<'_>]) -> String {
     );
     metric(
         "gfn_vm_kvm_mapped_bytes",
-        "Guest memory KVM itself maps (its stage-2 leaf entries), by level: 4k, 2m, 1g. Only where KVM counts them (x86).",
+        "Guest memory KVM itself maps (its stage-2 leaf entries, over all its roots: SMM's too), by level: 4k, 2m, 1g. Only where KVM counts them (x86).",
         &|vm| {
             vm.stats.kvm.as_ref().map_or(Vec::new(), |k| {
                 [k.leaves_4k, k.leaves_2m, k.leaves_1g]
                     .into_iter()
                     .zip(KvmMaps::LEVELS.iter().zip(KvmMaps::SIZES))
-                    .map(|(n, (level, size))| (format!(",level=\"{level}\""), (n * size).to_string()))
+                    .map(|(n, (level, size))| (format!(",level=\"{level}\""), n.saturating_mul(size).to_string()))
                     .collect()
             })
         },

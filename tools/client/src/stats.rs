@@ -90,7 +90,12 @@ pub struct KvmStats {
 impl From<KvmMaps> for KvmStats {
     fn from(k: KvmMaps) -> KvmStats {
         let mapped = k.mapped();
-        let of = |level: usize| percent(k.leaves[level] * KvmMaps::SIZES[level], mapped);
+        let of = |level: usize| {
+            percent(
+                k.leaves[level].saturating_mul(KvmMaps::SIZES[level]),
+                mapped,
+            )
+        };
         KvmStats {
             leaves_4k: k.leaves[0],
             leaves_2m: k.leaves[1],

@@ -209,11 +209,12 @@ impl Translation {
 }
 
 /// What KVM itself maps of a VM's memory: its stage-2 leaf entries (x86:
-/// the TDP MMU's, or the shadow MMU's) per level, and the huge pages the
-/// NX-huge-page mitigation has split, as KVM counts them (`kvm->stat`, the
-/// same counters as its debugfs files `pages_4k`, `pages_2m`, `pages_1g`
-/// and `nx_lpage_splits`).  A guest gets huge pages only where its memory
-/// is mapped huge here as well as on the host.
+/// the TDP MMU's, or the shadow MMU's) per level, over all of KVM's roots
+/// (SMM's too, so memory both address spaces map counts twice), and the
+/// huge pages the NX-huge-page mitigation has split, as KVM counts them
+/// (`kvm->stat`, the same counters as its debugfs files `pages_4k`,
+/// `pages_2m`, `pages_1g` and `nx_lpage_splits`).  A guest gets huge pages
+/// only where its memory is mapped huge here as well as on the host.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct KvmMaps {
     /// Leaf entries mapping 4 KiB, 2 MiB and 1 GiB, in that order.
@@ -228,7 +229,7 @@ impl KvmMaps {
     /// The levels' sizes in bytes.
     pub const SIZES: [u64; 3] = [1 << 12, 1 << 21, 1 << 30];
 
-    /// Guest memory KVM maps, in bytes, over every level.
+    /// Bytes KVM's leaves map, over every level and root.
     pub fn mapped(&self) -> u64 {
         self.leaves
             .iter()

@@ -276,7 +276,7 @@ pub fn discovery() -> Result<(), String> {
     let vms = ask("vms")?;
     for vmm in [&a, &b] {
         let memory: u64 = vmm.slots.iter().map(|s| s.size).sum();
-        // KVM's own counts are t_kvm_maps.rs's; on x86 they are there.
+        // KVM's own counts are t_huge.rs's; on x86 they are there.
         let listed = vms.iter().any(|r| {
             matches!(*r, Reply::Vm { pid, slots, memory: m, kvm: Some(_) }
                 if pid == vmm.pid && slots as usize == vmm.slots.len() && m == memory)

@@ -295,8 +295,9 @@ struct Cli {
     /// slot below 4 GiB (so that KVM maps all of them).
     #[arg(long)]
     guest_reads: bool,
-    /// Create the slot holding GPA with dirty logging on
-    /// (KVM_MEM_LOG_DIRTY_PAGES).
+    /// Create the slot holding GPA (in either address space) with dirty
+    /// logging on (KVM_MEM_LOG_DIRTY_PAGES); not a gmem slot.  --churn
+    /// re-creates the first slot without it.
     #[arg(long, value_name = "GPA", value_parser = parse_num)]
     dirty_log: Vec<u64>,
 }
@@ -426,6 +427,15 @@ impl Args {
             .find(|gpa| !slots.iter().any(|s| s.holds(**gpa)))
         {
             return Err(format!("--dirty-log {gpa:#x}: in no slot"));
+        }
+        if let Some(gpa) = cli.dirty_log.iter().find(|gpa| {
+            slots
+                .iter()
+                .any(|s| s.holds(**gpa) && s.backing == Backing::Gmem)
+        }) {
+            return Err(format!(
+                "--dirty-log {gpa:#x}: a guest_memfd slot (its private half logs nothing)"
+            ));
         }
         let after = match (cli.exit, cli.hold_secs) {
             (true, _) => After::Exit,
@@ -563,6 +573,7 @@ mod tests {
             ([0x600000].as_slice(), true)
         );
         assert!(parse("--dirty-log 0x40000000").is_err());
+        assert!(parse("--slot gmem:8K@0x1000 --dirty-log 0x1000").is_err());
     }
 
     #[test]

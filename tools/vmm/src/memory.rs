@@ -133,6 +133,11 @@ pub fn allocate(
             }
             let p = start as *mut u8;
             madvise(p, window, libc::MADV_HUGEPAGE).map_err(|e| format!("MADV_HUGEPAGE: {e}"))?;
+            // The whole window, so that no mbind splits it into mappings
+            // too small for THPs.
+            if let Some(node) = node {
+                bind(p, window, node)?;
+            }
             // SAFETY: `offset` lies inside the window (of at least
             // `offset + size` bytes).
             unsafe { p.add(offset) }
@@ -148,7 +153,7 @@ pub fn allocate(
             })?
         }
     };
-    if let Some(node) = node {
+    if let (Some(node), false) = (node, matches!(backing, Backing::Thp | Backing::ThpOffset)) {
         bind(addr, size, node)?;
     }
     // No list of pages for untouched memory: it may be a terabyte.

@@ -27,6 +27,7 @@ pub use report::VmReport;
 
 use crate::units::size;
 use gfn_proto::reply::{Kind, MapLevel, Reply};
+use gfn_proto::request::Reason as MapError;
 use serde::Serialize;
 
 /// Bytes in a guest page.
@@ -64,6 +65,8 @@ pub enum Reason {
     DirtyLog,
     /// Some of its pages have no host page (never touched, reclaimed).
     NotPresent,
+    /// Some of its pages have no host mapping at all (no VMA).
+    Unmapped,
     /// The VMM advised MADV_NOHUGEPAGE.
     Nohugepage,
     /// The host's THP policy does not allow THPs there.
@@ -84,6 +87,7 @@ impl Reason {
             Reason::Incongruent => "incongruent",
             Reason::DirtyLog => "dirty-log",
             Reason::NotPresent => "not-present",
+            Reason::Unmapped => "unmapped",
             Reason::Nohugepage => "nohugepage",
             Reason::NotEligible => "not-eligible",
             Reason::BasePages => "base-pages",
@@ -110,7 +114,8 @@ pub struct LevelReport {
     pub reasons: Vec<Because>,
     /// What the host would still keep small of the bytes a reason of the
     /// slot's own (`incongruent`, `dirty-log`) keeps small: nothing when
-    /// the host maps them huge.
+    /// the host maps them huge.  Bytes kept small by both of the slot's
+    /// reasons are counted under each.
     pub behind: Vec<Because>,
 }
 
@@ -166,6 +171,11 @@ struct Chunk {
     smaller: u64,
     /// Present pages in hugetlb pages.
     hugetlb: u64,
+    /// Present pages of kinds THP policy does not decide (hugetlb,
+    /// pfnmap, guest_memfd, DAX).
+    other: u64,
+    /// Pages with no host mapping (`no-vma`).
+    unmapped: u64,
 }
 
 /// A slot's explanation, built from its pages as they stream by (memory
@@ -200,16 +210,55 @@ impl Explainer {
 
     /// Counts one reply of a map of the slot's guest range.
     pub fn add(&mut self, reply: &Reply) {
-        let Reply::Ok(t) = reply else { return };
-        let name = format!("{} order {} {}", t.kind.as_str(), t.order, t.map.as_str());
-        match self.backing.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, bytes)) => *bytes += t.pages * PAGE,
-            None => self.backing.push((name, t.pages * PAGE)),
+        match reply {
+            Reply::Ok(t) => {
+                let name = format!("{} order {} {}", t.kind.as_str(), t.order, t.map.as_str());
+                let bytes = t.pages.saturating_mul(PAGE);
+                match self.backing.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, b)) => *b = b.saturating_add(bytes),
+                    None => self.backing.push((name, bytes)),
+                }
+                // A guest_memfd's pages are in no page table: its folio is
+                // what KVM maps from.
+                let host_level = match t.map {
+                    MapLevel::None if t.kind == Kind::Gmem => level_of_order(t.order),
+                    m => m,
+                };
+                self.spread(t.gpa, t.pages, |c, n, level| {
+                    c.present += n;
+                    if at_least(host_level, level) {
+                        c.huge += n;
+                    } else if t.order >= 9 && host_level == MapLevel::Pte {
+                        c.pte_mapped += n;
+                    } else if host_level != MapLevel::Pte && host_level != MapLevel::None
+                        || t.order > 0
+                    {
+                        c.smaller += n;
+                    }
+                    if !matches!(t.kind, Kind::Base | Kind::Thp) {
+                        c.other += n;
+                    }
+                    if t.kind == Kind::Hugetlb {
+                        c.hugetlb += n;
+                    }
+                });
+            }
+            Reply::AddrErr {
+                reason: MapError::NoVma,
+                gpa,
+                pages,
+                ..
+            } => self.spread(*gpa, *pages, |c, n, _| c.unmapped += n),
+            _ => {}
         }
+    }
+
+    /// Hands `f` each whole aligned huge page, at each level, that pages
+    /// `gpa..` (`pages` of them) fall in, with how many of them do.
+    fn spread(&mut self, gpa: u64, pages: u64, mut f: impl FnMut(&mut Chunk, u64, MapLevel)) {
         for (i, &(_, bytes, level)) in LEVELS.iter().enumerate() {
-            let order = (bytes / PAGE).trailing_zeros() as u8;
-            let start = t.gpa & !(PAGE - 1);
-            let end = start + t.pages * PAGE;
+            let start = gpa & !(PAGE - 1);
+            let end = start.saturating_add(pages.saturating_mul(PAGE));
             let mut at = start.max(self.first[i]);
             while at < end {
                 let idx = ((at - self.first[i]) / bytes) as usize;
@@ -217,24 +266,7 @@ impl Explainer {
                     break;
                 };
                 let chunk_end = self.first[i] + (idx as u64 + 1) * bytes;
-                let n = (end.min(chunk_end) - at) / PAGE;
-                c.present += n;
-                // A guest_memfd's pages are in no page table: its folio is
-                // what KVM maps from.
-                let host_level = match t.map {
-                    MapLevel::None if t.kind == Kind::Gmem => level_of_order(t.order),
-                    m => m,
-                };
-                if at_least(host_level, level) {
-                    c.huge += n;
-                } else if t.order >= order {
-                    c.pte_mapped += n;
-                } else if host_level != MapLevel::Pte && host_level != MapLevel::None {
-                    c.smaller += n;
-                }
-                if t.kind == Kind::Hugetlb {
-                    c.hugetlb += n;
-                }
+                f(c, (end.min(chunk_end) - at) / PAGE, level);
                 at = chunk_end;
             }
         }
@@ -268,8 +300,9 @@ impl Explainer {
                 },
             );
             let skew = s.hva.wrapping_sub(s.gpa) & (bytes - 1);
-            let of_the_slot = if skew != 0 {
-                Some((
+            let mut of_the_slot = Vec::new();
+            if skew != 0 {
+                of_the_slot.push((
                     Reason::Incongruent,
                     format!(
                         "host address {:#x} is {} off the {} alignment of guest address {:#x}: \
@@ -279,16 +312,16 @@ impl Explainer {
                         size(bytes),
                         s.gpa
                     ),
-                ))
-            } else if s.flags & LOG_DIRTY_PAGES != 0 {
-                Some((
+                ));
+            }
+            if s.flags & LOG_DIRTY_PAGES != 0 {
+                of_the_slot.push((
                     Reason::DirtyLog,
-                    "dirty logging is on (KVM_MEM_LOG_DIRTY_PAGES): KVM maps the slot by 4 KiB pages"
+                    "dirty logging is on (KVM_MEM_LOG_DIRTY_PAGES): KVM maps what the guest \
+                     faults in by 4 KiB pages"
                         .to_string(),
-                ))
-            } else {
-                None
-            };
+                ));
+            }
             for (idx, c) in self.chunks[i].iter().enumerate() {
                 let gpa = self.first[i] + idx as u64 * bytes;
                 let hva = s.hva + (gpa - s.gpa);
@@ -296,15 +329,14 @@ impl Explainer {
                     hugetlb += c.hugetlb;
                 }
                 let host_side = on_the_host(c, bytes, vma_at(vmas, hva), host);
-                match (&of_the_slot, host_side) {
-                    (Some((reason, detail)), host_side) => {
-                        add(&mut reasons, *reason, bytes, detail.clone());
-                        if let Some((reason, detail)) = host_side {
-                            add(&mut behind, reason, bytes, detail);
-                        }
-                    }
-                    (None, Some((reason, detail))) => add(&mut reasons, reason, bytes, detail),
-                    (None, None) => huge += bytes,
+                for (reason, detail) in &of_the_slot {
+                    add(&mut reasons, *reason, bytes, detail.clone());
+                }
+                match (of_the_slot.is_empty(), host_side) {
+                    (false, Some((reason, detail))) => add(&mut behind, reason, bytes, detail),
+                    (false, None) => {}
+                    (true, Some((reason, detail))) => add(&mut reasons, reason, bytes, detail),
+                    (true, None) => huge += bytes,
                 }
             }
             levels.push(LevelReport {
@@ -344,9 +376,22 @@ impl Explainer {
 /// the facts of its pages (`c`), the VMM's mapping there and the host's
 /// settings; `None` when the host maps all of it at least that huge.
 fn on_the_host(c: &Chunk, bytes: u64, vma: Option<&Vma>, host: &Host) -> Option<(Reason, String)> {
-    Some(if c.huge == bytes / PAGE {
+    let pages = bytes / PAGE;
+    if c.huge == pages {
         return None;
-    } else if c.present < bytes / PAGE {
+    }
+    // Memory that only base pages back, where the THP policy allows none:
+    // the policy, whether or not all of it is present.
+    let base_only = c.huge == 0 && c.pte_mapped == 0 && c.smaller == 0 && c.other == 0;
+    if let Some(why) = thp_policy(vma, host).filter(|_| base_only) {
+        return Some(why);
+    }
+    Some(if c.unmapped > 0 {
+        (
+            Reason::Unmapped,
+            "part of it has no host mapping (no VMA of the VMM at its host address)".to_string(),
+        )
+    } else if c.present < pages {
         (
             Reason::NotPresent,
             "not all of it is present on the host (never touched, reclaimed or swapped out)"
@@ -355,22 +400,28 @@ fn on_the_host(c: &Chunk, bytes: u64, vma: Option<&Vma>, host: &Host) -> Option<
     } else if c.pte_mapped > 0 {
         (
             Reason::PteMapped,
-            format!(
-                "a folio of {} or more that the VMM's page tables map by smaller pages \
-                 (split by mprotect, a partial munmap or mremap)",
-                size(bytes)
-            ),
+            "huge folios (2 MiB or more) that the VMM's page tables map by PTEs \
+             (split by mprotect, a partial munmap or mremap)"
+                .to_string(),
         )
     } else if c.smaller > 0 {
         (
             Reason::HostSmaller,
             format!(
-                "the host maps it by huge pages smaller than {}",
+                "the host backs or maps it by pages smaller than {} but more than 4 KiB \
+                 (huge pages of a smaller size, multi-size THPs)",
                 size(bytes)
             ),
         )
     } else {
-        host_reason(vma, host)
+        let setting = host.thp_defrag.clone().unwrap_or_else(|| "unknown".into());
+        (
+            Reason::BasePages,
+            format!(
+                "THP-eligible, but in base pages: no THP was allocated at fault \
+                 (defrag={setting}) and khugepaged has not collapsed it"
+            ),
+        )
     })
 }
 
@@ -399,26 +450,29 @@ fn vma_at(vmas: &[Vma], hva: u64) -> Option<&Vma> {
     vmas.iter().find(|v| v.start <= hva && hva < v.end)
 }
 
-/// Why the host backs memory of `vma` that is all present by base pages.
-fn host_reason(vma: Option<&Vma>, host: &Host) -> (Reason, String) {
+/// Why the host's THP policy allows no THPs in `vma`, if it does not.
+fn thp_policy(vma: Option<&Vma>, host: &Host) -> Option<(Reason, String)> {
     let setting = |v: &Option<String>| v.clone().unwrap_or_else(|| "unknown".into());
     let enabled = setting(&host.thp_enabled);
-    match vma {
-        Some(v) if v.has("nh") => (
+    let v = vma?;
+    Some(if v.has("nh") {
+        (
             Reason::Nohugepage,
             "the VMM advised MADV_NOHUGEPAGE on this memory: the host backs it by base pages"
                 .to_string(),
-        ),
+        )
+    } else if v.thp_eligible == Some(false) && v.has("sh") {
         // Shared memory (shmem, memfd) has its own THP policy.
-        Some(v) if v.thp_eligible == Some(false) && v.has("sh") => (
+        (
             Reason::NotEligible,
             format!(
                 "not THP-eligible (smaps THPeligible 0): shared memory, whose THPs \
                  shmem_enabled={} decides",
                 setting(&host.shmem_enabled)
             ),
-        ),
-        Some(v) if v.thp_eligible == Some(false) => (
+        )
+    } else if v.thp_eligible == Some(false) {
+        (
             Reason::NotEligible,
             format!(
                 "not THP-eligible (smaps THPeligible 0): THP enabled={enabled}{}",
@@ -428,16 +482,10 @@ fn host_reason(vma: Option<&Vma>, host: &Host) -> (Reason, String) {
                     ""
                 }
             ),
-        ),
-        _ => (
-            Reason::BasePages,
-            format!(
-                "THP-eligible, but in base pages: no THP was allocated at fault \
-                 (defrag={}) and khugepaged has not collapsed it",
-                setting(&host.thp_defrag)
-            ),
-        ),
-    }
+        )
+    } else {
+        return None;
+    })
 }
 
 #[cfg(test)]
@@ -672,5 +720,56 @@ pub(super) mod tests {
             &[],
         );
         assert_eq!(r.levels[0].huge, 2 * MIB);
+    }
+
+    #[test]
+    fn the_policy_comes_before_pages_missing() {
+        // Half present, on MADV_NOHUGEPAGE memory: touching the rest would
+        // not make it huge.
+        let s = slot(0x20_0000, 2 * MIB, 0x7f00_0020_0000, 0);
+        let nh = [vma(0x7f00_0020_0000, 0x7f00_0040_0000, false, "rd wr nh")];
+        let r = explain(s, &[run(0x20_0000, 256, Kind::Base, 0, MapLevel::Pte)], &nh);
+        assert_eq!(reasons(&r.levels[0]), [(Reason::Nohugepage, 2 * MIB)]);
+        // Eligible memory half present: missing pages it is.
+        let hg = [vma(0x7f00_0020_0000, 0x7f00_0040_0000, true, "rd wr hg")];
+        let r = explain(s, &[run(0x20_0000, 256, Kind::Base, 0, MapLevel::Pte)], &hg);
+        assert_eq!(reasons(&r.levels[0]), [(Reason::NotPresent, 2 * MIB)]);
+        // Pages with no VMA at all.
+        let mut e = Explainer::new(s);
+        e.add(&run(0x20_0000, 256, Kind::Base, 0, MapLevel::Pte));
+        e.add(&Reply::AddrErr {
+            reason: MapError::NoVma,
+            gpa: 0x30_0000,
+            pid: Some(1),
+            pages: 256,
+        });
+        let r = e.finish(&hg, &host());
+        assert_eq!(reasons(&r.levels[0]), [(Reason::Unmapped, 2 * MIB)]);
+    }
+
+    #[test]
+    fn small_and_split_folios_are_not_base_pages() {
+        // At 1g: a THP mapped by PTEs is a split huge folio, not base pages.
+        let s = slot(0x4000_0000, 1 << 30, 0x7f00_4000_0000, 0);
+        let r = explain(
+            s,
+            &[run(0x4000_0000, 1 << 18, Kind::Thp, 9, MapLevel::Pte)],
+            &[],
+        );
+        assert_eq!(reasons(&r.levels[1]), [(Reason::PteMapped, 1 << 30)]);
+        // At 2m: multi-size THPs of order 4 are smaller pages.
+        let s = slot(0x20_0000, 2 * MIB, 0x7f00_0020_0000, 0);
+        let r = explain(s, &[run(0x20_0000, 512, Kind::Thp, 4, MapLevel::Pte)], &[]);
+        assert_eq!(reasons(&r.levels[0]), [(Reason::HostSmaller, 2 * MIB)]);
+    }
+
+    #[test]
+    fn both_of_the_slots_own_reasons_are_told() {
+        let s = slot(0x20_0000, 2 * MIB, 0x7f00_0020_1000, LOG_DIRTY_PAGES);
+        let r = explain(s, &[run(0x20_0000, 512, Kind::Thp, 9, MapLevel::Pmd)], &[]);
+        assert_eq!(
+            reasons(&r.levels[0]),
+            [(Reason::Incongruent, 2 * MIB), (Reason::DirtyLog, 2 * MIB)]
+        );
     }
 }

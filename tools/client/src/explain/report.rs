@@ -73,7 +73,7 @@ impl fmt::Display for VmReport {
                 let by: Vec<String> = KvmMaps::LEVELS
                     .iter()
                     .zip(k.leaves.iter().zip(KvmMaps::SIZES))
-                    .map(|(l, (n, bytes))| format!("{} by {l}", size(n * bytes)))
+                    .map(|(l, (n, bytes))| format!("{} by {l}", size(n.saturating_mul(bytes))))
                     .collect();
                 writeln!(f, "  KVM maps   {}", by.join(", "))?;
             }
