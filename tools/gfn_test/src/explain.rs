@@ -53,25 +53,7 @@ pub fn host() -> Host {
 pub fn explain(pid: u32, kvm: Option<KvmMaps>, host: &Host) -> Result<VmReport, String> {
     let mut slots = Vec::new();
     query_bin_each(&format!("slots pid={pid}"), |r| {
-        if let Reply::Slot {
-            as_id,
-            id,
-            gpa,
-            size,
-            hva,
-            flags,
-            ..
-        } = r
-        {
-            slots.push(Slot {
-                as_id,
-                id,
-                gpa,
-                size,
-                hva,
-                flags,
-            });
-        }
+        slots.extend(Slot::of(&r));
         Ok(())
     })
     .map_err(|e| e.to_string())?;

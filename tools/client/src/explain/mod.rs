@@ -186,7 +186,40 @@ pub struct Explainer {
     /// `first[level]`.
     chunks: [Vec<Chunk>; 2],
     first: [u64; 2],
-    backing: Vec<(String, u64)>,
+    /// Bytes by (kind, folio order, mapping level), in the order seen.
+    backing: Vec<((Kind, u8, MapLevel), u64)>,
+}
+
+impl Slot {
+    /// The memslot a `slot` reply tells, if it is one.
+    pub fn of(reply: &Reply) -> Option<Slot> {
+        match *reply {
+            Reply::Slot {
+                as_id,
+                id,
+                gpa,
+                size,
+                hva,
+                flags,
+                ..
+            } => Some(Slot {
+                as_id,
+                id,
+                gpa,
+                size,
+                hva,
+                flags,
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Because {
+    /// `reason: detail` (the bytes are the caller's to place).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.reason.as_str(), self.detail)
+    }
 }
 
 impl Explainer {
@@ -212,11 +245,13 @@ impl Explainer {
     pub fn add(&mut self, reply: &Reply) {
         match reply {
             Reply::Ok(t) => {
-                let name = format!("{} order {} {}", t.kind.as_str(), t.order, t.map.as_str());
+                // Named once the map is told, not per reply (a base-page
+                // map may be a reply per page).
+                let key = (t.kind, t.order, t.map);
                 let bytes = t.pages.saturating_mul(PAGE);
-                match self.backing.iter_mut().find(|(n, _)| *n == name) {
+                match self.backing.iter_mut().find(|(k, _)| *k == key) {
                     Some((_, b)) => *b = b.saturating_add(bytes),
-                    None => self.backing.push((name, bytes)),
+                    None => self.backing.push((key, bytes)),
                 }
                 // A guest_memfd's pages are in no page table: its folio is
                 // what KVM maps from.
@@ -365,7 +400,16 @@ impl Explainer {
             size: s.size,
             hva: s.hva,
             flags: s.flags,
-            backing: self.backing,
+            backing: self
+                .backing
+                .into_iter()
+                .map(|((kind, order, map), n)| {
+                    (
+                        format!("{} order {order} {}", kind.as_str(), map.as_str()),
+                        n,
+                    )
+                })
+                .collect(),
             levels,
             notes,
         }

@@ -150,13 +150,7 @@ impl fmt::Display for VmReport {
                     size(s.size)
                 )?;
                 for b in &l.reasons {
-                    writeln!(
-                        f,
-                        "    {:<9} {}: {}",
-                        size(b.bytes),
-                        b.reason.as_str(),
-                        b.detail
-                    )?;
+                    writeln!(f, "    {:<9} {b}", size(b.bytes))?;
                 }
                 // Under a reason of the slot's own: what fixing it gives.
                 if l.reasons.iter().any(|b| b.reason.of_the_slot()) {
@@ -167,13 +161,7 @@ impl fmt::Display for VmReport {
                         )?;
                     }
                     for b in &l.behind {
-                        writeln!(
-                            f,
-                            "    (and behind it, {} {}: {})",
-                            size(b.bytes),
-                            b.reason.as_str(),
-                            b.detail
-                        )?;
+                        writeln!(f, "    (and behind it, {} {b})", size(b.bytes))?;
                     }
                 }
             }
