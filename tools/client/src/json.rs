@@ -24,6 +24,17 @@ pub struct JsonKvm {
     pub nx_splits: u64,
 }
 
+impl From<gfn_proto::reply::KvmMaps> for JsonKvm {
+    fn from(k: gfn_proto::reply::KvmMaps) -> JsonKvm {
+        JsonKvm {
+            leaves_4k: k.leaves[0],
+            leaves_2m: k.leaves[1],
+            leaves_1g: k.leaves[2],
+            nx_splits: k.nx_splits,
+        }
+    }
+}
+
 #[derive(Debug, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum JsonReply {
@@ -149,12 +160,7 @@ impl From<&Reply> for JsonReply {
                 pid,
                 slots,
                 memory,
-                kvm: kvm.map(|k| JsonKvm {
-                    leaves_4k: k.leaves[0],
-                    leaves_2m: k.leaves[1],
-                    leaves_1g: k.leaves[2],
-                    nx_splits: k.nx_splits,
-                }),
+                kvm: kvm.map(JsonKvm::from),
             },
             Reply::Slot {
                 pid,

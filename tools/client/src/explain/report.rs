@@ -3,6 +3,7 @@
 //! memslot's; its text and JSON forms.
 
 use super::{Host, Reason, SlotReport};
+use crate::json::JsonKvm;
 use crate::units::size;
 use gfn_proto::reply::KvmMaps;
 use serde::Serialize;
@@ -21,27 +22,9 @@ pub struct VmReport {
     pub slots: Vec<SlotReport>,
 }
 
-impl Serialize for KvmMapsJson<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(4))?;
-        for (i, level) in KvmMaps::LEVELS.iter().enumerate() {
-            m.serialize_entry(&format!("leaves_{level}"), &self.0.leaves[i])?;
-        }
-        m.serialize_entry("nx_splits", &self.0.nx_splits)?;
-        m.end()
-    }
-}
-
-/// KVM's counts as JSON: `leaves_4k` ... `nx_splits`.
-struct KvmMapsJson<'a>(&'a KvmMaps);
-
-/// Serializes an optional [`KvmMaps`] (a `serialize_with` for serde).
+/// KVM's counts as `vms --json` gives them (`leaves_4k` ... `nx_splits`).
 fn kvm_json<S: serde::Serializer>(k: &Option<KvmMaps>, s: S) -> Result<S::Ok, S::Error> {
-    match k {
-        Some(k) => KvmMapsJson(k).serialize(s),
-        None => s.serialize_none(),
-    }
+    k.map(JsonKvm::from).serialize(s)
 }
 
 impl VmReport {
