@@ -31,6 +31,10 @@ mod reply;
 mod record;
 
 #[allow(unreachable_pub, dead_code)]
+#[path = "../tools/proto/src/kallsyms.rs"]
+mod kallsyms;
+
+#[allow(unreachable_pub, dead_code)]
 #[path = "../tools/proto/src/list.rs"]
 mod list;
 
@@ -55,6 +59,7 @@ mod map;
 mod out;
 mod reverse;
 mod single;
+mod symbols;
 mod vms;
 mod walk;
 
@@ -72,6 +77,9 @@ struct GfnToPfn {
 
 impl kernel::Module for GfnToPfn {
     fn init(_module: &'static ThisModule) -> Result<Self> {
+        // First, so that a kernel that cannot give the module what it
+        // needs refuses the load before anything is registered.
+        symbols::resolve()?;
         let file = boundary::proc_file::Registration::new(file::NAME, file::MODE)?;
         pr_info!(
             "ready: write guest physical addresses to /proc/{}\n",

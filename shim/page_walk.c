@@ -21,6 +21,7 @@
 
 #include "compat.h"
 #include "shim.h"
+#include "symbols.h"
 
 struct gfn_walk {
 	struct gfn_walk_entry *out;
@@ -58,14 +59,14 @@ static int gfn_walk_none(struct gfn_walk *w, unsigned long nr, u32 flags)
 
 /*
  * The huge zero folio, told by its frame (huge_zero_pfn, exported by
- * patches/6.12/0003): a large folio a driver inserts has no mapping and is not
+ * patches/SERIES/0003 or found at load time: symbols.h): a large folio a driver inserts has no mapping and is not
  * anonymous either, so its shape would not tell.
  */
 static bool gfn_walk_huge_zero(struct folio *folio)
 {
 #ifdef CONFIG_TRANSPARENT_HUGEPAGE
 	return folio_test_large(folio) &&
-	       folio_pfn(folio) == READ_ONCE(huge_zero_pfn);
+	       folio_pfn(folio) == READ_ONCE(GFN_SYM(huge_zero_pfn));
 #else
 	return false;
 #endif
@@ -259,7 +260,7 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 		spin_unlock(ptl);
 	}
 
-	start = pte_offset_map_lock(walk->mm, pmdp, addr, &ptl);
+	start = GFN_SYM(GFN_PTE_OFFSET_MAP_LOCK)(walk->mm, pmdp, addr, &ptl);
 	if (!start) {
 		walk->action = ACTION_AGAIN;	/* the table went or became huge */
 		return 0;
@@ -332,7 +333,7 @@ long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
 
 	if (fatal_signal_pending(current))
 		return -EINTR;
-	ret = walk_page_range(mm, addr, addr + ((unsigned long)nr << PAGE_SHIFT),
+	ret = GFN_SYM(walk_page_range)(mm, addr, addr + ((unsigned long)nr << PAGE_SHIFT),
 			      &gfn_walk_ops, &w);
 	if (ret < 0)
 		return ret;

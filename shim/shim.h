@@ -178,6 +178,38 @@ u32 gfn_gmem_attr_run(struct kvm *kvm, u64 gfn, u32 nr, bool *private);
 long gfn_gmem_walk(struct kvm *kvm, u32 as_id, u64 gfn, u32 nr,
 		   struct gfn_walk_entry *out, u32 max);
 
+/*
+ * symbols.c: the kernel internals not exported to this module, reached
+ * through pointers filled once by module init (symbols.h).
+ */
+struct gfn_symbol {
+	const char *name;
+	const char *object;	/* as /proc/kallsyms tags it: vmlinux, kvm */
+	u32 data;		/* 1: a data symbol; 0: code */
+	u32 linked;		/* 1: exported to this module and linked */
+};
+static_assert(sizeof(struct gfn_symbol) == 24);
+
+u32 gfn_symbols(const struct gfn_symbol **list);
+int gfn_symbols_store(const u64 *addrs, u32 n);
+const char *gfn_release_built(void);
+const char *gfn_release_running(void);
+
+/* kallsyms.c: /proc/kallsyms as the loading task reads it. */
+#define GFN_KALLSYMS_CHUNK	16384
+#define GFN_DESCRIBE_LEN	1024
+struct gfn_kallsyms {
+	struct file *file;
+	unsigned long ubuf;	/* a bounce buffer in the task's memory, or 0 */
+	loff_t pos;
+};
+static_assert(sizeof(struct gfn_kallsyms) == 24);
+
+int gfn_kallsyms_open(struct gfn_kallsyms *k);
+ssize_t gfn_kallsyms_read(struct gfn_kallsyms *k, char *buf, size_t len);
+void gfn_kallsyms_close(struct gfn_kallsyms *k);
+int gfn_symbol_describe(u64 addr, char *buf);
+
 /* mutex.c: a mutex whose wait a fatal signal ends. */
 void gfn_mutex_init(struct mutex *lock);
 int gfn_mutex_lock_killable(struct mutex *lock);

@@ -21,6 +21,7 @@
 #include <linux/sched/task.h>
 
 #include "shim.h"
+#include "symbols.h"
 
 /*
  * The process of thread @nr of the caller's pid namespace: its thread
@@ -82,7 +83,7 @@ static int gfn_vm_match_file(const void *p, struct file *file, unsigned int fd)
 {
 	struct gfn_vm_match *m = (struct gfn_vm_match *)p;
 
-	if (!file_is_kvm(file) || (unsigned long)file->private_data != m->kvm_id)
+	if (!GFN_SYM(file_is_kvm)(file) || (unsigned long)file->private_data != m->kvm_id)
 		return 0;
 	m->file = get_file(file);
 	return 1;

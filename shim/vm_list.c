@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vm_list: facts about every VM on KVM's vm_list, read in one pass under
- * kvm_lock (exported by patches/6.12/), which is the only way to find VMs that
- * are not the caller's own.
+ * kvm_lock (exported by patches/SERIES/ or found at load time: symbols.h),
+ * which is the only way to find VMs that are not the caller's own.
  */
 
 #include <linux/kvm_host.h>
@@ -10,6 +10,7 @@
 #include <linux/sched/signal.h>
 
 #include "shim.h"
+#include "symbols.h"
 
 /*
  * The VMM of @kvm as the caller's pid namespace sees it: the process (the
@@ -47,11 +48,20 @@ out:
 }
 
 /*
- * Counts @kvm's memslots and their pages, in every address space.  A
- * memslot of no pages is not counted: kvm_for_each_memslot() would
- * WARN_ON_ONCE() on one, and under VMs created and destroyed beside this
- * listing (clients_during_vm_cycles, memslot_churn_during_map) that warning
- * fired here, with KASAN silent; so the walk is the macro's, without it.
+ * Counts @kvm's memslots and their pages, in every address space, each
+ * set read once under kvm->srcu.
+ *
+ * The set must be a local read once: kvm_for_each_memslot() expands its
+ * set argument at every step (the bucket heads, and the id_node[node_idx]
+ * member that container_of() subtracts).  Given __kvm_memslots() itself,
+ * as this file once did, it re-read kvm->memslots[] at every step, and a
+ * memslot change in the VM meanwhile (kvm_swap_active_memslots()) made the
+ * walk continue with the other set's node_idx: container_of() then
+ * subtracted the other id_node's offset, the memslot pointer was off by
+ * one hlist_node, inside the same allocation (so KASAN said nothing), and
+ * npages read the field beside it, the dirty bitmap, NULL without dirty
+ * logging: KVM's WARN_ON_ONCE(!memslot->npages), and wrong counts.  KVM
+ * was not at fault; vms_during_memslot_churn shows it.
  */
 static void gfn_vm_size(struct kvm *kvm, struct gfn_vm_facts *out)
 {
@@ -64,9 +74,7 @@ static void gfn_vm_size(struct kvm *kvm, struct gfn_vm_facts *out)
 	idx = srcu_read_lock(&kvm->srcu);
 	for (as = 0; as < kvm_arch_nr_memslot_as_ids(kvm); as++) {
 		slots = __kvm_memslots(kvm, as);
-		hash_for_each(slots->id_hash, bkt, slot, id_node[slots->node_idx]) {
-			if (!slot->npages)
-				continue;
+		kvm_for_each_memslot(slot, bkt, slots) {
 			out->slots++;
 			out->pages += slot->npages;
 		}
@@ -115,9 +123,9 @@ long gfn_vm_list(struct gfn_vm_facts *out, u32 max)
 	struct kvm *kvm;
 	long n = 0;
 
-	if (mutex_lock_killable(&kvm_lock))
+	if (mutex_lock_killable(&GFN_SYM(kvm_lock)))
 		return -EINTR;
-	list_for_each_entry(kvm, &vm_list, vm_list) {
+	list_for_each_entry(kvm, &GFN_SYM(vm_list), vm_list) {
 		if (!refcount_read(&kvm->users_count))
 			continue;
 		if (n < max) {
@@ -129,6 +137,6 @@ long gfn_vm_list(struct gfn_vm_facts *out, u32 max)
 		}
 		n++;
 	}
-	mutex_unlock(&kvm_lock);
+	mutex_unlock(&GFN_SYM(kvm_lock));
 	return n;
 }

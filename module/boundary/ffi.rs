@@ -135,7 +135,41 @@ pub(crate) const PAGE_PFNMAP: u32 = 1 << 6;
 pub(crate) const PAGE_GMEM: u32 = 1 << 7;
 pub(crate) const PAGE_DEVMAP: u32 = 1 << 8;
 
+/// `struct gfn_symbol`: a kernel internal the shim uses.
+#[repr(C)]
+pub(crate) struct Symbol {
+    pub(crate) name: *const c_char,
+    pub(crate) object: *const c_char,
+    pub(crate) data: u32,
+    pub(crate) linked: u32,
+}
+const _: () = assert!(size_of::<Symbol>() == 24);
+
+/// `struct gfn_kallsyms`: `/proc/kallsyms`, open.
+#[repr(C)]
+pub(crate) struct Kallsyms {
+    pub(crate) file: *mut File,
+    pub(crate) ubuf: usize,
+    pub(crate) pos: i64,
+}
+const _: () = assert!(size_of::<Kallsyms>() == 24);
+
+/// `GFN_KALLSYMS_CHUNK`: the most one read of `/proc/kallsyms` takes.
+pub(crate) const KALLSYMS_CHUNK: usize = 16384;
+/// `GFN_DESCRIBE_LEN`: room for what `sprint_symbol()` writes.
+pub(crate) const DESCRIBE_LEN: usize = 1024;
+
 extern "C" {
+    pub(crate) fn gfn_symbols(list: *mut *const Symbol) -> u32;
+    pub(crate) fn gfn_symbols_store(addrs: *const u64, n: u32) -> c_int;
+    pub(crate) fn gfn_release_built() -> *const c_char;
+    pub(crate) fn gfn_release_running() -> *const c_char;
+
+    pub(crate) fn gfn_kallsyms_open(k: *mut Kallsyms) -> c_int;
+    pub(crate) fn gfn_kallsyms_read(k: *mut Kallsyms, buf: *mut u8, len: usize) -> isize;
+    pub(crate) fn gfn_kallsyms_close(k: *mut Kallsyms);
+    pub(crate) fn gfn_symbol_describe(addr: u64, buf: *mut c_char) -> c_int;
+
     pub(crate) fn gfn_proc_create(
         name: *const c_char,
         mode: u16,

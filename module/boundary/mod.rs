@@ -7,8 +7,9 @@
 //! its invariants, so the rest of the module is safe Rust: the proc file as
 //! a `#[vtable]` trait (`proc_file`), module parameters (`params`), KVM's
 //! VMs and memslots (`vm`), the VMM's memory and its page walks (`memory`),
-//! a mutex whose wait can be killed (`sync`) and the caller's credentials
-//! (`cred`).  What differs between the kernel series is in `compat`.  What crosses from C is plain facts (`ffi`, mirroring
+//! a mutex whose wait can be killed (`sync`), the caller's credentials
+//! (`cred`), and the kernel internals found at load time where the kernel
+//! does not export them (`symbols`).  What differs between the kernel series is in `compat`.  What crosses from C is plain facts (`ffi`, mirroring
 //! `shim/shim.h` with its layouts asserted); what to do with them is
 //! decided above this layer.
 
@@ -18,6 +19,7 @@ mod ffi;
 pub(crate) mod memory;
 pub(crate) mod params;
 pub(crate) mod proc_file;
+pub(crate) mod symbols;
 pub(crate) mod sync;
 pub(crate) mod vm;
 

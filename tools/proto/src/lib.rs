@@ -9,7 +9,9 @@
 //! (`reply.rs`, `record.rs`, `list.rs`), and what decides a reply's content from the
 //! facts a page walk gives (`facts.rs`), how pages merge into runs
 //! (`runs.rs`) and how a reply is produced and read a chunk at a time
-//! (`window.rs`).
+//! (`window.rs`); and, for loading on a kernel without the patches'
+//! exports, how `/proc/kallsyms` is read and a refused load explained
+//! (`kallsyms.rs`).
 
 #![no_std]
 
@@ -17,6 +19,7 @@
 extern crate std;
 
 pub mod facts;
+pub mod kallsyms;
 pub mod list;
 pub mod record;
 pub mod reply;
