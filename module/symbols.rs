@@ -58,6 +58,8 @@ pub(crate) fn resolve() -> Result {
 /// Says why the module does not load, in one line, and gives the error
 /// `insmod` reports.
 fn refuse(why: Refusal<'_>, errno: Error) -> Error {
-    pr_err!("{}\n", why);
+    // Through `Arguments`, which both series' `pr_err!` print (7.3's takes
+    // its own `kernel::fmt::Display`, which `Refusal` does not implement).
+    pr_err!("{}\n", format_args!("{why}"));
     errno
 }

@@ -9,9 +9,11 @@
 //! it (module/symbols.rs), so the same rules that hide addresses from that
 //! task (`kernel.kptr_restrict`, `CAP_SYSLOG`) hide them from the module.
 //! Nothing here guesses: a symbol must be listed exactly once, under its
-//! name, in its object (`vmlinux` or a module such as `kvm`), with a type
-//! letter of its kind, and the kernel must then name that address exactly
-//! `name+0x0/…` (`names_exactly`, checked against `sprint_symbol()`).
+//! name, in its object (`vmlinux` or a module such as `kvm`), and the
+//! kernel must then name that address exactly `name+0x0/…`
+//! (`names_exactly`, checked against `sprint_symbol()`).  The type letter is
+//! not checked: Debian's 7.3.4 lists the kernel image's data as `T`
+//! (`huge_zero_pfn`, `jiffies`, `init_mm`), so it tells nothing there.
 
 use core::fmt;
 
@@ -25,23 +27,11 @@ const _: () = assert!(MAX_WANTED <= u8::BITS as usize);
 const CARRY: usize = 600;
 
 /// What a symbol is: code, or data (which `/proc/kallsyms` lists only with
-/// `CONFIG_KALLSYMS_ALL`).
+/// `CONFIG_KALLSYMS_ALL`, so a table that lacks only data tells that).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Text,
     Data,
-}
-
-impl Kind {
-    /// Whether `letter`, a type letter of `/proc/kallsyms`, is of this kind:
-    /// `T`/`t` for code; `D`/`d`, `B`/`b` (zeroed data) and `R`/`r`
-    /// (read-only, which includes `__ro_after_init` data) for data.
-    pub fn has_letter(self, letter: u8) -> bool {
-        match self {
-            Kind::Text => matches!(letter, b'T' | b't'),
-            Kind::Data => matches!(letter, b'D' | b'd' | b'B' | b'b' | b'R' | b'r'),
-        }
-    }
 }
 
 /// A symbol looked for: its name, the object that defines it (`vmlinux`,
@@ -73,12 +63,10 @@ impl fmt::Display for Wanted<'_> {
 pub enum Seen {
     /// Not listed (in its object).
     Not,
-    /// Listed once, of its kind, at this address (0: hidden).
+    /// Listed once, at this address (0: hidden).
     At(u64),
     /// Listed more than once in its object: which one is meant is a guess.
     Twice,
-    /// Listed with this type letter, not of its kind.
-    OtherKind(u8),
 }
 
 /// A scan of `/proc/kallsyms` for some wanted symbols, fed the file a chunk
@@ -157,8 +145,7 @@ impl<'a> Scan<'a> {
                 continue;
             }
             *seen = match *seen {
-                Seen::Not if w.kind.has_letter(parsed.letter) => Seen::At(parsed.address),
-                Seen::Not => Seen::OtherKind(parsed.letter),
+                Seen::Not => Seen::At(parsed.address),
                 _ => Seen::Twice,
             };
         }
@@ -183,10 +170,8 @@ impl<'a> Scan<'a> {
             return Err(Refusal::Hidden(self.wanted));
         }
         for (i, w) in self.wanted.iter().enumerate() {
-            match self.seen[i] {
-                Seen::Twice => return Err(Refusal::Ambiguous(*w)),
-                Seen::OtherKind(letter) => return Err(Refusal::OtherKind(*w, letter)),
-                _ => {}
+            if self.seen[i] == Seen::Twice {
+                return Err(Refusal::Ambiguous(*w));
             }
         }
         let mut mask = 0u8;
@@ -325,8 +310,6 @@ pub enum Refusal<'a> {
     Missing(Missing<'a>),
     /// A symbol is listed twice in its object.
     Ambiguous(Wanted<'a>),
-    /// A symbol is listed with a type letter not of its kind.
-    OtherKind(Wanted<'a>, u8),
     /// The kernel names the address the table gives otherwise.
     Disowned(Wanted<'a>, &'a [u8]),
     /// The module was built for another kernel release than the running one.
@@ -375,18 +358,6 @@ impl fmt::Display for Refusal<'_> {
                 f,
                 "/proc/kallsyms lists {w} more than once, and which is meant would be a guess; use a kernel built with the exports of patches/SERIES/"
             ),
-            Refusal::OtherKind(w, letter) => {
-                let letter = *letter as char;
-                write!(
-                    f,
-                    "/proc/kallsyms lists {w} with type '{letter}', not the {} the module was built for; \
-                     build the module for this kernel, or use a kernel built with the exports of patches/SERIES/",
-                    match w.kind {
-                        Kind::Text => "code",
-                        Kind::Data => "data",
-                    }
-                )
-            }
             Refusal::Disowned(w, described) => {
                 write!(f, "the kernel names the address /proc/kallsyms gives for {w} '")?;
                 write_bytes(f, described)?;
