@@ -20,7 +20,7 @@ const CHUNK: usize = 16384;
 pub(crate) fn resolve() -> Result {
     let (built, running) = releases();
     if built != running {
-        return Err(refuse(Refusal::Release { built, running }, ENOEXEC));
+        return Err(refuse(Refusal::Release { built, running }, built, ENOEXEC));
     }
     let needs = Needs::of_shim()?;
     if needs.wanted().is_empty() {
@@ -29,12 +29,12 @@ pub(crate) fn resolve() -> Result {
     let mut scan = Scan::new(needs.wanted()).ok_or(EINVAL)?;
     {
         let mut file = KallsymsFile::open()
-            .map_err(|e| refuse(Refusal::Unreadable(e), Error::from_errno(e)))?;
+            .map_err(|e| refuse(Refusal::Unreadable(e), built, Error::from_errno(e)))?;
         let mut buf = KVec::from_elem(0u8, CHUNK, GFP_KERNEL)?;
         loop {
             let n = file
                 .read(&mut buf)
-                .map_err(|e| refuse(Refusal::Unreadable(e), Error::from_errno(e)))?;
+                .map_err(|e| refuse(Refusal::Unreadable(e), built, Error::from_errno(e)))?;
             if n == 0 {
                 break;
             }
@@ -47,19 +47,23 @@ pub(crate) fn resolve() -> Result {
             Refusal::Missing(_) => ENOENT,
             _ => EINVAL,
         };
-        refuse(r, errno)
+        refuse(r, built, errno)
     })?;
     match check(&needs, &addrs)? {
         Ok(checked) => store(checked),
-        Err((w, described)) => Err(refuse(Refusal::Disowned(w, described.bytes()), EINVAL)),
+        Err((w, described)) => Err(refuse(
+            Refusal::Disowned(w, described.bytes()),
+            built,
+            EINVAL,
+        )),
     }
 }
 
-/// Says why the module does not load, in one line, and gives the error
-/// `insmod` reports.
-fn refuse(why: Refusal<'_>, errno: Error) -> Error {
+/// Says why the module (built for kernel release `built`) does not load, in
+/// one line, and gives the error `insmod` reports.
+fn refuse(why: Refusal<'_>, built: &[u8], errno: Error) -> Error {
     // Through `Arguments`, which both series' `pr_err!` print (7.3's takes
-    // its own `kernel::fmt::Display`, which `Refusal` does not implement).
-    pr_err!("{}\n", format_args!("{why}"));
+    // its own `kernel::fmt::Display`, which `Said` does not implement).
+    pr_err!("{}\n", format_args!("{}", why.line(built)));
     errno
 }

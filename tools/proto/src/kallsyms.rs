@@ -297,9 +297,7 @@ impl<'a> Missing<'a> {
     }
 }
 
-/// Why the module does not load.  Its `Display` is the one kernel-log line
-/// (after the `gfn_to_pfn: ` prefix the kernel's `pr_err` adds): the cause,
-/// then what to do.
+/// Why the module does not load; `line` words it.
 #[derive(Clone, Copy, Debug)]
 pub enum Refusal<'a> {
     /// `/proc/kallsyms` cannot be opened or read: the error.
@@ -316,26 +314,70 @@ pub enum Refusal<'a> {
     Release { built: &'a [u8], running: &'a [u8] },
 }
 
-/// What every refusal of a symbol offers besides its own fix.
-const OR_PATCHES: &str = "or a kernel built with the exports of patches/SERIES/";
+impl<'a> Refusal<'a> {
+    /// The kernel-log line, for a module built for kernel release `built`
+    /// (whose series names the patches to use).
+    pub fn line(self, built: &'a [u8]) -> Said<'a> {
+        Said {
+            refusal: self,
+            series: series_of(built),
+        }
+    }
+}
 
-impl fmt::Display for Refusal<'_> {
+/// The series of a kernel release: `7.3` of `7.3.4+deb13-amd64`.
+pub fn series_of(release: &[u8]) -> &[u8] {
+    let mut dots = 0;
+    for (i, &b) in release.iter().enumerate() {
+        if b == b'.' {
+            dots += 1;
+            if dots == 2 {
+                return &release[..i];
+            }
+        } else if !b.is_ascii_digit() {
+            return &release[..i];
+        }
+    }
+    release
+}
+
+/// A refusal as the one kernel-log line (after the `gfn_to_pfn: ` prefix
+/// the kernel's `pr_err` adds): the cause, then what to do.
+pub struct Said<'a> {
+    refusal: Refusal<'a>,
+    series: &'a [u8],
+}
+
+impl Said<'_> {
+    /// `patches/SERIES/`, with the series the module was built for.
+    fn patches(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a kernel built with the exports of patches/")?;
+        write_bytes(f, self.series)?;
+        f.write_str("/")
+    }
+}
+
+impl fmt::Display for Said<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("not loaded: ")?;
-        match self {
-            Refusal::Unreadable(errno) => write!(
-                f,
-                "cannot read /proc/kallsyms (error {errno}), where this kernel's internals the module needs are found; \
-                 load it from a task that sees /proc (as root), or use a kernel built with the exports of patches/SERIES/"
-            ),
+        match self.refusal {
+            Refusal::Unreadable(errno) => {
+                write!(
+                    f,
+                    "cannot read /proc/kallsyms (error {errno}), where this kernel's internals the module needs are \
+                     found; load it from a task that sees /proc (as root), or use "
+                )?;
+                self.patches(f)
+            }
             Refusal::Hidden(wanted) => {
                 f.write_str("/proc/kallsyms shows the loading task no addresses (kernel.kptr_restrict=2, or no CAP_SYSLOG), so ")?;
                 list(f, wanted.iter())?;
                 write!(
                     f,
                     " cannot be found; load it as root with kernel.kptr_restrict at 0 or 1 \
-                     (sysctl kernel.kptr_restrict=1), or use a kernel built with the exports of patches/SERIES/"
-                )
+                     (sysctl kernel.kptr_restrict=1), or use "
+                )?;
+                self.patches(f)
             }
             Refusal::Missing(missing) => {
                 f.write_str("/proc/kallsyms lists no ")?;
@@ -344,24 +386,32 @@ impl fmt::Display for Refusal<'_> {
                     write!(
                         f,
                         " (a kernel without CONFIG_KALLSYMS_ALL lists no data symbols); use a kernel with \
-                         CONFIG_KALLSYMS_ALL=y, {OR_PATCHES}"
-                    )
+                         CONFIG_KALLSYMS_ALL=y, or "
+                    )?;
                 } else {
                     write!(
                         f,
                         ": this kernel's internals differ from those of the series the module was built for; \
-                         build the module for this kernel, or use a kernel built with the exports of patches/SERIES/"
-                    )
+                         build the module for this kernel, or use "
+                    )?;
                 }
+                self.patches(f)
             }
-            Refusal::Ambiguous(w) => write!(
-                f,
-                "/proc/kallsyms lists {w} more than once, and which is meant would be a guess; use a kernel built with the exports of patches/SERIES/"
-            ),
+            Refusal::Ambiguous(w) => {
+                write!(
+                    f,
+                    "/proc/kallsyms lists {w} more than once, and which is meant would be a guess; use "
+                )?;
+                self.patches(f)
+            }
             Refusal::Disowned(w, described) => {
-                write!(f, "the kernel names the address /proc/kallsyms gives for {w} '")?;
+                write!(
+                    f,
+                    "the kernel names the address /proc/kallsyms gives for {w} '"
+                )?;
                 write_bytes(f, described)?;
-                write!(f, "', so the table and the kernel disagree; use a kernel built with the exports of patches/SERIES/")
+                f.write_str("', so the table and the kernel disagree; use ")?;
+                self.patches(f)
             }
             Refusal::Release { built, running } => {
                 f.write_str("built for kernel ")?;

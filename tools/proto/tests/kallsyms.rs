@@ -4,7 +4,11 @@
 //! kernel/kallsyms.c: `%px %c %s` and, for a module's symbol, `\t[%s]`), the
 //! refusal lines are read as a user would read them.
 
-use gfn_proto::kallsyms::{names_exactly, parse_line, Kind, Refusal, Scan, Seen, Wanted, VMLINUX};
+use gfn_proto::kallsyms::{
+    names_exactly, parse_line, series_of, Kind, Refusal, Scan, Seen, Wanted, VMLINUX,
+};
+
+const BUILT: &[u8] = b"7.3.4+deb13-amd64";
 
 const WANTED: [Wanted<'static>; 4] = [
     Wanted {
@@ -57,7 +61,7 @@ fn finds_each_symbol_in_its_object_whatever_the_chunking() {
         let scan = scan_in_chunks(TABLE.as_bytes(), chunk);
         let got = scan
             .finish()
-            .unwrap_or_else(|r| panic!("chunk {chunk}: {r}"));
+            .unwrap_or_else(|r| panic!("chunk {chunk}: {r:?}"));
         assert_eq!(
             &got[..4],
             &[
@@ -80,7 +84,7 @@ fn addresses_hidden_by_kptr_restrict_are_a_refusal_that_names_the_sysctl() {
     let scan = scan_in_chunks(hidden.as_bytes(), 4096);
     let refusal = scan.finish().unwrap_err();
     assert!(matches!(refusal, Refusal::Hidden(_)));
-    let line = refusal.to_string();
+    let line = refusal.line(BUILT).to_string();
     assert!(line.starts_with("not loaded: "), "{line}");
     assert!(line.contains("kptr_restrict"), "{line}");
     assert!(
@@ -100,7 +104,7 @@ fn a_kernel_without_kallsyms_all_lacks_data_symbols_and_is_told_so() {
     let refusal = scan_in_chunks(text_only.as_bytes(), 100)
         .finish()
         .unwrap_err();
-    let line = refusal.to_string();
+    let line = refusal.line(BUILT).to_string();
     assert!(
         line.contains("lists no huge_zero_pfn and vm_list [kvm]"),
         "{line}"
@@ -118,6 +122,7 @@ fn a_missing_function_is_another_kernel_not_kallsyms_all() {
     let line = scan_in_chunks(no_fn.as_bytes(), 5)
         .finish()
         .unwrap_err()
+        .line(BUILT)
         .to_string();
     assert!(line.contains("lists no walk_page_range:"), "{line}");
     assert!(!line.contains("KALLSYMS_ALL"), "{line}");
@@ -200,7 +205,7 @@ fn other_refusals_read_as_one_line_with_a_fix() {
             running: b"7.3.5+deb13-amd64",
         },
     ] {
-        let line = r.to_string();
+        let line = r.line(BUILT).to_string();
         assert!(
             line.starts_with("not loaded: ") && !line.contains('\n'),
             "{line}"
@@ -208,6 +213,24 @@ fn other_refusals_read_as_one_line_with_a_fix() {
         assert!(line.contains("; ") || line.contains(": "), "{line}");
     }
     assert!(Refusal::Unreadable(-2)
+        .line(BUILT)
         .to_string()
         .contains("/proc/kallsyms"));
+}
+
+#[test]
+fn refusals_name_the_series_patches() {
+    let line = Refusal::Unreadable(-2).line(b"6.12.118").to_string();
+    assert!(
+        line.ends_with("a kernel built with the exports of patches/6.12/"),
+        "{line}"
+    );
+    for (release, series) in [
+        (&b"7.3.4+deb13-amd64"[..], &b"7.3"[..]),
+        (b"6.12.118", b"6.12"),
+        (b"7.3", b"7.3"),
+        (b"7.3-rc1", b"7.3"),
+    ] {
+        assert_eq!(series_of(release), series);
+    }
 }
