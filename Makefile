@@ -44,4 +44,12 @@ soak:
 kernel:
 	bash testbed/kernel.sh fast
 
-.PHONY: modules clean demo check bench soak kernel
+# gfn_to_pfn.ko for a distribution's own, unmodified kernel, built as its
+# users would: in a root of that release, with its toolchain and its
+# kernel's source and headers packages (testbed/distro/NAME.conf; cached,
+# needs root).  The .ko's absolute path is the last line of output.
+#   make distro-module DISTRO=debian-7.3 [GFN_SYMBOLS=kallsyms]
+distro-module:
+	@bash testbed/distro-module.sh '$(DISTRO)'
+
+.PHONY: modules clean demo check bench soak kernel distro-module

@@ -1,35 +1,46 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # make check: host unit tests of tools/ (which include the module's parser)
-# and lints, and the in-guest end-to-end suite on each test-bed kernel (6.12
-# fast and debug, 7.3 fast); the kernels build in the background, and the
-# host tests run beside the last guest suite (see below), so that both
+# and lints, and the in-guest end-to-end suite on each kernel: the 6.12
+# test-bed kernels, fast and debug, and Debian's own 7.3 (debian-7.3: its
+# unpatched image and modules, the module built for it by
+# testbed/distro-module.sh), where a boot under lockdown also checks the
+# refusal of the unsigned module (the patched 7.3 test kernel runs in make
+# soak).  The kernels (and Debian's module) build in the background, and
+# the host tests run beside the last guest suite (see below), so that both
 # cores stay busy.
-# Installs what it needs.  Last line: "N passed, M failed".
+# Installs what it needs.  Last line: "N passed, M failed"; the tests a
+# kernel cannot run (the suite's SKIP lines) count as neither, and their
+# number is printed before it.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 
 "$TOP/testbed/deps.sh"
 logs="$CACHE/logs"
 mkdir -p "$logs"
-passed=0 failed=0
+passed=0 failed=0 skipped=0
 
-count() { # adds the "N passed, M failed" line of a log to the totals
-	local line
-	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$1" | tail -1 || true)
+count() { # adds the "N passed, M failed[, K skipped]" line of a log to the totals
+	local line n
+	# The serial console ends lines with \r\n.
+	line=$(tr -d '\r' <"$1" | grep -aE '^[0-9]+ passed, [0-9]+ failed' | tail -1 || true)
 	if [ -z "$line" ]; then
 		echo "check: no result line in $1" >&2
 		failed=$((failed + 1))
 		return
 	fi
 	passed=$((passed + $(echo "$line" | cut -d' ' -f1)))
-	failed=$((failed + $(echo "$line" | cut -d' ' -f3)))
+	failed=$((failed + $(echo "$line" | cut -d' ' -f3 | tr -d ,)))
+	n=$(echo "$line" | sed -nE 's/^[0-9]+ passed, [0-9]+ failed, ([0-9]+) skipped.*/\1/p')
+	skipped=$((skipped + ${n:-0}))
 }
 
-# The kernels, as kernel.sh names them: 6.12 fast and debug, 7.3 fast.  The
-# first builds at full priority; the others at the lowest, beside the
-# suites (their build order is their order here).
-kernels=${GFN_KERNELS:-fast 7.3-fast debug}
+# The kernels, as guest.sh names them: the 6.12 test-bed kernels fast and
+# debug (kernel.sh), Debian's own 7.3 (debian-7.3).  The first must be a
+# test-bed kernel (the kernel-side lints use its tree); it builds at full
+# priority, the others at the lowest, beside the suites (their build order
+# is their order here).
+kernels=${GFN_KERNELS:-fast debug debian-7.3}
 logs_of() { echo "$logs/kernel-$1.log"; }
 phase=$SECONDS
 took() { # prints how long the phase just ended took
@@ -55,19 +66,30 @@ background() { # nice delay log command...: starts it; its pid is ${builds[-1]}
 		shift 2; exec nice -n "$n" "$@"' background "$nice" "$delay" "$@" >"$log" 2>&1 &
 	builds+=($!)
 }
-build() { # flavour nice delay: starts the kernel build; its pid is ${builds[-1]}
-	background "$2" "$3" "$(logs_of "$1")" "$TOP/testbed/kernel.sh" "$1"
+build() { # kernel nice delay: starts the kernel's build; its pid is ${builds[-1]}
+	case "$1" in
+	# A distribution's kernel is not built: it is fetched, and the module
+	# is built for it (in a root of that release, with its toolchain).
+	debian-*) background "$2" "$3" "$(logs_of "$1")" bash -c \
+		'"$1/testbed/distro-kernel.sh" "$2" && "$1/testbed/distro-module.sh" "$2"' \
+		build "$TOP" "$1" ;;
+	*) background "$2" "$3" "$(logs_of "$1")" "$TOP/testbed/kernel.sh" "$1" ;;
+	esac
 }
-finish() { # flavour pid: waits for the build (in this shell: a subshell
+finish() { # kernel pid: waits for the build (in this shell: a subshell
 	# cannot wait for it); fails, saying why, when it did not build
 	if ! wait "$2"; then
-		echo "check: the $1 kernel did not build ($(logs_of "$1")):" >&2
+		echo "check: the $1 kernel (or its module) did not build ($(logs_of "$1")):" >&2
 		tail -20 "$(logs_of "$1")" >&2
 		return 1
 	fi
 }
 declare -A kernel_build
 first=${kernels%% *}
+case "$first" in
+debian-*) echo "check: GFN_KERNELS must begin with a test-bed kernel (fast, debug, 7.3-fast...), not $first" >&2
+	exit 2 ;;
+esac
 delay=0
 for k in $kernels; do
 	if [ "$k" = "$first" ]; then
@@ -136,6 +158,18 @@ echo "== dkms: dkms.conf builds the module against the $first kernel"
 grep -aE '^(PASS|FAIL)' "$logs/dkms-test.log" || true
 count "$logs/dkms-test.log"
 
+guest_job() { # kernel job log: boots the kernel for the job, shows and counts its results
+	if "$TOP/testbed/guest.sh" "$1" "$2" "$3"; then
+		:
+	else
+		echo "check: the $1 guest run ($2) failed (serial log: $3)" >&2
+		# A splat or a missing exit line fails the run even if tests passed.
+		grep -aq '^GUEST-EXIT rc=0' "$3" && failed=$((failed + 1))
+	fi
+	sed -n '/^GUEST-START/,/^---- guest dmesg/p' "$3" | grep -aE '^(suite:|PASS|FAIL|SKIP|TIMEOUT|GUEST)' || true
+	count "$3"
+}
+
 slowest= host_job=
 for flavour in $kernels; do
 	if [ "$flavour" != "$first" ]; then
@@ -155,15 +189,7 @@ for flavour in $kernels; do
 	fi
 	echo "== guest suite on the $flavour kernel"
 	log="$logs/guest-$flavour-check.log"
-	if "$TOP/testbed/guest.sh" "$flavour" check "$log"; then
-		:
-	else
-		echo "check: the $flavour guest run failed (serial log: $log)" >&2
-		# A splat or a missing exit line fails the run even if tests passed.
-		grep -aq '^GUEST-EXIT rc=0' "$log" && failed=$((failed + 1))
-	fi
-	sed -n '/^GUEST-START/,/^---- guest dmesg/p' "$log" | grep -aE '^(suite:|PASS|FAIL|TIMEOUT|GUEST)' || true
-	count "$log"
+	guest_job "$flavour" check "$log"
 	# What guest tests handed over, checked here by programs the guest
 	# lacks (promtool, the Prometheus client, rsvg-convert).
 	art_log="$logs/host-artifacts-$flavour.log"
@@ -173,6 +199,15 @@ for flavour in $kernels; do
 	count "$art_log"
 	slowest+=$("$TOP/testbed/slowest.sh" "$log" "$flavour" || true)$'\n'
 	took "$flavour guest suite"
+	case "$flavour" in
+	debian-*)
+		# A kernel with the lockdown LSM: its refusal of the unsigned
+		# module, in a boot of its own (testbed/refusals-guest.sh).
+		echo "== refusals on the $flavour kernel (a boot under lockdown)"
+		guest_job "$flavour" refusals "$logs/guest-$flavour-refusals.log"
+		took "$flavour refusals"
+		;;
+	esac
 done
 
 if [ -z "$host_job" ]; then # the last suite did not run
@@ -188,5 +223,6 @@ printf '%s' "$slowest"
 echo "== make check: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 
 echo "logs: $logs"
+echo "$skipped skipped (counted neither passed nor failed; the SKIP lines above say why)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

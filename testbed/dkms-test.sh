@@ -5,11 +5,21 @@
 # module directories or DKMS trees:
 #
 #   bash testbed/dkms-test.sh [KERNEL_TREE]
+#   bash testbed/dkms-test.sh --distro NAME
 #
 # KERNEL_TREE is a configured and built tree (a make O= directory does) with
 # CONFIG_RUST=y and the patches of patches/SERIES/; by default the newest
 # $HOME/.cache/gfn_to_pfn/kernel/fast-* (testbed/kernel.sh's 6.12 build).
 # Its release is its include/config/kernel.release.
+#
+# --distro NAME (e.g. debian-7.3): the same cases inside the root of that
+# distribution (testbed/distro/NAME.conf), as its user runs dkms there:
+# its own dkms, its rustc (GFN_RUSTC=/usr/bin/rustc), the defaults of
+# dkms.conf for its GCC-built kernel (no LLVM=, CC= what the kernel's
+# CONFIG_CC_VERSION_TEXT names), against the tree testbed/distro/prepare.sh
+# prepares from its kernel's source and headers packages.  The root has
+# only the kernel's rustc; wrong-rustc uses a stand-in that prints another
+# version (kdir-check.sh refuses it before anything is compiled).
 #
 # It installs the dkms package when missing (the only change to the system),
 # then works in a private source tree, DKMS tree and install tree under a
@@ -20,11 +30,13 @@
 #   add          dkms add of a copy of what the build needs;
 #   build        dkms build -k RELEASE --kernelsourcedir KERNEL_TREE with
 #                GFN_LLVM and GFN_RUSTC (default -19 and /usr/bin/rustc, the
-#                test kernel's) succeeds and leaves gfn_to_pfn.ko in the
-#                DKMS tree;
+#                test kernel's; GFN_LLVM set and empty: a GCC-built kernel)
+#                succeeds and leaves gfn_to_pfn.ko in the DKMS tree;
 #   make.log     the make command in its make.log is the Makefile's modules
-#                target with that KDIR, LLVM= and RUSTC=, without the
-#                CC=clang LD=ld.lld dkms appends for a clang-built kernel;
+#                target with that KDIR, LLVM= (or, for a GCC-built kernel,
+#                CC= GFN_CC or the command its CONFIG_CC_VERSION_TEXT names)
+#                and RUSTC=, without the CC=clang LD=ld.lld or LLVM=1 dkms
+#                appends for a clang-built kernel;
 #   vermagic     modinfo shows the module's vermagic starting with RELEASE;
 #   install      dkms install --no-depmod into the private install tree puts
 #                it in RELEASE/updates/dkms/;
@@ -43,6 +55,29 @@ die() {
 	printf 'dkms-test: %s\n' "$*" >&2
 	exit 2
 }
+
+# --distro NAME: this script again, inside the distribution's root.
+if [ "${1:-}" = --distro ]; then
+	set -e
+	. "$repo/testbed/env.sh"
+	. "$repo/testbed/distro/lib.sh"
+	distro_load "${2:-}"
+	{ read -r root && read -r out; } < <(bash "$repo/testbed/distro/prepare.sh" "$DISTRO") ||
+		die "the $DISTRO root or its kernel tree could not be prepared"
+	copy=/build/dkms-test
+	rm -rf "${root:?}$copy" && mkdir -p "$root$copy/other-rustc"
+	(cd "$repo" && tar -cf - --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+		--exclude='*.mod' --exclude='*.mod.c' --exclude=modules.order --exclude=Module.symvers \
+		Kbuild Makefile dkms.conf module shim tools/proto/src tools/Cargo.toml \
+		testbed/kdir-check.sh testbed/dkms-test.sh patches) | tar -C "$root$copy" -xf -
+	printf '#!/bin/sh\necho "rustc 1.84.1 (e71f9a9a9 2025-01-27) (a stand-in)"\n' >"$root$copy/other-rustc/rustc"
+	chmod +x "$root$copy/other-rustc/rustc"
+	set +e
+	distro_chroot "$root" env GFN_LLVM= GFN_RUSTC=/usr/bin/rustc \
+		GFN_TEST_OTHER_RUSTC="$copy/other-rustc/rustc" TMPDIR=/tmp \
+		bash "$copy/testbed/dkms-test.sh" "$out"
+	exit $?
+fi
 
 # The kernel tree and its release.
 if [ $# -ge 1 ]; then
@@ -64,6 +99,14 @@ arch=$(uname -m)
 # The toolchain of the positive cases, and the rustc of the negative one.
 llvm=${GFN_LLVM--19}
 rustc=${GFN_RUSTC:-/usr/bin/rustc}
+# A GCC-built kernel (GFN_LLVM set and empty): the CC= dkms.conf must
+# pass, GFN_CC or the command the kernel's version text begins with.
+cc=
+if [ -z "$llvm" ]; then
+	cc=${GFN_CC-$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^" ]*\) .*/\1/p' "$kdir/.config" | tail -1)}
+fi
+toolchain=(GFN_LLVM="$llvm" GFN_RUSTC="$rustc")
+[ -z "${GFN_CC+set}" ] || toolchain+=(GFN_CC="$GFN_CC")
 other_rustc=${GFN_TEST_OTHER_RUSTC:-$HOME/.cargo/bin/rustc}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gfn-dkms-test.XXXXXX") || die "mktemp failed"
@@ -139,27 +182,27 @@ built=$tmp/ok/dkms/$name/$version/$release/$arch/module/$name.ko
 if dkms_in ok add "$name/$version" >"$tmp/add.out" 2>&1 &&
 	dkms_in ok status "$name/$version" 2>&1 | grep -q ': added$'; then
 	pass add
-	if GFN_LLVM=$llvm GFN_RUSTC=$rustc dkms_in ok build "$name/$version" -k "$release/$arch" \
-		--kernelsourcedir "$kdir" >"$tmp/build.out" 2>&1; then
+	if (export "${toolchain[@]}" && dkms_in ok build "$name/$version" -k "$release/$arch" \
+		--kernelsourcedir "$kdir") >"$tmp/build.out" 2>&1; then
 		if [ -f "$built" ]; then
 			pass build
 		else
 			fail build "dkms build succeeded but left no $built"
 		fi
 	else
-		fail build "dkms build failed (GFN_LLVM=$llvm GFN_RUSTC=$rustc); its output and make.log end:"
+		fail build "dkms build failed (${toolchain[*]}); its output and make.log end:"
 		show "$tmp/build.out" 8
 		show "$tmp/ok/dkms/$name/$version/build/make.log" 20
 	fi
 	log=$tmp/ok/dkms/$name/$version/$release/$arch/log/make.log
 	make_line=$(grep -m1 '^+ exec make ' "$log" 2>/dev/null)
-	want="KDIR=$kdir LLVM=$llvm RUSTC=$rustc modules"
+	want="KDIR=$kdir${llvm:+ LLVM=$llvm}${cc:+ CC=$cc} RUSTC=$rustc modules"
 	if [ ! -f "$log" ]; then
 		fail make.log "no $log"
 	elif [[ " $make_line " != *" $want "* ]]; then
 		fail make.log "its make command is '${make_line:-(none)}', not one with '$want'"
-	elif [[ "$make_line" == *CC=* || "$make_line" == *LD=* ]]; then
-		fail make.log "dkms's CC=/LD= reached make: '$make_line'"
+	elif rest=${make_line/" $want"/} && [[ "$rest" == *CC=* || "$rest" == *LD=* || "$rest" == *LLVM=* ]]; then
+		fail make.log "dkms's CC=/LD=/LLVM= reached make: '$make_line'"
 	else
 		pass make.log
 	fi
@@ -208,8 +251,8 @@ elif [ "$other_version" = "$built_with" ]; then
 elif ! dkms_in bad add "$name/$version" >"$tmp/bad-add.out" 2>&1; then
 	fail wrong-rustc "dkms add failed:"
 	show "$tmp/bad-add.out" 10
-elif GFN_LLVM=$llvm GFN_RUSTC=$other_rustc dkms_in bad build "$name/$version" -k "$release/$arch" \
-	--kernelsourcedir "$kdir" >"$tmp/bad-build.out" 2>&1; then
+elif (export "${toolchain[@]}" GFN_RUSTC="$other_rustc" && dkms_in bad build "$name/$version" \
+	-k "$release/$arch" --kernelsourcedir "$kdir") >"$tmp/bad-build.out" 2>&1; then
 	fail wrong-rustc "dkms build with GFN_RUSTC=$other_rustc ($other_version) succeeded"
 elif [ -e "$tmp/bad/dkms/$name/$version/$release" ]; then
 	fail wrong-rustc "dkms build failed but recorded a build for $release"

@@ -142,6 +142,61 @@ notous=$tmp/not-to-gfn_to_pfn
 cp -a "$tmp/good-7.3" "$notous"
 sed -i 's/\(\tvm_list\t.*\tmodule:\).*/\1kvm-amd,kvm-intel/' "$notous/Module.symvers"
 
+# The kernel's exports missing (a distribution's kernel without the
+# patches): found in /proc/kallsyms at load time on 7.3 with
+# CONFIG_KALLSYMS_ALL, not on 6.12.
+set_config() { # dir line...: appends config lines (.config and auto.conf)
+	local d=$1
+	shift
+	printf '%s\n' "$@" >>"$d/.config"
+	[ ! -f "$d/include/config/auto.conf" ] || printf '%s\n' "$@" >>"$d/include/config/auto.conf"
+}
+unexport() { # dir: drops the patches' exports, keeping kvm.ko's others
+	sed -i -E '/\t(vm_list|kvm_lock|file_is_kvm|walk_page_range|__pte_offset_map_lock|pte_offset_map_lock|huge_zero_pfn)\t/d' "$1/Module.symvers"
+	local s
+	for s in $(sed -n 's/^+EXPORT_SYMBOL[A-Z_]*(\([A-Za-z0-9_]*\)[,)].*/\1/p' "$TOP"/patches/*/*.patch); do
+		sed -i "/\t$s\t/d" "$1/Module.symvers"
+	done
+}
+for v in 6.12 7.3; do
+	cp -a "$tmp/good-$v" "$tmp/unexported-$v"
+	unexport "$tmp/unexported-$v"
+	cp -a "$tmp/unexported-$v" "$tmp/unexported-kallsyms-all-$v"
+	set_config "$tmp/unexported-kallsyms-all-$v" CONFIG_KALLSYMS_ALL=y
+done
+cp -a "$tmp/good-6.12" "$tmp/good-kallsyms-all-6.12"
+set_config "$tmp/good-kallsyms-all-6.12" CONFIG_KALLSYMS_ALL=y
+notous_all=$tmp/not-to-gfn_to_pfn-kallsyms-all
+cp -a "$notous" "$notous_all" && set_config "$notous_all" CONFIG_KALLSYMS_ALL=y
+
+# The C compiler: fake ones printing a --version line each.
+mkdir -p "$tmp/bin-cc"
+fake_cc() { # name first-line
+	printf '#!/bin/sh\necho "%s"\necho "second line"\n' "$2" >"$tmp/bin-cc/$1"
+	chmod +x "$tmp/bin-cc/$1"
+}
+kgcc_text='kgcc-14 (Fake 14.2.0-19) 14.2.0'
+fake_cc kgcc-14 "$kgcc_text"
+fake_cc x86_64-fake-gcc-14 "$kgcc_text"
+fake_cc x86_64-fake-gcc "$kgcc_text"
+fake_cc gcc 'gcc (Fake 12.2.0-14) 12.2.0'
+fake_cc clang-19 'Fake clang version 19.1.7 (#3)'
+fake_cc clang 'Fake clang version 16.0.6'
+ccgcc=$tmp/cc-gcc-7.3
+cp -a "$tmp/good-7.3" "$ccgcc"
+printf 'CONFIG_CC_VERSION_TEXT="%s"\n' "$kgcc_text" >>"$ccgcc/.config"
+printf 'CONFIG_CC_VERSION_TEXT=%s\n' "$kgcc_text" >>"$ccgcc/include/config/auto.conf"
+ccclang=$tmp/cc-clang-6.12
+cp -a "$tmp/good-6.12" "$ccclang"
+# The kernel's Makefile drops the '#' of the version line.
+set_config "$ccclang" 'CONFIG_CC_VERSION_TEXT="Fake clang version 19.1.7 (3)"'
+sed -i 's/^CONFIG_CC_VERSION_TEXT="\(.*\)"$/CONFIG_CC_VERSION_TEXT=\1/' "$ccclang/include/config/auto.conf"
+# A Debian headers package's .kernelvariables names the compiler.
+ccdeb=$tmp/cc-kernelvariables-7.3
+cp -a "$ccgcc" "$ccdeb"
+printf 'CC = $(if $(DEBIAN_KERNEL_USE_CCACHE),$(CCACHE)) $(CROSS_COMPILE)gcc-14\noverride CROSS_COMPILE = x86_64-fake-\n' >"$ccdeb/.kernelvariables"
+cc_path=$tmp/bin-cc:$PATH
+
 # check CASE pass|fail KEYWORDS KDIR [env arguments]: runs kdir-check.sh on
 # KDIR; a pass is silent, exit 0; a fail is exit 1 and one line on stderr,
 # "gfn_to_pfn: <cause>; <fix>", holding every comma-separated keyword.
@@ -201,6 +256,32 @@ check no-walk_page_range fail "export patches,walk_page_range" "$nowalk" "${good
 check kvm-not-built fail "kvm.ko,make" "$nokvmko" "${good[@]}"
 check no-kvm fail "CONFIG_KVM" "$nokvm" "${good[@]}"
 check not-to-gfn_to_pfn fail "vm_list (to kvm-amd,kvm-intel),patches/7.3/" "$notous" "${good[@]}"
+check unexported-7.3 fail "CONFIG_KALLSYMS_ALL,patches/7.3/,vm_list" "$tmp/unexported-7.3" "${good[@]}"
+check unexported-7.3-kallsyms-all pass "" "$tmp/unexported-kallsyms-all-7.3" "${good[@]}"
+check not-to-gfn_to_pfn-kallsyms-all pass "" "$notous_all" "${good[@]}"
+check unexported-6.12-kallsyms-all fail "export patches,patches/6.12/,walk_page_range" "$tmp/unexported-kallsyms-all-6.12" "${good[@]}"
+check unexported-6.12 fail "export patches,patches/6.12/" "$tmp/unexported-6.12" "${good[@]}"
+check gfn-symbols-kallsyms-6.12 pass "" "$tmp/unexported-kallsyms-all-6.12" "${good[@]}" GFN_SYMBOLS=kallsyms
+check gfn-symbols-kallsyms-7.3 pass "" "$tmp/unexported-kallsyms-all-7.3" "${good[@]}" GFN_SYMBOLS=kallsyms
+check gfn-symbols-kallsyms-patched pass "" "$tmp/good-kallsyms-all-6.12" "${good[@]}" GFN_SYMBOLS=kallsyms
+# Builds, to refuse to load (the suite's test of that refusal).
+check gfn-symbols-kallsyms-no-kallsyms-all pass "" "$tmp/unexported-7.3" "${good[@]}" GFN_SYMBOLS=kallsyms
+check gfn-symbols-other-value fail "CONFIG_KALLSYMS_ALL" "$tmp/unexported-7.3" "${good[@]}" GFN_SYMBOLS=linked
+check unexported-kvm-not-built fail "kvm.ko" "$nokvmko" "${good[@]}" GFN_SYMBOLS=kallsyms
+check cc-same pass "" "$ccgcc" "${good[@]}" CC=kgcc-14 PATH="$cc_path"
+check cc-other fail "C compiler $kgcc_text,CC (gcc) is gcc (Fake 12.2.0-14),make CC=kgcc-14" "$ccgcc" "${good[@]}" CC=gcc PATH="$cc_path"
+check cc-default fail "kernel's default C compiler (gcc),make CC=kgcc-14" "$ccgcc" -u CC "${good[@]}" PATH="$cc_path"
+check cc-cross-compile pass "" "$ccgcc" -u CC "${good[@]}" CROSS_COMPILE=x86_64-fake- PATH="$cc_path"
+check cc-missing fail "CC ($tmp/none) cannot be run,make CC=kgcc-14" "$ccgcc" "${good[@]}" CC="$tmp/none"
+check cc-llvm pass "" "$ccclang" -u CC "${good[@]}" LLVM=-19 PATH="$cc_path"
+check cc-llvm-other fail "LLVM=1 (clang) is Fake clang version 16,make LLVM=-19" "$ccclang" -u CC "${good[@]}" LLVM=1 PATH="$cc_path"
+# LLVM=DIR/ runs DIR/clang, there the version-16 one.
+check cc-llvm-dir fail "LLVM=$tmp/bin-cc/ ($tmp/bin-cc/clang) is Fake clang version 16" "$ccclang" -u CC "${good[@]}" LLVM="$tmp/bin-cc/"
+check cc-kernelvariables pass "" "$ccdeb" -u CC "${good[@]}" PATH="$cc_path"
+# Run from make: CC from the environment only, not make's command line,
+# is not what the kernel's make runs.
+check cc-env-under-make fail "kernel's default C compiler (gcc)" "$ccgcc" "${good[@]}" CC=kgcc-14 MAKELEVEL=1 MAKEFLAGS="-- RUSTC=x" PATH="$cc_path"
+check cc-command-line-under-make pass "" "$ccgcc" "${good[@]}" CC=kgcc-14 MAKELEVEL=1 MAKEFLAGS="-- CC=kgcc-14" PATH="$cc_path"
 
 # make_check CASE pass|fail KEYWORD KDIR [make arguments]: `make KDIR modules`
 # in the work tree, in the environment `env "${make_env[@]}"` makes (outside
@@ -239,6 +320,17 @@ make_env=(RUSTC="$good_rustc" PATH="$tmp/bin-other:$PATH")
 make_check make-env-rustc-ignored fail "is rustc 1.95.0" "$tmp/good-6.12"
 make_env=(PATH="$tmp/bin-good:$PATH")
 make_check make-rustc-on-path pass "FAKE-KBUILD ran" "$tmp/good-6.12"
+make_env=()
+make_check make-unexported-6.12 fail "export patches" "$tmp/unexported-kallsyms-all-6.12" RUSTC="$good_rustc"
+make_check make-gfn-symbols-kallsyms pass "FAKE-KBUILD ran" "$tmp/unexported-kallsyms-all-6.12" RUSTC="$good_rustc" GFN_SYMBOLS=kallsyms
+make_check make-unexported-7.3-kallsyms-all pass "FAKE-KBUILD ran" "$tmp/unexported-kallsyms-all-7.3" RUSTC="$good_rustc"
+make_env=(PATH="$cc_path")
+make_check make-cc pass "FAKE-KBUILD ran" "$ccgcc" RUSTC="$good_rustc" CC=kgcc-14
+make_check make-cc-other fail "is gcc (Fake 12.2.0-14)" "$ccgcc" RUSTC="$good_rustc" CC=gcc
+make_env=(PATH="$cc_path" CC=kgcc-14)
+make_check make-env-cc-ignored fail "kernel's default C compiler (gcc)" "$ccgcc" RUSTC="$good_rustc"
+make_env=(PATH="$cc_path")
+make_check make-llvm pass "FAKE-KBUILD ran" "$ccclang" RUSTC="$good_rustc" LLVM=-19
 
 echo "test result: $([ "$failed" -eq 0 ] && echo ok || echo FAILED). $passed passed; $failed failed (kdir-check)"
 echo "$passed passed, $failed failed"

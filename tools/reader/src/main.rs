@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 //! reader: prints the value at a host physical address, read from
-//! /dev/mem, to check that the address gfn_to_pfn reported holds what the
-//! guest wrote.
+//! /dev/mem or, where the kernel refuses /dev/mem (CONFIG_STRICT_DEVMEM, as
+//! on distribution kernels), from /proc/kcore's RAM, to check that the
+//! address gfn_to_pfn reported holds what the guest wrote.  stdout is the
+//! value alone, whichever file answered.
 
-use clap::Parser;
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use clap::{Parser, ValueEnum};
+use gfn_client::phys::{self, Choice};
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "reader",
     version,
-    about = "Read the value at a host physical address from /dev/mem",
+    about = "Read the value at a host physical address from /dev/mem, or /proc/kcore \
+             where the kernel refuses /dev/mem",
     after_help = "Example:\n  reader 0x412380            the byte at 0x412380, in decimal\n  \
-                  reader --width 4 --hex 0x412380"
+                  reader --width 4 --hex 0x412380\n  \
+                  reader --verbose 0x412380  also says on stderr which file answered"
 )]
 struct Cli {
     /// Host physical address (0x... or decimal).
@@ -26,6 +29,31 @@ struct Cli {
     /// Print in hex instead of decimal.
     #[arg(long)]
     hex: bool,
+    /// Where to read: /dev/mem (devmem), /proc/kcore's RAM segments
+    /// (kcore), or /dev/mem and then /proc/kcore where the kernel refuses
+    /// /dev/mem (auto).
+    #[arg(long, value_enum, default_value_t = Source::Auto)]
+    source: Source,
+    /// Say on stderr which file answered, and why not /dev/mem.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Source {
+    Devmem,
+    Kcore,
+    Auto,
+}
+
+impl From<Source> for Choice {
+    fn from(s: Source) -> Choice {
+        match s {
+            Source::Devmem => Choice::DevMem,
+            Source::Kcore => Choice::Kcore,
+            Source::Auto => Choice::Auto,
+        }
+    }
 }
 
 fn parse_width(s: &str) -> Result<usize, String> {
@@ -45,41 +73,35 @@ fn parse_addr(s: &str) -> Result<u64, String> {
     .map_err(|e| format!("'{s}': {e}"))
 }
 
-/// Explains why /dev/mem refused, naming what to change.
-fn explain(what: &str, e: &std::io::Error) -> String {
-    let why = match e.raw_os_error() {
-        Some(libc::ENOENT) => "no /dev/mem: the kernel lacks CONFIG_DEVMEM",
-        Some(libc::EACCES) => "needs root",
-        Some(libc::EPERM) | Some(libc::EFAULT) | Some(libc::EINVAL) => {
-            "refused: CONFIG_STRICT_DEVMEM (or CONFIG_IO_STRICT_DEVMEM) allows only I/O \
-             ranges, and kernel lockdown (/sys/kernel/security/lockdown) forbids /dev/mem; \
-             boot a kernel with CONFIG_STRICT_DEVMEM=n and no lockdown"
-        }
-        _ => "",
-    };
-    format!(
-        "{what} /dev/mem: {e}{}{why}",
-        if why.is_empty() { "" } else { ": " }
-    )
-}
-
-fn run(cli: &Cli) -> Result<String, String> {
-    let f = File::open("/dev/mem").map_err(|e| explain("open", &e))?;
+/// The value to print, and the line `--verbose` adds on stderr.
+fn run(cli: &Cli) -> Result<(String, String), String> {
     let mut buf = [0u8; 8];
-    f.read_exact_at(&mut buf[..cli.width], cli.addr)
-        .map_err(|e| explain(&format!("read {:#x} from", cli.addr), &e))?;
+    let answer = phys::read(cli.addr, &mut buf[..cli.width], cli.source.into())
+        .map_err(|r| r.to_string())?;
     let v = u64::from_le_bytes(buf);
-    Ok(if cli.hex {
+    let value = if cli.hex {
         format!("{v:#x}")
     } else {
         v.to_string()
-    })
+    };
+    let told = match answer.passed_over {
+        None => format!("read {:#x} through {}", cli.addr, answer.source),
+        Some(why) => format!(
+            "read {:#x} through {} instead: {why}",
+            cli.addr, answer.source
+        ),
+    };
+    Ok((value, told))
 }
 
 fn main() -> ExitCode {
-    match run(&Cli::parse()) {
-        Ok(v) => {
-            println!("{v}");
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok((value, told)) => {
+            if cli.verbose {
+                eprintln!("reader: {told}");
+            }
+            println!("{value}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -96,18 +118,23 @@ mod tests {
     #[test]
     fn arguments() {
         let c = Cli::try_parse_from(["reader", "0x412380"]).unwrap();
-        assert_eq!((c.addr, c.width, c.hex), (0x412380, 1, false));
+        assert_eq!(
+            (c.addr, c.width, c.hex, c.verbose),
+            (0x412380, 1, false, false)
+        );
+        assert_eq!(Choice::from(c.source), Choice::Auto);
         let c = Cli::try_parse_from(["reader", "--width", "8", "--hex", "4096"]).unwrap();
         assert_eq!((c.addr, c.width, c.hex), (4096, 8, true));
         assert!(Cli::try_parse_from(["reader", "--width", "2", "0x1"]).is_err());
         assert!(Cli::try_parse_from(["reader", "0xzz"]).is_err());
-    }
-
-    #[test]
-    fn refusals_name_the_kernel_option() {
-        let e = explain("read", &std::io::Error::from_raw_os_error(libc::EPERM));
-        assert!(e.contains("CONFIG_STRICT_DEVMEM"));
-        let e = explain("open", &std::io::Error::from_raw_os_error(libc::ENOENT));
-        assert!(e.contains("CONFIG_DEVMEM"));
+        for (name, want) in [
+            ("devmem", Choice::DevMem),
+            ("kcore", Choice::Kcore),
+            ("auto", Choice::Auto),
+        ] {
+            let c = Cli::try_parse_from(["reader", "--source", name, "-v", "0x1"]).unwrap();
+            assert_eq!((Choice::from(c.source), c.verbose), (want, true));
+        }
+        assert!(Cli::try_parse_from(["reader", "--source", "pmem", "0x1"]).is_err());
     }
 }

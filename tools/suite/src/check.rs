@@ -73,14 +73,15 @@ fn map_level(pid: u32, hva: u64, kind: Kind) -> Result<Option<MapLevel>, String>
     })
 }
 
-/// Verifies that host physical memory at `phys` holds what the guest wrote.
-pub fn devmem_value(phys: u64, value: u64) -> Result<(), String> {
-    let got = oracle::devmem_u32(phys)?;
+/// Verifies that host physical memory at `phys` holds what the guest
+/// wrote, as /dev/mem (or, where it refuses, /proc/kcore) reads it.
+pub fn phys_value(phys: u64, value: u64) -> Result<(), String> {
+    let (got, oracle) = oracle::phys_u32(phys)?;
     if u64::from(got) == value & 0xffff_ffff {
         Ok(())
     } else {
         Err(format!(
-            "/dev/mem at {phys:#x} holds {got:#x}, the guest wrote {value:#x}"
+            "{oracle} at {phys:#x} holds {got:#x}, the guest wrote {value:#x}"
         ))
     }
 }

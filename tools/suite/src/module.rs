@@ -119,12 +119,22 @@ pub fn output(cmd: &str, args: &[&str]) -> Result<(bool, String), String> {
     ))
 }
 
-/// Runs `cmd`, which must succeed; returns its stdout.
+/// Runs `cmd`, which must succeed; returns its stdout.  A failure says
+/// what it printed on both (busybox's insmod, say, errs on stderr).
 pub fn run(cmd: &str, args: &[&str]) -> Result<String, String> {
-    match output(cmd, args)? {
-        (true, text) => Ok(text),
-        (false, text) => Err(format!("{cmd} {args:?} failed: {text}")),
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .map_err(|e| format!("{cmd}: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        return Ok(text);
     }
+    let err = String::from_utf8_lossy(&out.stderr);
+    Err(format!(
+        "{cmd} {args:?} failed: {}",
+        format!("{text}{err}").trim_end()
+    ))
 }
 
 /// The kernel log as `dmesg` prints it.

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Independent oracles: what the kernel itself says about a host page,
-//! through /proc/<pid>/pagemap, /proc/kpageflags and /dev/mem.
+//! through /proc/<pid>/pagemap, /proc/kpageflags and /dev/mem (or
+//! /proc/kcore where /dev/mem refuses RAM).
 
+use gfn_client::phys;
 use gfn_proto::reply::Kind;
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -175,17 +177,196 @@ pub fn compound_size(pfn: u64) -> Result<u64, String> {
     Ok(pages.min(MAX_PAGES) * 4096)
 }
 
-/// Reads `N` bytes of host physical memory at `phys` through /dev/mem.
-pub fn devmem<const N: usize>(phys: u64) -> Result<[u8; N], String> {
-    let f = File::open("/dev/mem").map_err(|e| format!("open /dev/mem: {e}"))?;
-    let mut buf = [0u8; N];
-    f.read_exact_at(&mut buf, phys)
-        .map_err(|e| format!("read /dev/mem at {phys:#x}: {e}"))?;
-    Ok(buf)
+/// Which oracle read host physical memory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PhysOracle {
+    /// /dev/mem, where the kernel allows it (test-bed kernels:
+    /// STRICT_DEVMEM off).
+    DevMem,
+    /// /proc/kcore's RAM segments, where /dev/mem refuses RAM.
+    Kcore,
+    /// A pmem block device (this one), for its device memory, which is no
+    /// RAM (not in /proc/kcore) and which IO_STRICT_DEVMEM keeps from
+    /// /dev/mem while its driver holds it.
+    Pmem(String),
 }
 
-pub fn devmem_u32(phys: u64) -> Result<u32, String> {
-    devmem::<4>(phys).map(u32::from_le_bytes)
+impl std::fmt::Display for PhysOracle {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            PhysOracle::DevMem => f.write_str("/dev/mem"),
+            PhysOracle::Kcore => f.write_str("/proc/kcore"),
+            PhysOracle::Pmem(dev) => f.write_str(dev),
+        }
+    }
+}
+
+/// Whether `e`, from /dev/mem, is the kernel refusing the access
+/// (STRICT_DEVMEM: EPERM for RAM; lockdown: EPERM at open), as opposed to
+/// a broken read.
+pub use gfn_client::phys::refused;
+
+/// Reads host physical memory at `phys` into `buf` through /dev/mem.
+pub fn devmem_read(phys: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    phys::devmem_read(phys, buf).map_err(|e| e.err)
+}
+
+/// Reads host physical memory at `phys` into `buf` through /proc/kcore's
+/// RAM segments; `None` if no segment holds it.
+pub fn kcore_read(phys: u64, buf: &mut [u8]) -> Result<Option<()>, String> {
+    match phys::kcore_read(phys, buf) {
+        Ok(()) => Ok(Some(())),
+        Err(phys::KcoreError::NotRam { .. }) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The physical address where pmem block device `name` (`pmem0`) starts.
+pub fn pmem_start(name: &str) -> Result<u64, String> {
+    let path = format!("/sys/block/{name}/device/resource");
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    let hex = text.trim().trim_start_matches("0x");
+    u64::from_str_radix(hex, 16).map_err(|e| format!("{path}: {text:?}: {e}"))
+}
+
+/// The pmem block device whose namespace holds `phys`, and the offset of
+/// `phys` in it: a raw namespace (the test bed's `memmap=SIZE!START`) maps
+/// its device from its first byte.
+pub fn pmem_of(phys: u64) -> Result<Option<(String, u64)>, String> {
+    let Ok(dir) = std::fs::read_dir("/sys/block") else {
+        return Ok(None);
+    };
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("pmem") {
+            continue;
+        }
+        let read = |file: &str| -> Result<u64, String> {
+            let path = e.path().join(file);
+            let text = std::fs::read_to_string(&path)
+                .map_err(|err| format!("{}: {err}", path.display()))?;
+            let text = text.trim();
+            match text.strip_prefix("0x") {
+                Some(hex) => u64::from_str_radix(hex, 16),
+                None => text.parse(),
+            }
+            .map_err(|err| format!("{}: {text:?}: {err}", path.display()))
+        };
+        let (start, sectors) = (pmem_start(&name)?, read("size")?);
+        if phys >= start && phys - start < sectors * 512 {
+            return Ok(Some((format!("/dev/{name}"), phys - start)));
+        }
+    }
+    Ok(None)
+}
+
+/// Reads `buf.len()` bytes (within one 4 KiB block) at `offset` of block
+/// device `dev`, bypassing its page cache (O_DIRECT): what the device holds
+/// now, not what was read through it before.
+fn pmem_read(dev: &str, offset: u64, buf: &mut [u8]) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    const BLOCK: usize = 4096;
+    let within = (offset % BLOCK as u64) as usize;
+    if within + buf.len() > BLOCK {
+        return Err(format!("{dev}: a read across a 4 KiB block at {offset:#x}"));
+    }
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(dev)
+        .map_err(|e| format!("open {dev}: {e}"))?;
+    // O_DIRECT wants an aligned buffer: the aligned block inside a larger one.
+    let mut space = vec![0u8; 2 * BLOCK];
+    let skip = space.as_ptr().align_offset(BLOCK);
+    let block = &mut space[skip..skip + BLOCK];
+    f.read_exact_at(block, offset - within as u64)
+        .map_err(|e| format!("read {dev} at {offset:#x}: {e}"))?;
+    buf.copy_from_slice(&block[within..within + buf.len()]);
+    Ok(())
+}
+
+/// Says once per process which oracle reads physical memory, when it is
+/// not /dev/mem.
+fn tell_once(what: String) {
+    static TOLD: std::sync::Once = std::sync::Once::new();
+    TOLD.call_once(|| println!("     {what}"));
+}
+
+/// Reads host physical memory at `phys` into `buf`: through /dev/mem; where
+/// the kernel refuses that (STRICT_DEVMEM, as on distribution kernels),
+/// through /proc/kcore for RAM (as `reader` does: the same
+/// `gfn_client::phys::read`) and a pmem block device for its device
+/// memory.  Returns which oracle answered.
+pub fn read_phys(phys: u64, buf: &mut [u8]) -> Result<PhysOracle, String> {
+    let refusals = match phys::read(phys, buf, phys::Choice::Auto) {
+        Ok(a) if a.source == phys::Source::DevMem => return Ok(PhysOracle::DevMem),
+        Ok(a) => {
+            tell_once(format!(
+                "{}: physical memory read through /proc/kcore",
+                a.passed_over.unwrap_or_default()
+            ));
+            return Ok(PhysOracle::Kcore);
+        }
+        Err(r) if r.devmem_refused() => r,
+        Err(r) => return Err(r.to_string()),
+    };
+    if let Some((dev, offset)) = pmem_of(phys)? {
+        pmem_read(&dev, offset, buf)?;
+        tell_once(format!("{refusals}: read through {dev}"));
+        return Ok(PhysOracle::Pmem(dev));
+    }
+    Err(format!("{refusals}; and no pmem device holds it"))
+}
+
+/// The 32-bit little-endian value at `phys`, and which oracle read it.
+pub fn phys_u32(phys: u64) -> Result<(u32, PhysOracle), String> {
+    let mut buf = [0u8; 4];
+    let oracle = read_phys(phys, &mut buf)?;
+    Ok((u32::from_le_bytes(buf), oracle))
+}
+
+/// Whether /dev/mem refuses RAM (STRICT_DEVMEM): tried on a page of this
+/// process's own.  `Some(why)` when it refuses.
+pub fn devmem_refuses_ram() -> Result<Option<String>, String> {
+    let page = vec![0x5au8; 8192];
+    let addr = (page.as_ptr() as u64 + 4096) & !4095;
+    let phys = pagemap_pfn(std::process::id(), addr)? << 12;
+    let mut buf = [0u8; 8];
+    match devmem_read(phys, &mut buf) {
+        Ok(()) => Ok(None),
+        Err(e) if refused(&e) => Ok(Some(format!("/dev/mem refuses RAM at {phys:#x}: {e}"))),
+        Err(e) => Err(format!("read /dev/mem at {phys:#x}: {e}")),
+    }
+}
+
+/// Which of `reader`'s sources (`gfn_client::phys::read`: /dev/mem, else
+/// /proc/kcore) reads RAM here, tried on a page of this process's own that
+/// holds a pattern.  `Ok(Err(why))` when neither does; `Err` when one
+/// reads other bytes than the page holds.
+pub fn ram_source() -> Result<Result<phys::Source, phys::Refusals>, String> {
+    let mut space = vec![0u8; 2 * 4096];
+    let at = space.as_ptr().align_offset(4096);
+    let page = &mut space[at..at + 4096];
+    let seed = std::process::id() as usize;
+    for (i, b) in page.iter_mut().enumerate() {
+        *b = (i * 7 + seed) as u8 ^ 0x3c;
+    }
+    let phys = pagemap_pfn(std::process::id(), page.as_ptr() as u64)? << 12;
+    // 8 bytes from the page's middle: what reader reads at most.
+    let mut got = [0u8; 8];
+    let answer = match phys::read(phys + 2000, &mut got, phys::Choice::Auto) {
+        Ok(a) => a,
+        Err(r) => return Ok(Err(r)),
+    };
+    let want = &page[2000..2008];
+    if got != want {
+        return Err(format!(
+            "{} at {:#x}: {got:02x?}, the page holds {want:02x?}",
+            answer.source,
+            phys + 2000
+        ));
+    }
+    Ok(Ok(answer.source))
 }
 
 /// One mapping of /proc/<pid>/smaps: its range and its `Name: N kB` fields.
@@ -322,10 +503,15 @@ impl Drop for Swap {
     }
 }
 
-/// Sets up zram0 as swap, until the returned guard is dropped.
-pub fn zram_swap() -> Result<Swap, String> {
+/// Sets up zram0 as swap, until the returned guard is dropped; skips
+/// where the kernel has no zram0 (no CONFIG_ZRAM, or its module not loaded).
+pub fn zram_swap() -> Result<Swap, crate::runner::Outcome> {
+    crate::facility::file(
+        "/sys/block/zram0",
+        "no zram device (CONFIG_ZRAM) to swap to",
+    )?;
     std::fs::write("/sys/block/zram0/disksize", "64M")
-        .map_err(|e| format!("zram0 disksize: {e} (is CONFIG_ZRAM on?)"))?;
+        .map_err(|e| format!("zram0 disksize: {e}"))?;
     for (cmd, what) in [("mkswap", "mkswap"), ("swapon", "swapon")] {
         let ok = std::process::Command::new(cmd)
             .arg("/dev/zram0")
@@ -333,7 +519,7 @@ pub fn zram_swap() -> Result<Swap, String> {
             .map_err(|e| format!("{cmd}: {e}"))?
             .success();
         if !ok {
-            return Err(format!("{what} /dev/zram0 failed"));
+            return Err(format!("{what} /dev/zram0 failed").into());
         }
     }
     Ok(Swap)

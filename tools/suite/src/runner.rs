@@ -2,31 +2,73 @@
 //! Runs each test in a child process of its own, under its own time limit.
 //!
 //! The suite re-executes itself as `guest-suite --one NAME KO` in a new
-//! process group; the child prints `PASS name (N ms)` or `FAIL name: why
-//! (N ms)`.  A child still running at its limit is killed with its whole
-//! process group (the VMMs and QEMUs it started), reported as
+//! process group; the child prints `PASS name (N ms)`, `FAIL name: why
+//! (N ms)` or `SKIP name: why (N ms)` (the kernel lacks what the test needs,
+//! see `facility`).  A child still running at its limit is killed with its
+//! whole process group (the VMMs and QEMUs it started), reported as
 //! `TIMEOUT name after N s`, and the suite goes on with the next test, so
-//! the closing `N passed, M failed` line always comes.  Before each test the
+//! the closing `N passed, M failed, K skipped` line always comes.  Before each test the
 //! runner prints `RUN name (limit N s)`: if the guest as a whole is stopped
 //! (a test stuck in the kernel), the host names the last test started.
 
+use crate::facility::Missing;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
+/// Why a test did not pass: it failed, or what it needs is missing.  A
+/// test that returns `Result<(), String>` can only fail; a skip needs a
+/// `Missing`, which only `facility`'s checks make, after finding the
+/// facility absent.
+#[derive(Debug)]
+pub enum Outcome {
+    Fail(String),
+    Skip(Missing),
+}
+
+impl From<String> for Outcome {
+    fn from(why: String) -> Outcome {
+        Outcome::Fail(why)
+    }
+}
+
+impl From<&str> for Outcome {
+    fn from(why: &str) -> Outcome {
+        Outcome::Fail(why.to_string())
+    }
+}
+
+/// How a test ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Skip,
+}
+
 /// A test: its name, its time limit, and the test itself.
 pub struct Test {
     pub name: &'static str,
     pub limit: Duration,
-    pub run: Box<dyn Fn() -> Result<(), String>>,
+    pub run: Box<dyn Fn() -> Result<(), Outcome>>,
 }
 
 impl Test {
+    /// A test that passes or fails.
     pub fn new(
         name: &'static str,
         limit: Duration,
         run: impl Fn() -> Result<(), String> + 'static,
+    ) -> Test {
+        Test::may_skip(name, limit, move || run().map_err(Outcome::Fail))
+    }
+
+    /// A test that may also skip (see `facility`).
+    pub fn may_skip(
+        name: &'static str,
+        limit: Duration,
+        run: impl Fn() -> Result<(), Outcome> + 'static,
     ) -> Test {
         Test {
             name,
@@ -44,17 +86,34 @@ const DEATH_GRACE: Duration = Duration::from_secs(10);
 /// non-zero status (a panic's 101, say) is reported by the parent.
 pub const FAILED: i32 = 1;
 
+/// The exit status of a child whose test was skipped and said why (77, as
+/// automake's test drivers have it).
+pub const SKIPPED: i32 = 77;
+
 /// Runs `test` in this process (the child's side) and prints its verdict.
-/// Returns whether it passed.
-pub fn run_here(test: &Test) -> bool {
+pub fn run_here(test: &Test) -> Verdict {
     let start = Instant::now();
     let result = (test.run)();
     let ms = start.elapsed().as_millis();
     match &result {
         Ok(()) => println!("PASS {} ({ms} ms)", test.name),
-        Err(e) => println!("FAIL {}: {e} ({ms} ms)", test.name),
+        Err(Outcome::Fail(e)) => println!("FAIL {}: {e} ({ms} ms)", test.name),
+        Err(Outcome::Skip(why)) => println!("SKIP {}: {why} ({ms} ms)", test.name),
     }
-    result.is_ok()
+    match result {
+        Ok(()) => Verdict::Pass,
+        Err(Outcome::Fail(_)) => Verdict::Fail,
+        Err(Outcome::Skip(_)) => Verdict::Skip,
+    }
+}
+
+/// The exit status the child ends with for `verdict`.
+pub fn exit_status(verdict: Verdict) -> i32 {
+    match verdict {
+        Verdict::Pass => 0,
+        Verdict::Fail => FAILED,
+        Verdict::Skip => SKIPPED,
+    }
 }
 
 /// Waits until `child` has ended or `deadline` passes; true if it ended.
@@ -96,15 +155,15 @@ fn kill_group(pgid: u32) {
 }
 
 /// Runs `test` as `command` (this binary with `--one NAME ...`) in a
-/// process group of its own.  Returns whether it passed.
-pub fn run_child(test: &Test, mut command: Command) -> bool {
+/// process group of its own.  Returns how it ended; a timeout is a failure.
+pub fn run_child(test: &Test, mut command: Command) -> Verdict {
     println!("RUN {} (limit {} s)", test.name, test.limit.as_secs());
     let start = Instant::now();
     let mut child = match command.process_group(0).spawn() {
         Ok(child) => child,
         Err(e) => {
             println!("FAIL {}: cannot start its process: {e} (0 ms)", test.name);
-            return false;
+            return Verdict::Fail;
         }
     };
     let pgid = child.id();
@@ -120,29 +179,69 @@ pub fn run_child(test: &Test, mut command: Command) -> bool {
                 "     its process did not die within {} s of SIGKILL (stuck in the kernel?)",
                 DEATH_GRACE.as_secs()
             );
-            return false;
+            return Verdict::Fail;
         }
     }
     let status = match child.wait() {
         Ok(status) => status,
         Err(e) => {
             println!("FAIL {}: waiting for its process: {e} ({ms} ms)", test.name);
-            return false;
+            return Verdict::Fail;
         }
     };
     match (ended, status.code(), status.signal()) {
-        (true, Some(0), _) => true,
-        // `run_here` printed the FAIL line.
-        (true, Some(FAILED), _) => false,
+        (true, Some(0), _) => Verdict::Pass,
+        // `run_here` printed the FAIL or SKIP line.
+        (true, Some(FAILED), _) => Verdict::Fail,
+        (true, Some(SKIPPED), _) => Verdict::Skip,
         (true, Some(code), _) => {
             println!("FAIL {}: exited with status {code} ({ms} ms)", test.name);
-            false
+            Verdict::Fail
         }
         (true, None, signal) => {
             let signal = signal.unwrap_or(0);
             println!("FAIL {}: killed by signal {signal} ({ms} ms)", test.name);
-            false
+            Verdict::Fail
         }
-        (false, ..) => false,
+        (false, ..) => Verdict::Fail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facility;
+
+    fn child(status: i32) -> Verdict {
+        let test = Test::new("t", Duration::from_secs(10), || Ok(()));
+        let mut command = Command::new("sh");
+        command.args(["-c", &format!("exit {status}")]);
+        run_child(&test, command)
+    }
+
+    #[test]
+    fn a_child_that_skipped_is_told_apart() {
+        assert_eq!(child(0), Verdict::Pass);
+        assert_eq!(child(FAILED), Verdict::Fail);
+        assert_eq!(child(SKIPPED), Verdict::Skip);
+        // A panic's status is a failure, never a skip.
+        assert_eq!(child(101), Verdict::Fail);
+    }
+
+    #[test]
+    fn only_a_missing_facility_skips() {
+        let absent = Test::may_skip("absent", Duration::from_secs(1), || {
+            facility::file("/nonexistent/gfn-suite-check", "nothing")
+        });
+        assert_eq!(run_here(&absent), Verdict::Skip);
+        assert_eq!(exit_status(Verdict::Skip), SKIPPED);
+        // The same check on a file that exists goes on with the test.
+        let present = Test::may_skip("present", Duration::from_secs(1), || {
+            facility::file("/", "the root directory")?;
+            Err("then fails".into())
+        });
+        assert_eq!(run_here(&present), Verdict::Fail);
+        let fails = Test::new("fails", Duration::from_secs(1), || Err("no".into()));
+        assert_eq!(run_here(&fails), Verdict::Fail);
     }
 }

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The runner's own check: with `GFN_SELFTEST_HANG=SECS` the suite runs,
 //! instead of its tests, one that passes, one that hangs (with a child
-//! process of its own, as tests' VMMs are), one that panics and one that
-//! passes after them.  `tests/runner.rs` runs the binary so and expects
-//! `TIMEOUT selftest_hangs after SECS s`, the panic named as a failure, the
-//! last test run, the closing count line, and the hanging test's child
-//! gone.  Only that check sets the switch.
+//! process of its own, as tests' VMMs are), one that panics, one whose
+//! facility is missing and one that passes after them.  `tests/runner.rs`
+//! runs the binary so and expects `TIMEOUT selftest_hangs after SECS s`,
+//! the panic named as a failure, the skip counted apart, the last test run,
+//! the closing count line, and the hanging test's child gone.  Only that
+//! check sets the switch.
 
 use crate::runner::Test;
 use std::time::Duration;
@@ -36,6 +37,9 @@ pub fn tests(limit: Duration) -> Vec<Test> {
         Test::new("selftest_passes", limit, || Ok(())),
         Test::new("selftest_hangs", limit, hangs),
         Test::new("selftest_panics", limit, || panic!("on purpose")),
+        Test::may_skip("selftest_skips", limit, || {
+            crate::facility::file("/nonexistent/gfn-selftest", "on purpose")
+        }),
         Test::new("selftest_runs_after", limit, || Ok(())),
     ]
 }

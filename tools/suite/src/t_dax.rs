@@ -5,12 +5,15 @@
 //! has DAX (6.12), else by ext4's (7.3).  Its pages are device memory with
 //! struct pages (mapped by devmap entries on 6.12, as ZONE_DEVICE folios on
 //! 7.3): the module tells them as `kind=dax` with the frame pagemap shows,
-//! and the guest's value is in host memory there (`/dev/mem`).
+//! and the guest's value is in host memory there (`/dev/mem`, or the pmem
+//! device itself where /dev/mem refuses a region its driver holds).
 
 use crate::check::{self, ensure};
+use crate::facility;
 use crate::module::{self, ask, translate};
 use crate::oracle;
 use crate::pages::{per_page, Page};
+use crate::runner::Outcome;
 use crate::vmm::Vmm;
 use gfn_proto::reply::{Kind, MapLevel};
 
@@ -22,10 +25,12 @@ const GPA: u64 = 0x4000_0000;
 struct Mounted;
 
 impl Mounted {
-    fn new() -> Result<Mounted, String> {
-        ensure(std::path::Path::new(PMEM).exists(), || {
-            format!("no {PMEM}: the guest's command line lacks memmap=SIZE!START")
-        })?;
+    fn new() -> Result<Mounted, Outcome> {
+        facility::file(
+            PMEM,
+            "no pmem device (the command line's memmap=SIZE!START, CONFIG_BLK_DEV_PMEM, CONFIG_X86_PMEM_LEGACY)",
+        )?;
+        facility::file_system(&["ext2", "ext4"])?;
         std::fs::create_dir_all(MOUNT).map_err(|e| format!("{MOUNT}: {e}"))?;
         module::run("mke2fs", &["-q", "-F", "-b", "4096", PMEM])?;
         for fs in ["ext2", "ext4"] {
@@ -38,7 +43,7 @@ impl Mounted {
             }
             module::run("umount", &[MOUNT])?;
         }
-        Err(format!("neither ext2 nor ext4 mounts {PMEM} with -o dax"))
+        Err(format!("neither ext2 nor ext4 mounts {PMEM} with -o dax").into())
     }
 }
 
@@ -65,7 +70,7 @@ impl Drop for Mounted {
 /// single addresses and a map of the slot, in both modes, are `kind=dax
 /// map=pte` at pagemap's frames, with `size=4096`, and host memory at the
 /// reported address holds what the guest wrote.
-pub fn dax_memory() -> Result<(), String> {
+pub fn dax_memory() -> Result<(), Outcome> {
     let _mounted = Mounted::new()?;
     let store = GPA + 0x3_0040;
     let vmm = Vmm::start(&[
@@ -84,7 +89,7 @@ pub fn dax_memory() -> Result<(), String> {
                 && t.phys == pfn << 12 | (store & 0xfff),
             || format!("{store:#x}{mode}: {t:?}, pagemap has frame {pfn:#x}"),
         )?;
-        check::devmem_value(t.phys, 0x5eed_0da0)?;
+        check::phys_value(t.phys, 0x5eed_0da0)?;
     }
     let map = per_page(&ask(&format!("{GPA:#x}+1024 pid={}", vmm.pid))?)?;
     ensure(map.len() == 1024, || format!("{} pages told", map.len()))?;
@@ -98,5 +103,5 @@ pub fn dax_memory() -> Result<(), String> {
         )?;
     }
     println!("     1024 fsdax pages at pagemap's frames, kind=dax map=pte");
-    vmm.stop()
+    Ok(vmm.stop()?)
 }

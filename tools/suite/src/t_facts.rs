@@ -3,7 +3,7 @@
 //! NUMA node and SMM address space, each against its own oracle
 //! (kpageflags, move_pages(2), the VMM's slot table).
 
-use crate::check::{devmem_value, ensure};
+use crate::check::{ensure, phys_value};
 use crate::module::{ask, translate};
 use crate::oracle::{self, has, kpageflags, KPF_ZERO_PAGE};
 use crate::pages::{check_slot, per_page, Page};
@@ -76,7 +76,7 @@ pub fn hugetlb_1g() -> Result<(), String> {
     ])?;
     let t = crate::module::translate(&format!("0x6abc1234 {}", vmm.pid))?;
     crate::check::translation(&vmm, 0x6abc1234, &t, Kind::Hugetlb, 1 << 30)?;
-    crate::check::devmem_value(t.phys, 0x1a1a1a1a)?;
+    crate::check::phys_value(t.phys, 0x1a1a1a1a)?;
     ensure(t.order == 18, || format!("{t:?}"))?;
     let run = ask(&format!("0x40000000-0x80000000 pid={}", vmm.pid))?;
     ensure(
@@ -359,7 +359,7 @@ pub fn memfd_memory() -> Result<(), String> {
     )?;
     for &(gpa, value, _) in &vmm.wrote {
         let t = translate(&format!("{gpa:#x} pid={}", vmm.pid))?;
-        devmem_value(t.phys, value)?;
+        phys_value(t.phys, value)?;
     }
     vmm.stop()
 }

@@ -5,7 +5,7 @@
 //! without allocating anything; a shared gfn is answered from that address
 //! as any other.
 
-use crate::check::{devmem_value, ensure};
+use crate::check::{ensure, phys_value};
 use crate::module::{ask, translate};
 use crate::pages::{per_page, Page};
 use crate::vmm::Vmm;
@@ -13,7 +13,8 @@ use gfn_client::pagemap;
 use gfn_proto::reply::{Kind, MapLevel, Reply};
 use gfn_proto::request::Reason;
 
-pub fn guest_memfd_private_pages() -> Result<(), String> {
+pub fn guest_memfd_private_pages() -> Result<(), crate::runner::Outcome> {
+    crate::facility::kvm_sw_protected_vm()?;
     // 2 MiB: the first MiB private (the guest_memfd's), the second shared.
     let vmm = Vmm::start(&[
         "--slot",
@@ -36,7 +37,7 @@ pub fn guest_memfd_private_pages() -> Result<(), String> {
     for (i, e) in entries.iter().enumerate() {
         let gpa = slot.gpa + i as u64 * 4096;
         let page = map.get(&(gpa >> 12));
-        let bad = |why: &str| Err(format!("gpa {gpa:#x}: {why}: {page:?}, pagemap {e:?}"));
+        let bad = |why: &str| Err(format!("gpa {gpa:#x}: {why}: {page:?}, pagemap {e:?}").into());
         if (i as u64) < half >> 12 {
             match page {
                 // Never from the shared address: its frame is another.
@@ -75,7 +76,7 @@ pub fn guest_memfd_private_pages() -> Result<(), String> {
     // What the vCPU wrote is at the reported addresses, private and shared.
     for &(gpa, value, _) in &vmm.wrote {
         let t = translate(&format!("{gpa:#x} pid={pid}"))?;
-        devmem_value(t.phys, value)?;
+        phys_value(t.phys, value)?;
     }
     // And back: the private frame belongs to that gpa.
     let t = translate(&format!("0x100010 pid={pid}"))?;
@@ -85,5 +86,5 @@ pub fn guest_memfd_private_pages() -> Result<(), String> {
         || format!("hpa= of the private page: {owners:?}"),
     )?;
     println!("     2 private pages told from the guest_memfd, {absent} never allocated");
-    vmm.stop()
+    Ok(vmm.stop()?)
 }

@@ -137,7 +137,7 @@ pub fn vendor_unloaded_mid_reply() -> Result<(), String> {
     ])?;
     let t = translate(&format!("{:#x} {}", SLOT_GPA + 0x80, vmm.pid))?;
     check::translation(&vmm, SLOT_GPA + 0x80, &t, Kind::Base, 4096)?;
-    check::devmem_value(t.phys, 0x5eed_0005)?;
+    check::phys_value(t.phys, 0x5eed_0005)?;
     vmm.stop()
 }
 

@@ -6,7 +6,7 @@
 //! pagemap is a fixed point: pages whose frame is the same before and after
 //! a map must be told with that frame, if they are told translated.
 
-use crate::check::{devmem_value, ensure};
+use crate::check::{ensure, phys_value};
 use crate::cpus;
 use crate::module::{self, ask};
 use crate::oracle;
@@ -229,7 +229,7 @@ pub fn maps_during_migration(rounds: u64) -> Result<(), String> {
 /// `not-present` without being swapped in, exactly where pagemap says
 /// swapped; `mode=fault` brings one back, at the frame pagemap then gives,
 /// holding what the guest wrote there.
-pub fn swapped_out_pages() -> Result<(), String> {
+pub fn swapped_out_pages() -> Result<(), crate::runner::Outcome> {
     let _swap = oracle::zram_swap()?;
     let vmm = Vmm::start(&[
         "--slot",
@@ -271,10 +271,10 @@ pub fn swapped_out_pages() -> Result<(), String> {
     ensure(oracle::pagemap_pfn(vmm.pid, hva)? == t.phys >> 12, || {
         format!("{t:?}: pagemap has another frame")
     })?;
-    devmem_value(t.phys, value)?;
+    phys_value(t.phys, value)?;
     println!(
         "     {swapped} of {} pages swapped out, told not-present; one faulted back in",
         after.len()
     );
-    vmm.stop()
+    Ok(vmm.stop()?)
 }

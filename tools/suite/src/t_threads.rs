@@ -45,7 +45,7 @@ fn found_by_process(vmm: &Vmm, value: u64, thread: u32) -> Result<(), String> {
     // The newest VM the caller can see answers a line without a pid.
     let t = translate(&format!("{STORE:#x}"))?;
     check::translation(vmm, STORE, &t, Kind::Base, 4096)?;
-    check::devmem_value(t.phys, value)?;
+    check::phys_value(t.phys, value)?;
     let t = translate(&format!("{STORE:#x} pid={}", vmm.pid))?;
     check::translation(vmm, STORE, &t, Kind::Base, 4096)?;
     // Its frame is its VM's, whether or not the line names the process,

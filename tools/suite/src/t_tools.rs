@@ -4,16 +4,24 @@
 //! writer's printed address holds its value.
 
 use crate::check::{self, ensure};
+use crate::facility;
 use crate::module::output;
 use crate::oracle;
+use crate::runner::Outcome;
 use crate::vmm::Vmm;
+use gfn_client::phys;
 use gfn_proto::reply::{parse_line, Kind, Reply};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 /// Seed workflow with the test VMM: vCPU writes, gfn_test translates
 /// (seed form `ADDR PID`), reader prints the value at the reported address.
-pub fn gfn_test_then_reader() -> Result<(), String> {
+/// reader reads /dev/mem, or /proc/kcore where the kernel refuses RAM
+/// there; `--verbose` must name the source the suite's own probe finds
+/// (`facility::ram_reader`), and `--source` the other one must answer the
+/// same value or refuse naming what to change.  Where the kernel refuses
+/// both, the test skips after checking gfn_test's translation.
+pub fn gfn_test_then_reader() -> Result<(), Outcome> {
     let vmm = Vmm::start(&["--slot", "thp:2M@0x200000", "--write", "0x3ff080=0x5d"])?;
     let (ok, text) = output("gfn_test", &["0x3ff080", &vmm.pid.to_string()])?;
     ensure(ok, || format!("gfn_test failed: {text}"))?;
@@ -21,21 +29,90 @@ pub fn gfn_test_then_reader() -> Result<(), String> {
         .strip_prefix("Kernel reply: ")
         .ok_or_else(|| format!("gfn_test printed {text:?}"))?;
     let Ok(Reply::Ok(t)) = parse_line(line.trim_end()) else {
-        return Err(format!("gfn_test printed {text:?}"));
+        return Err(format!("gfn_test printed {text:?}").into());
     };
     check::translation(&vmm, 0x3ff080, &t, Kind::Thp, 2 << 20)?;
-    let (ok, value) = output("reader", &[&format!("{:#x}", t.phys)])?;
-    ensure(ok && value.trim() == "93", || {
-        format!("reader at {:#x} printed {value:?}, want 93", t.phys)
-    })?;
-    let (ok, value) = output(
-        "reader",
-        &["--width", "4", "--hex", &format!("{:#x}", t.phys)],
+    let source = match facility::ram_reader("reader") {
+        Ok(source) => source,
+        Err(skip) => {
+            vmm.stop()?;
+            println!("     gfn_test's translation checked; reader cannot read it here");
+            return Err(skip);
+        }
+    };
+    let phys = format!("{:#x}", t.phys);
+    // The plain call: the value alone on stdout, nothing on stderr.
+    let plain = reader(&[&phys])?;
+    ensure(
+        plain.ok && plain.stdout == "93\n" && plain.stderr.is_empty(),
+        || format!("reader {phys}: {plain:?}, want 93"),
     )?;
-    ensure(ok && value.trim() == "0x5d", || {
-        format!("reader --width 4 printed {value:?}")
+    let wide = reader(&["--width", "4", "--hex", &phys])?;
+    ensure(wide.ok && wide.stdout == "0x5d\n", || {
+        format!("reader --width 4 --hex {phys}: {wide:?}")
     })?;
-    vmm.stop()
+    let told = reader_through(source, &phys)?;
+    ensure(told == "93", || {
+        format!("reader --verbose {phys} printed {told:?}, want 93")
+    })?;
+    // The source auto did not take, asked for by name.
+    let (other, arg, change) = match source {
+        phys::Source::DevMem => (phys::KCORE, "kcore", ["CONFIG_PROC_KCORE", "lockdown"]),
+        phys::Source::Kcore => (phys::DEVMEM, "devmem", ["CONFIG_STRICT_DEVMEM", "lockdown"]),
+    };
+    let asked = reader(&["--source", arg, &phys])?;
+    if asked.ok {
+        ensure(asked.stdout == "93\n", || {
+            format!("reader --source {arg} {phys}: {asked:?}, want 93")
+        })?;
+        println!("     reader read 93 at {phys} through {source}, and through {other} asked for");
+    } else {
+        ensure(
+            asked.stdout.is_empty()
+                && asked.stderr.lines().count() == 1
+                && change.iter().any(|c| asked.stderr.contains(c)),
+            || {
+                format!("reader --source {arg} {phys} failed without naming one of {change:?}: {asked:?}")
+            },
+        )?;
+        println!(
+            "     reader read 93 at {phys} through {source}; {other} refuses: {}",
+            asked.stderr.trim_end()
+        );
+    }
+    Ok(vmm.stop()?)
+}
+
+/// What one run of `reader` did.
+#[derive(Debug)]
+struct ReaderRun {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn reader(args: &[&str]) -> Result<ReaderRun, String> {
+    let out = Command::new("reader")
+        .args(args)
+        .output()
+        .map_err(|e| format!("reader: {e}"))?;
+    Ok(ReaderRun {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// The value `reader --verbose` prints at `phys`, after checking that it
+/// says it read through `source` (the suite's probe of this kernel).
+fn reader_through(source: phys::Source, phys: &str) -> Result<String, String> {
+    let run = reader(&["--verbose", phys])?;
+    let want = format!("reader: read {phys} through {source}");
+    ensure(
+        run.ok && run.stderr.lines().count() == 1 && run.stderr.starts_with(&want),
+        || format!("reader --verbose {phys}: {run:?}, want stderr {want:?}"),
+    )?;
+    Ok(run.stdout.trim_end().to_string())
 }
 
 /// `gfn_test --json`, field by field against the pagemap oracle; exit
@@ -166,8 +243,10 @@ pub fn gfn_test_subcommands() -> Result<(), String> {
 }
 
 /// writer in the test guest: the physical address it prints holds its
-/// value (read through /dev/mem with reader).
-pub fn writer_then_reader() -> Result<(), String> {
+/// value, read with reader (through /dev/mem, or /proc/kcore where the
+/// kernel refuses RAM there; skipped where it refuses both).
+pub fn writer_then_reader() -> Result<(), Outcome> {
+    let source = facility::ram_reader("reader")?;
     let mut child = Command::new("writer")
         .args(["77", "--hold-secs", "30"])
         .stdout(Stdio::piped())
@@ -187,12 +266,14 @@ pub fn writer_then_reader() -> Result<(), String> {
     }
     let result = (|| {
         let gpa = gpa.ok_or("writer printed no WRITER line")?;
-        let (ok, value) = output("reader", &[&format!("{gpa:#x}")])?;
-        ensure(ok && value.trim() == "77", || {
+        let value = reader_through(source, &format!("{gpa:#x}"))?;
+        ensure(value == "77", || {
             format!("reader at {gpa:#x} printed {value:?}, want 77")
-        })
+        })?;
+        println!("     reader read 77 at {gpa:#x} through {source}");
+        Ok::<(), String>(())
     })();
     let _ = child.kill();
     let _ = child.wait();
-    result
+    Ok(result?)
 }

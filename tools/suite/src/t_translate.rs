@@ -39,7 +39,7 @@ fn check_backing(
     for (gpa, value) in writes {
         let t = translate(&format!("{gpa:#x} {}", vmm.pid))?;
         check::translation(&vmm, gpa, &t, kind, size)?;
-        check::devmem_value(t.phys, value)?;
+        check::phys_value(t.phys, value)?;
     }
     vmm.stop()
 }
@@ -94,7 +94,7 @@ pub fn two_vms_by_pid() -> Result<(), String> {
         };
         let t = translate(&req)?;
         check::translation(vmm, gpa, &t, Kind::Base, 4096)?;
-        check::devmem_value(t.phys, value)?;
+        check::phys_value(t.phys, value)?;
         phys.push(t.phys);
     }
     ensure(phys[0] != phys[1], || {

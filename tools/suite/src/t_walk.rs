@@ -6,9 +6,11 @@
 //! AnonHugePages).
 
 use crate::check::ensure;
+use crate::facility;
 use crate::module::{ask, translate};
 use crate::oracle;
 use crate::pages::{check_slot, per_page, Page};
+use crate::runner::Outcome;
 use crate::vmm::Vmm;
 use gfn_client::pagemap;
 use gfn_proto::reply::{Kind, MapLevel};
@@ -48,7 +50,8 @@ pub fn pte_mapped_thp() -> Result<(), String> {
 /// Frames of the VMM's slots marked idle stay idle through a whole-VM map
 /// and single-address lookups in the default mode (gup's FOLL_TOUCH would
 /// mark every one accessed).
-pub fn probe_keeps_pages_idle() -> Result<(), String> {
+pub fn probe_keeps_pages_idle() -> Result<(), Outcome> {
+    facility::page_idle()?;
     let vmm = Vmm::start(&[
         "--slot",
         &format!("anon:2M@{GPA:#x}"),
@@ -93,5 +96,5 @@ pub fn probe_keeps_pages_idle() -> Result<(), String> {
         )
     })?;
     println!("     {} frames stayed idle through the probe", marked.len());
-    vmm.stop()
+    Ok(vmm.stop()?)
 }
