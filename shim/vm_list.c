@@ -57,11 +57,14 @@ out:
  * as this file once did, it re-read kvm->memslots[] at every step, and a
  * memslot change in the VM meanwhile (kvm_swap_active_memslots()) made the
  * walk continue with the other set's node_idx: container_of() then
- * subtracted the other id_node's offset, the memslot pointer was off by
- * one hlist_node, inside the same allocation (so KASAN said nothing), and
- * npages read the field beside it, the dirty bitmap, NULL without dirty
- * logging: KVM's WARN_ON_ONCE(!memslot->npages), and wrong counts.  KVM
- * was not at fault; vms_during_memslot_churn shows it.
+ * subtracted the other id_node's offset, and the memslot pointer was off
+ * by one hlist_node (16 bytes), inside the same kmalloc object (so KASAN
+ * said nothing).  npages was then read from a neighbour 16 bytes away
+ * (6.12: gfn_node[1].rb_left or arch.rmap[0]), often 0: KVM's
+ * WARN_ON_ONCE(!memslot->npages), and counts of garbage, or memslots left
+ * out as the walk followed the other set's links.  KVM was not at fault:
+ * vms_during_memslot_churn failed on that code in every run (5 fast, 1
+ * debug), with the warning in most, and passes on this one.
  */
 static void gfn_vm_size(struct kvm *kvm, struct gfn_vm_facts *out)
 {

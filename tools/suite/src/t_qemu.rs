@@ -11,19 +11,154 @@ use gfn_proto::reply::{parse_line, Kind, Reply, Translation};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How long the second-level guest may take to boot and print.
-const BOOT_TIMEOUT: Duration = Duration::from_secs(120);
+pub mod pool;
 
-/// A running QEMU, killed when dropped.
-pub struct Qemu(pub Child);
+/// What a QEMU test takes on the fast kernel, for its time limit (see
+/// `main`): 2.3 to 6.2 s on an idle host, 3.8 to 8.2 s with a kernel build
+/// beside the test guest, 8.4 to 19.0 s with four busy loops at the test
+/// guest's priority on the host's two CPUs (a QEMU guest under KVM under
+/// TCG slows down 3 to 7 times when the host's CPUs are shared, more than
+/// the rest of the suite).  `Plan::limit`'s margin of 4 makes it 60 s; the
+/// 30 s it had was less than twice the loaded time, and a cold run, with
+/// kernels built beside it, went over it.
+pub const FAST_SECS: f64 = 15.0;
+
+/// How long the second-level guest may take to boot and print: 10 s less
+/// than a QEMU test's time limit, so that a boot too slow fails here,
+/// saying the console's last lines (with when each came), QEMU's CPU time
+/// and the hugetlb pool, rather than be killed by the runner, which can
+/// say nothing about it.
+fn boot_timeout() -> Duration {
+    crate::plan::Plan::from_env()
+        .limit(FAST_SECS)
+        .saturating_sub(Duration::from_secs(10))
+}
+
+/// A running QEMU, killed when dropped.  Its end goes into the log, always,
+/// in one line (see [`Qemu::end`]): how it ended (its exit status or
+/// signal, or killed by the test), its CPU time, its stderr, and the
+/// hugetlb pool once it is gone.
+pub struct Qemu(pub Child, Record);
+
+/// What the log needs about a QEMU besides the process.
+struct Record {
+    name: String,
+    started: Instant,
+    /// Its whole stderr, read as it comes (a full pipe would stop QEMU).
+    stderr: Option<std::thread::JoinHandle<String>>,
+    /// The summary, once told.
+    told: bool,
+}
 
 impl Drop for Qemu {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if !self.1.told {
+            let end = self.end(Duration::ZERO);
+            println!("     {end}");
+        }
     }
+}
+
+impl Qemu {
+    /// Ends QEMU (waiting `grace` for it to end by itself, then SIGKILL)
+    /// and says how it ended, in one line.
+    pub fn end(&mut self, grace: Duration) -> String {
+        self.1.told = true;
+        let pid = self.0.id();
+        let deadline = Instant::now() + grace;
+        let mut ended = exited(pid);
+        while !ended && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            ended = exited(pid);
+        }
+        // Its CPU time, read before it is reaped (a zombie's stat holds it).
+        let cpu = cpu_time(pid);
+        let status = if ended { self.0.wait().ok() } else { None };
+        let how = match status {
+            Some(s) => format!("ended by itself: {}", exit_words(s)),
+            None => {
+                let _ = self.0.kill();
+                match self.0.wait() {
+                    Ok(s) => format!("killed by the test ({})", exit_words(s)),
+                    Err(e) => format!("killed by the test, not reaped: {e}"),
+                }
+            }
+        };
+        let secs = self.1.started.elapsed().as_secs_f64();
+        let err = self
+            .1
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        let cut = err.len().saturating_sub(600);
+        let err = err[err.ceil_char_boundary(cut)..].trim();
+        format!(
+            "qemu {} pid={pid}: {how} after {secs:.1} s, cpu {cpu}; stderr {err:?}; hugetlb pool after: {}",
+            self.1.name,
+            pool::summary()
+        )
+    }
+}
+
+/// Whether child `pid` has ended, without reaping it (`WNOWAIT`).
+fn exited(pid: u32) -> bool {
+    // SAFETY: `info` is a valid siginfo_t for waitid to fill; the pid is
+    // our own child's.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let ret = libc::waitid(
+            libc::P_PID,
+            pid,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        ret != 0 || info.si_pid() != 0
+    }
+}
+
+/// An exit status in words: the code, or the signal and its name.
+fn exit_words(s: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => format!("signal {sig} ({})", signal_name(sig)),
+        _ => format!("{s}"),
+    }
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGILL => "SIGILL",
+        _ => "other",
+    }
+}
+
+/// User and system CPU time of process `pid`, from /proc/PID/stat.
+fn cpu_time(pid: u32) -> String {
+    let ticks = 100.0; // USER_HZ
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(") ")?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            // After the state (field 3), utime and stime are fields 14, 15.
+            let user: f64 = f.get(11)?.parse().ok()?;
+            let sys: f64 = f.get(12)?.parse().ok()?;
+            Some(format!(
+                "user {:.1} s sys {:.1} s",
+                user / ticks,
+                sys / ticks
+            ))
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// The host's TSC rate as this guest knows it, for the inner guest.
@@ -42,16 +177,46 @@ fn tsc_khz() -> String {
         .unwrap_or_default()
 }
 
-/// Boots the inner guest with `memory` options; returns QEMU and the gpa
-/// writer printed.
 /// The name each test's QEMU is given (`-name guest=...`).
 fn name_of(value: u8) -> String {
     format!("gfn-qemu-{value}")
 }
 
+/// The 2 MiB hugetlb pages `memory` options take: the whole guest (256
+/// MiB) when its RAM is on hugetlb, else none.
+fn huge_pages_needed(memory: &[&str]) -> u64 {
+    let hugetlb = memory
+        .iter()
+        .any(|o| o.contains("hugetlb=on") || o.contains("mem-path=/dev/hugepages"));
+    if hugetlb {
+        256 / 2
+    } else {
+        0
+    }
+}
+
+/// Boots the inner guest with `memory` options; returns QEMU and the gpa
+/// writer printed.
 pub fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
+    let need = huge_pages_needed(memory);
+    let before = pool::summary();
+    if need > 0 {
+        // Wait for the pages an earlier QEMU or VMM still holds; a QEMU
+        // started short of them fails to preallocate.
+        pool::wait_for(need, boot_timeout() / 4)?;
+    }
+    println!("     hugetlb pool before {}: {before}", name_of(value));
+    // no_timer_check: the inner kernel's check_timer() counts timer ticks
+    // for a fixed number of TSC cycles (timer_irq_works()); when the host is
+    // busy, the ticks the test guest's KVM injects come late, the check
+    // fails and the inner kernel panics ("IO-APIC + timer doesn't work!"),
+    // and with panic=-1 and -no-reboot QEMU exits with status 0, saying
+    // nothing: seen with four busy loops on the host's two CPUs.  The timer
+    // works; it is only late.
+    // earlyprintk: a panic before the serial console is set up is seen too;
+    // loglevel=3, parsed before it, keeps the console to errors either way.
     let append = format!(
-        "console=ttyS0 loglevel=3 panic=-1 {} writer.value={value}",
+        "console=ttyS0 loglevel=3 earlyprintk=serial,ttyS0 panic=-1 no_timer_check {} writer.value={value}",
         tsc_khz()
     );
     let mut child = Command::new("/usr/bin/qemu-system-x86_64")
@@ -83,49 +248,88 @@ pub fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("start qemu: {e}"))?;
+    let started = Instant::now();
     let out = child.stdout.take().ok_or("no stdout")?;
-    let qemu = Qemu(child);
+    let mut err = child.stderr.take().ok_or("no stderr")?;
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut text);
+        text
+    });
+    let mut qemu = Qemu(
+        child,
+        Record {
+            name: name_of(value),
+            started,
+            stderr: Some(stderr),
+            told: false,
+        },
+    );
     let (tx, rx) = mpsc::channel();
+    // The console's last lines, each with when it came, to say why when
+    // no WRITER line comes.
+    let last = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let seen = last.clone();
     std::thread::spawn(move || {
-        // The console's last lines, to say why when no WRITER line comes.
-        let mut last = std::collections::VecDeque::new();
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             if let Some(rest) = line.trim().strip_prefix("WRITER gpa=0x") {
                 let gpa = rest
                     .split_whitespace()
                     .next()
                     .and_then(|h| u64::from_str_radix(h, 16).ok());
-                let _ = tx.send(Ok(gpa));
+                let _ = tx.send(Some(gpa));
                 return;
             }
-            if last.len() == 8 {
-                last.pop_front();
+            if let Ok(mut last) = seen.lock() {
+                if last.len() == 40 {
+                    last.pop_front();
+                }
+                last.push_back(format!("{:.1} s: {line}", started.elapsed().as_secs_f64()));
             }
-            last.push_back(line);
         }
-        let _ = tx.send(Err(Vec::from(last)));
+        let _ = tx.send(None);
     });
-    match rx.recv_timeout(BOOT_TIMEOUT) {
-        Ok(Ok(Some(gpa))) => Ok((qemu, gpa)),
-        Ok(Ok(None)) => Err("the inner guest's WRITER line has no address".into()),
-        Ok(Err(console)) => Err(format!(
-            "QEMU ended before the inner guest's writer printed; QEMU said {:?}; the console's last lines: {console:?}",
-            qemu_stderr(qemu)
-        )),
+    let limit = boot_timeout();
+    let got = rx.recv_timeout(limit);
+    let console = || {
+        last.lock()
+            .map(|l| Vec::from(l.clone()))
+            .unwrap_or_default()
+    };
+    match got {
+        Ok(Some(Some(gpa))) => {
+            println!(
+                "     {} printed WRITER after {:.1} s",
+                name_of(value),
+                started.elapsed().as_secs_f64()
+            );
+            Ok((qemu, gpa))
+        }
+        Ok(Some(None)) => Err("the inner guest's WRITER line has no address".into()),
+        Ok(None) => {
+            let end = qemu.end(Duration::from_secs(5));
+            // -no-reboot: a reset of the inner guest (a triple fault, or a
+            // panic with panic=-1) ends QEMU with status 0, saying nothing;
+            // a SIGBUS QEMU does not expect (a fault on its guest RAM it
+            // cannot satisfy) ends it by that signal, saying nothing too.
+            let hint = if end.contains("exit status 0") {
+                " (status 0: the inner guest reset or powered off)"
+            } else if end.contains("SIGBUS") {
+                " (SIGBUS: QEMU touched guest RAM the host could not give it)"
+            } else {
+                ""
+            };
+            Err(format!(
+                "QEMU ended before the inner guest's writer printed: {end}{hint}; the console's last lines: {:?}",
+                console()
+            ))
+        }
         Err(_) => Err(format!(
-            "no WRITER line from the inner guest within {BOOT_TIMEOUT:?}"
+            "no WRITER line from the inner guest within {limit:?}: {}; the console's last lines: {:?}",
+            qemu.end(Duration::ZERO),
+            console()
         )),
     }
-}
-
-/// What QEMU, which has ended, wrote to stderr (its last 600 bytes).
-fn qemu_stderr(mut qemu: Qemu) -> String {
-    let mut err = String::new();
-    if let Some(mut e) = qemu.0.stderr.take() {
-        let _ = std::io::Read::read_to_string(&mut e, &mut err);
-    }
-    let cut = err.len().saturating_sub(600);
-    err[err.ceil_char_boundary(cut)..].trim().to_string()
 }
 
 /// The whole workflow for one memory backing; `want` is the backing the
