@@ -48,6 +48,10 @@ if [ "$kind" = test ]; then
 else
 	out=$("$TOP/testbed/distro-module.sh" "$kernel")
 	ko=${out##*$'\n'}
+	# A module built for another kernel release, which this kernel must
+	# refuse (refusal_other_release): the 6.12 test kernel's, whose tree
+	# the inner guest's kernel comes from anyway.
+	"$TOP/testbed/module.sh" "$("$TOP/testbed/kernel.sh" fast)" "$work/module-other-release" >&2
 fi
 
 # The refusals job needs only busybox and the module: no tools, no QEMU
@@ -72,6 +76,8 @@ fi
 cp "$ko" "$root/gfn_to_pfn.ko"
 if [ "$kind" = test ]; then
 	cp "$work/module-kallsyms/gfn_to_pfn.ko" "$root/gfn_to_pfn-kallsyms.ko"
+else
+	cp "$work/module-other-release/gfn_to_pfn.ko" "$root/gfn_to_pfn-other-release.ko"
 fi
 # KVM is built as modules (a test unloads the vendor module and loads
 # /kvm/kvm-amd.ko again); init loads the files modules.load lists, in its

@@ -359,6 +359,9 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         Test::may_skip("refusal_no_kallsyms_all", plan.limit(2.0), move || {
             t_refusal::refusal_no_kallsyms_all(ko)
         }),
+        Test::may_skip("refusal_other_release", plan.limit(1.0), move || {
+            t_refusal::refusal_other_release(ko)
+        }),
     ];
     // Fault injection (failslab) is in the debug kernel's config only.
     table

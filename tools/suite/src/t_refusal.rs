@@ -173,3 +173,80 @@ pub fn refusal_no_kallsyms_all(normal: &'static str) -> Result<(), Outcome> {
         refused(ko, "CONFIG_KALLSYMS_ALL")
     })?)
 }
+
+/// A module built for another kernel release than this one
+/// (testbed/guest.sh puts the 6.12 test kernel's into the distribution
+/// kernel's guest).
+pub const OTHER_RELEASE_KO: &str = "/gfn_to_pfn-other-release.ko";
+
+/// The release a module file was built for: the first word of its
+/// `vermagic=` in `.modinfo`.
+fn vermagic_release(ko: &str) -> Result<String, String> {
+    let bytes = std::fs::read(ko).map_err(|e| format!("{ko}: {e}"))?;
+    let key = b"vermagic=";
+    let at = bytes
+        .windows(key.len())
+        .position(|w| w == key)
+        .ok_or_else(|| format!("{ko} has no vermagic="))?;
+    let rest = &bytes[at + key.len()..];
+    let end = rest
+        .iter()
+        .position(|&b| b == b' ' || b == 0)
+        .unwrap_or(rest.len());
+    Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+}
+
+/// A module built for another kernel release is refused by the kernel's
+/// module loader before its init runs, with one kernel-log line, and
+/// nothing is left registered; the module for this kernel
+/// loads again afterwards.  The oracles: the file's own vermagic against
+/// uname's release, finit_module(2)'s error, the kernel log, /proc/modules.
+pub fn refusal_other_release(normal: &'static str) -> Result<(), Outcome> {
+    facility::file(
+        OTHER_RELEASE_KO,
+        "this guest has no module built for another kernel release",
+    )?;
+    let built = vermagic_release(OTHER_RELEASE_KO)?;
+    let running = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_err(|e| format!("osrelease: {e}"))?;
+    let running = running.trim();
+    ensure(built != running, || {
+        format!("{OTHER_RELEASE_KO} was built for {built}, this very kernel")
+    })?;
+    Ok(with_module_unloaded(normal, || {
+        let mark = log_mark("refusal other release")?;
+        let loaded = finit_module(OTHER_RELEASE_KO)?;
+        let Err(said) = loaded else {
+            module::rmmod()?;
+            return Err(format!(
+                "{OTHER_RELEASE_KO}, built for {built}, loaded into {running}"
+            ));
+        };
+        // The module loader's one line (7.3 checks the size of the
+        // module's struct module first, then its version magic, then its
+        // symbols); the module's own code never ran, so it said nothing.
+        let lines = log_since(&mark)?;
+        let loader = [
+            "this_module section size",
+            "version magic",
+            "Unknown symbol",
+        ];
+        ensure(
+            lines.len() == 1 && loader.iter().any(|l| lines[0].contains(l)),
+            || {
+                format!("finit_module failed ({said}) with kernel-log lines {lines:?}; want one of the module loader's ({loader:?})")
+            },
+        )?;
+        ensure(!listed()?, || {
+            "/proc/modules lists gfn_to_pfn after the refused load".to_string()
+        })?;
+        ensure(!Path::new(module::PROC).exists(), || {
+            format!("{} is there after the refused load", module::PROC)
+        })?;
+        println!(
+            "     finit_module of a module built for {built} refused by {running} ({said}): gfn_to_pfn: {}",
+            lines[0]
+        );
+        Ok(())
+    })?)
+}
