@@ -203,7 +203,10 @@ cc_path=$tmp/bin-cc:$PATH
 check() {
 	local name=$1 want=$2 keys=$3 kdir=$4 out err rc=0 k
 	shift 4
-	out=$(env "$@" bash "$script" "$kdir" 2>"$tmp/err") || rc=$?
+	# Not the environment of a make this runs under (make check): a CC
+	# there counts only when make's own MAKEFLAGS names it, so cases that
+	# mean make's environment say so themselves.
+	out=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL "$@" bash "$script" "$kdir" 2>"$tmp/err") || rc=$?
 	err=$(cat "$tmp/err")
 	if [ -n "$out" ]; then
 		fail "$name" "wrote to stdout: $out"
