@@ -48,6 +48,8 @@ struct Record {
     started: Instant,
     /// Its whole stderr, read as it comes (a full pipe would stop QEMU).
     stderr: Option<std::thread::JoinHandle<String>>,
+    /// Its stdin, held open and never written: see [`boot`].
+    _stdin: Option<std::process::ChildStdin>,
     /// The summary, once told.
     told: bool,
 }
@@ -243,7 +245,12 @@ pub fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
             "/inner/initramfs.gz",
         ])
         .args(["-append", &append])
-        .stdin(Stdio::null())
+        // stdin an open pipe that never has input, not /dev/null: with
+        // -nographic QEMU's console reads stdin, which /dev/null makes
+        // readable (at its end) for good.  A suspect, not a proven cause,
+        // of the inner guest that sometimes makes almost no progress for
+        // 50 s while QEMU burns a CPU (README, "Counts, time limits").
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -251,6 +258,7 @@ pub fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
     let started = Instant::now();
     let out = child.stdout.take().ok_or("no stdout")?;
     let mut err = child.stderr.take().ok_or("no stderr")?;
+    let stdin = child.stdin.take();
     let stderr = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = std::io::Read::read_to_string(&mut err, &mut text);
@@ -262,6 +270,7 @@ pub fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
             name: name_of(value),
             started,
             stderr: Some(stderr),
+            _stdin: stdin,
             told: false,
         },
     );
