@@ -73,6 +73,14 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
     let s = |name, fast_secs: f64, run: fn() -> Result<(), runner::Outcome>| {
         Test::may_skip(name, plan.limit(fast_secs), run)
     };
+    // A test that boots a nested QEMU guest: skipped where the test bed
+    // cannot boot one reliably (facility::nested_qemu).
+    let q = |name, run: fn() -> Result<(), String>| {
+        Test::may_skip(name, plan.limit(t_qemu::FAST_SECS), move || {
+            facility::nested_qemu()?;
+            run().map_err(runner::Outcome::Fail)
+        })
+    };
     let table = vec![
         Test::new("module_loads", plan.limit(0.1), move || {
             t_lifecycle::module_loads(ko)
@@ -218,43 +226,18 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
             t_huge::slot_moved_4k_loses_huge_kvm_maps,
         ),
         t("explain_says_why", 3.0, t_huge::explain_says_why),
-        t(
-            "qemu_guest_is_huge",
-            t_qemu::FAST_SECS,
-            t_huge::qemu_guest_is_huge,
-        ),
+        q("qemu_guest_is_huge", t_huge::qemu_guest_is_huge),
         s("writer_then_reader", 0.2, t_tools::writer_then_reader),
         // Every test that boots QEMU: see t_qemu::FAST_SECS.
-        t(
-            "qemu_default_memory",
-            t_qemu::FAST_SECS,
-            t_qemu::qemu_default_memory,
-        ),
-        t(
-            "qemu_thp_memory",
-            t_qemu::FAST_SECS,
-            t_qemu::qemu_thp_memory,
-        ),
-        t(
-            "qemu_hugetlbfs_memory",
-            t_qemu::FAST_SECS,
-            t_qemu::qemu_hugetlbfs_memory,
-        ),
-        t(
-            "qemu_memfd_memory",
-            t_qemu::FAST_SECS,
-            t_qemu::qemu_memfd_memory,
-        ),
-        t(
+        q("qemu_default_memory", t_qemu::qemu_default_memory),
+        q("qemu_thp_memory", t_qemu::qemu_thp_memory),
+        q("qemu_hugetlbfs_memory", t_qemu::qemu_hugetlbfs_memory),
+        q("qemu_memfd_memory", t_qemu::qemu_memfd_memory),
+        q(
             "qemu_memfd_hugetlb_memory",
-            t_qemu::FAST_SECS,
             t_qemu::qemu_memfd_hugetlb_memory,
         ),
-        t(
-            "qemu_tmpfs_file_memory",
-            t_qemu::FAST_SECS,
-            t_qemu::qemu_tmpfs_file_memory,
-        ),
+        q("qemu_tmpfs_file_memory", t_qemu::qemu_tmpfs_file_memory),
         // 3.4 s per 10^5 operations on the fast kernel; 13x that on debug.
         Test::new(
             "interface_fuzz",
