@@ -678,3 +678,25 @@ fn vm_replies_carry_what_kvm_maps() {
         0x0102 * 4096 + 0x0304 * (2 << 20) + 0x0506 * (1 << 30)
     );
 }
+
+#[test]
+fn a_record_tells_nodes_up_to_65534_and_a_node_not_known() {
+    // 65535 is how a record writes a node not known; a node number the
+    // kernel can have (below 1024) and the largest other value come back.
+    for node in [0, 1, 1023, 65534, u32::MAX] {
+        let t = Translation {
+            node,
+            ..translation()
+        };
+        assert_eq!(
+            Reply::from_record(&Reply::Ok(t).to_record()),
+            Ok(Reply::Ok(t))
+        );
+    }
+    let rec = Reply::Ok(Translation {
+        node: u32::MAX,
+        ..translation()
+    })
+    .to_record();
+    assert_eq!(rec[36..38], [0xff, 0xff]);
+}

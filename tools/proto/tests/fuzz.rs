@@ -232,7 +232,12 @@ fn recordable(r: Reply) -> Reply {
                 hva: page(t.hva) | (t.gpa & 0xfff),
                 size: 4096 << order,
                 order,
-                node: t.node & 0xffff,
+                // A record's node is 16 bits, and 65535 is how it writes a
+                // node not known (u32::MAX): no node has that number.
+                node: match t.node & 0xffff {
+                    0xffff => u32::MAX,
+                    node => node,
+                },
                 ..t
             })
         }
