@@ -20,9 +20,9 @@
 //! starts again with the token or step that failed.
 //!
 //! The work of one call is bounded: a job's steps (each a walk of at most
-//! `walk::BATCH` entries, or the listing of one VM or memslot) are counted
-//! against a budget, and [`Answer::fill`] returns when it is spent, with
-//! what it has.
+//! `walk::BATCH` entries and `walk::FRAMES` frames, or the listing of one
+//! VM or memslot) are counted against a budget, and [`Answer::fill`]
+//! returns when it is spent, with what it has.
 
 use crate::boundary::vm::{Vm, VmId};
 use crate::file::CHUNK;
@@ -70,27 +70,30 @@ pub(crate) struct Answer {
     input: KVec<u8>,
     next_line: Option<usize>,
     line: Option<LineState>,
-    /// Room for batched walks, allocated by the first range or `all`.
+    /// Room for batched walks, allocated by the first range, `all` or
+    /// `hpa=` of the open file, and handed from request to request.
     scratch: Option<KBox<Scratch>>,
 }
 
 impl Answer {
-    /// Starts answering `input`.
-    pub(crate) fn new(input: KVec<u8>) -> Answer {
+    /// Starts answering `input`, with the room for walks of the request
+    /// before, if any.
+    pub(crate) fn new(input: KVec<u8>, before: Option<Answer>) -> Answer {
         Answer {
             input,
             next_line: Some(0),
             line: None,
-            scratch: None,
+            scratch: before.and_then(|a| a.scratch),
         }
     }
 
     /// Appends replies to `out` until it holds at least `limit` bytes, the
     /// request is answered or `steps` job steps have run (counted down);
     /// returns whether the request is answered.  One step adds at most
-    /// `walk::BATCH` replies past `limit`.  Fails with `ENOMEM` when `out`
-    /// cannot grow and `EINTR` on a fatal signal; a later call resumes with
-    /// the token or step that failed.
+    /// `walk::BATCH` replies (and `walk::FRAMES` frames in lists) past
+    /// `limit`.  Fails with `ENOMEM` when `out` cannot grow and `EINTR` on
+    /// a fatal signal; a later call resumes with the token or step that
+    /// failed.
     fn fill_to(&mut self, out: &mut ReplyWindow, limit: usize, steps: &mut u32) -> Result<bool> {
         let Answer {
             input,

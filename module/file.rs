@@ -35,8 +35,9 @@ const EPOLLRDNORM: u32 = 0x0040;
 const EPOLLWRNORM: u32 = 0x0100;
 
 /// Bytes of reply produced ahead of reads.  A step may add up to
-/// `walk::BATCH` lines more, so an open file holds at most
-/// `CHUNK + BATCH * MAX_LINE` bytes of reply.
+/// `walk::BATCH` lines more, and the frames of `walk::FRAMES` base pages,
+/// so an open file holds at most `CHUNK + BATCH * MAX_LINE + FRAMES * 32`
+/// bytes of reply (and the walks' room, `walk::Scratch`).
 pub(crate) const CHUNK: usize = 64 << 10;
 
 /// The reply to the last request written through an open file.
@@ -107,8 +108,13 @@ impl ProcFile for OpenFile {
         if request::lines(&text).all(|line| line.tokens().next().is_none()) {
             return Err(EINVAL);
         }
-        let reply = Reply::answer(ReplyWindow::new(Bytes::new()), Answer::new(text))?;
-        *self.reply.lock()? = reply;
+        // The new reply takes the old one's place and storage, and its
+        // room for walks: allocated once per open file, not per request.
+        // When its first chunk fails (`ENOMEM`, `EINTR`), it stands with
+        // what was produced, and a read resumes it.
+        self.reply
+            .lock()?
+            .restart(|before| Answer::new(text, before))?;
         // The next read(2) on this file starts at the new reply's start.
         *pos = 0;
         Ok(len)

@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! A range or `all`: the VM's pages walked a batch (`walk::BATCH` entries)
-//! at a time, consecutive pages merged into runs (`tools/proto/src/runs.rs`
-//! says when), short runs told in frame lists (`tools/proto/src/list.rs`)
-//! unless the line asked for `runs=plain`, and one summary line logged at
-//! the end (as `log.rs` allows).
+//! A range or `all`: the VM's pages walked a batch (`walk::BATCH` entries,
+//! `walk::FRAMES` frames) at a time, consecutive pages merged into runs
+//! (`tools/proto/src/runs.rs` says when), short runs told in frame lists
+//! (`tools/proto/src/list.rs`) unless the line asked for `runs=plain`, and
+//! one summary line logged at the end (as `log.rs` allows).
 
 use crate::boundary::memory::WalkEntry;
 use crate::boundary::vm::Vm;
-use crate::facts::{frame_reply, page_reply};
+use crate::facts::{frame_reply, page_reply, translation, SlotFacts};
 use crate::log::log_line;
 use crate::out::Out;
 use crate::reply::{Reply, Translation};
 use crate::request::{Options, Reason, Span, GFN_LIMIT, PAGE_SHIFT};
 use crate::runs::{Merge, Runs};
-use crate::walk::{self, Scratch, WalkError};
+use crate::walk::{self, Scratch, WalkError, Walked};
 use kernel::prelude::*;
 
 /// How many pages of a range or `all` ended up how, for the log.
@@ -145,6 +145,24 @@ impl Pages {
         Ok(())
     }
 
+    /// Takes the pages of a stretch on `frames`, with `first`'s facts, one
+    /// at a time (`runs=plain`).
+    fn take_frames(
+        &mut self,
+        first: &Translation,
+        slot: &SlotFacts,
+        frames: &[u64],
+        out: &mut Out<'_>,
+    ) -> Result {
+        for &pfn in frames {
+            frame_reply(self.runs.next_reply(), first, slot, self.gfn, pfn);
+            self.runs.take(|r| out.emit_run(r, true))?;
+            self.tally.mapped += 1;
+            self.gfn = self.gfn.saturating_add(1).min(self.end);
+        }
+        Ok(())
+    }
+
     /// Walks one batch from `self.gfn`.
     fn walk(
         &mut self,
@@ -162,26 +180,56 @@ impl Pages {
             opts.fault,
             scratch,
         ) {
-            Ok((slot, walked)) => {
+            Ok(Walked {
+                slot,
+                entries,
+                frames,
+            }) => {
                 let start = self.gfn;
                 // The translation of the page of the entry that starts a
-                // stretch of single pages with the same facts (scattered base
-                // pages: an entry each), whose replies differ only by frame.
+                // stretch of single pages with the same facts (base pages
+                // the walk could not tell by frame, KSM ones say: an entry
+                // each), whose replies differ only by frame.
                 let mut first: Option<(&WalkEntry, Translation)> = None;
                 let mut i = 0;
-                while let Some(entry) = walked.get(i) {
+                while let Some(entry) = entries.get(i) {
+                    if let Some((page, frames)) = entry.stretch(frames) {
+                        // A stretch of base pages told by frame: in one
+                        // loop, or (`runs=plain`) a page at a time.
+                        let t = translation(&page, &slot, self.gfn, 0, pid);
+                        if self.plain {
+                            self.take_frames(&t, &slot, frames, out)?;
+                        } else {
+                            let (taken, told) =
+                                out.take_stretch(&mut self.runs, &t, &slot, self.gfn, frames);
+                            self.tally.mapped += taken;
+                            self.gfn = self.gfn.saturating_add(taken).min(self.end);
+                            told?;
+                        }
+                        first = None;
+                        i += 1;
+                        continue;
+                    }
                     match &first {
                         Some((e, t)) if entry.same_page_facts(e) && !self.plain => {
                             // The rest of the stretch, read once: every page of
                             // it is taken unless `told` says why not.
-                            let frames = walked
+                            let mut buf = [0u64; 64];
+                            let n = entries
                                 .get(i..)
                                 .unwrap_or(&[])
                                 .iter()
                                 .take_while(|x| x.same_page_facts(e))
-                                .map(WalkEntry::pfn);
-                            let (taken, told) =
-                                out.take_stretch(&mut self.runs, t, &slot, self.gfn, frames);
+                                .zip(buf.iter_mut())
+                                .map(|(x, b)| *b = x.pfn())
+                                .count();
+                            let (taken, told) = out.take_stretch(
+                                &mut self.runs,
+                                t,
+                                &slot,
+                                self.gfn,
+                                buf.get(..n).unwrap_or(&[]),
+                            );
                             self.tally.mapped += taken;
                             self.gfn = self.gfn.saturating_add(taken).min(self.end);
                             told?;

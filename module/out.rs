@@ -66,15 +66,15 @@ impl<'a> Out<'a> {
 
     /// Takes into `runs` a stretch of pages with `first`'s facts on
     /// `frames`, from guest frame `gfn` of `slot` on (see
-    /// `Runs::take_stretch`, in dense runs): the pages taken, and why no
-    /// more were.
+    /// `Runs::take_stretch`, in dense runs and frame lists): the pages
+    /// taken, and why no more were.
     pub(crate) fn take_stretch(
         &mut self,
         runs: &mut Runs,
         first: &Translation,
         slot: &SlotFacts,
         gfn: u64,
-        frames: impl Iterator<Item = u64>,
+        frames: &[u64],
     ) -> (u64, Result) {
         runs.take_stretch(self.window, self.bin, first, slot, gfn, frames)
     }

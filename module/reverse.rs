@@ -17,8 +17,8 @@ use crate::log::log_line;
 use crate::out::Out;
 use crate::reply::Reply;
 use crate::request::{Reason, Span, GFN_LIMIT};
-use crate::runs::BLANK;
-use crate::walk::{self, Scratch, WalkError};
+use crate::runs::{ascending_within, BLANK};
+use crate::walk::{self, Scratch, WalkError, Walked};
 use kernel::prelude::*;
 
 /// An `hpa=` question being answered.
@@ -110,12 +110,20 @@ impl Reverse {
             false,
             scratch,
         ) {
-            Ok((slot, walked)) => {
+            Ok(Walked {
+                slot,
+                entries,
+                frames,
+            }) => {
                 let start = self.gfn;
-                for entry in walked {
-                    let page = entry.facts();
-                    if page.present {
-                        self.tell(&page, &slot, pid, out)?;
+                for entry in entries {
+                    if let Some((page, frames)) = entry.stretch(frames) {
+                        self.tell_stretch(&page, frames, &slot, pid, out)?;
+                    } else {
+                        let page = entry.facts();
+                        if page.present {
+                            self.tell(&page, &slot, pid, out)?;
+                        }
                     }
                     self.gfn += u64::from(entry.pages());
                 }
@@ -138,6 +146,33 @@ impl Reverse {
             Err(WalkError::Failed(e)) => return Err(e),
         }
         Ok(false)
+    }
+
+    /// Tells the pages of a stretch of base pages (`page`'s facts, on
+    /// `frames`, of `slot` from `self.gfn`) whose frames are asked about:
+    /// those of each run of frames that go up by one as one reply, as if
+    /// the walk had made an entry of it.
+    fn tell_stretch(
+        &mut self,
+        page: &PageFacts,
+        frames: &[u64],
+        slot: &SlotFacts,
+        pid: u32,
+        out: &mut Out<'_>,
+    ) -> Result {
+        let start = self.gfn;
+        for (i, pfn, pages) in ascending_within(frames, self.lo, self.hi) {
+            self.gfn = start + i as u64;
+            let run = PageFacts {
+                pfn,
+                pages: pages as u32,
+                ..*page
+            };
+            // When it fails, the next call walks again from this run.
+            self.tell(&run, slot, pid, out)?;
+        }
+        self.gfn = start;
+        Ok(())
     }
 
     /// Tells the part of `page` (an entry of `slot` at `self.gfn`) whose

@@ -11,7 +11,7 @@ use crate::log::log_line;
 use crate::reply::{Kind, Reply};
 use crate::request::{Reason, PAGE_SHIFT};
 use crate::runs::BLANK;
-use crate::walk::{self, WalkError};
+use crate::walk::{self, WalkError, Walked};
 use kernel::prelude::*;
 
 /// Translates one address and logs the outcome in the seed's words.
@@ -54,9 +54,14 @@ pub(crate) fn single(gpa: u64, st: &mut LineState, held: &mut Option<Vm>) -> Res
         opts.fault,
         &mut refs,
         &mut out,
+        &mut [],
     );
     let reply = match walked {
-        Ok((slot, [entry])) => {
+        Ok(Walked {
+            slot,
+            entries: [entry],
+            ..
+        }) => {
             let mut reply = BLANK;
             page_reply(
                 &mut reply,

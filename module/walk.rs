@@ -4,8 +4,11 @@
 //! batch at a time, by the path their memory needs.  A memslot's private
 //! guest_memfd pages are read from the guest_memfd; the rest from the
 //! VMM's page tables, without touching anything, or (`mode=fault`) after
-//! faulting them in.  One walk is bounded: `BATCH` entries, and at most
-//! `NOFAULT_SPAN` pages of page tables or `BATCH` pages faulted in.
+//! faulting them in.  One walk is bounded: `BATCH` entries and `FRAMES`
+//! frames of base pages, and at most `NOFAULT_SPAN` pages of page tables
+//! or `BATCH` pages faulted in.  A walk of the page tables hands a
+//! stretch of base pages over as one entry and their frames
+//! ([`WalkEntry::stretch`]), not an entry a page.
 
 use crate::boundary::memory::{self, WalkEntry};
 use crate::boundary::vm::{NoSlot, Vm};
@@ -15,6 +18,11 @@ use kernel::prelude::*;
 /// Most entries one walk fills, and most pages one walk that faults pages
 /// in covers: one mmap lock hold, one batch of scratch.
 pub(crate) const BATCH: usize = 512;
+
+/// Most frames of base pages one walk hands over: a walk of base pages is
+/// sized by its frames (8 bytes a page), not by entries (32 bytes, and a
+/// stretch of base pages on one node is one).
+pub(crate) const FRAMES: usize = 2048;
 
 /// Most pages one walk that only reads page tables covers: 1 GiB, so
 /// untouched memory and huge pages cost a walk per GiB, not per 2 MiB; the
@@ -39,10 +47,12 @@ impl From<Error> for WalkError {
     }
 }
 
-/// Room for one walk: entries, and page references faulting takes.
+/// Room for one walk: entries, the frames of stretches of base pages, and
+/// page references faulting takes.
 pub(crate) struct Scratch {
     refs: KVec<usize>,
     out: KVec<WalkEntry>,
+    frames: KVVec<u64>,
 }
 
 impl Scratch {
@@ -52,11 +62,21 @@ impl Scratch {
         Ok(Scratch {
             refs: KVec::from_elem(0, BATCH, flags)?,
             out: KVec::from_elem(WalkEntry::default(), BATCH, flags)?,
+            frames: KVVec::from_elem(0, FRAMES, flags)?,
         })
     }
 }
 
-/// A batch's room, allocated on first use and kept for the request.
+/// What one walk found: the memslot, entries each covering consecutive
+/// pages with the same facts, and the frames of those that are stretches
+/// of base pages ([`WalkEntry::stretch`]).
+pub(crate) struct Walked<'a> {
+    pub(crate) slot: SlotFacts,
+    pub(crate) entries: &'a [WalkEntry],
+    pub(crate) frames: &'a [u64],
+}
+
+/// A batch's room, allocated on first use and kept for the open file.
 pub(crate) fn scratch(s: &mut Option<KBox<Scratch>>) -> Result<&mut Scratch> {
     Ok(match s {
         Some(s) => s,
@@ -65,8 +85,7 @@ pub(crate) fn scratch(s: &mut Option<KBox<Scratch>>) -> Result<&mut Scratch> {
 }
 
 /// Walks up to `want` pages (at least one) from guest frame `gfn` of
-/// address space `as_id`, within the memslot that holds `gfn`: that
-/// memslot, and entries each covering consecutive pages with the same facts.
+/// address space `as_id`, within the memslot that holds `gfn`.
 pub(crate) fn walk<'a>(
     vm: &Vm,
     as_id: u8,
@@ -74,12 +93,14 @@ pub(crate) fn walk<'a>(
     want: u64,
     fault: bool,
     scratch: &'a mut Scratch,
-) -> Result<(SlotFacts, &'a [WalkEntry]), WalkError> {
-    let Scratch { refs, out } = scratch;
-    walk_in(vm, as_id, gfn, want, fault, refs, out)
+) -> Result<Walked<'a>, WalkError> {
+    let Scratch { refs, out, frames } = scratch;
+    walk_in(vm, as_id, gfn, want, fault, refs, out, frames)
 }
 
-/// [`walk`], with the room given as slices (a single address needs one).
+/// [`walk`], with the room given as slices (a single address needs one
+/// entry, and no frames).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn walk_in<'a>(
     vm: &Vm,
     as_id: u8,
@@ -88,7 +109,8 @@ pub(crate) fn walk_in<'a>(
     fault: bool,
     refs: &mut [usize],
     out: &'a mut [WalkEntry],
-) -> Result<(SlotFacts, &'a [WalkEntry]), WalkError> {
+    frames: &'a mut [u64],
+) -> Result<Walked<'a>, WalkError> {
     let slot = match vm.slot_from(as_id, gfn) {
         Ok(slot) if slot.holds(gfn) => slot,
         Ok(next) => return Err(WalkError::NoSlot { next: Some(next) }),
@@ -107,7 +129,11 @@ pub(crate) fn walk_in<'a>(
         let (run, private) = vm.private_run(gfn, nr.min(max as u32));
         if private {
             return match vm.walk_private(as_id, gfn, run, &mut out[..max]) {
-                Some(walked) => Ok((slot, walked)),
+                Some(entries) => Ok(Walked {
+                    slot,
+                    entries,
+                    frames: &[],
+                }),
                 None => Err(WalkError::NoSlot {
                     next: vm.slot_from(as_id, gfn).ok(),
                 }),
@@ -115,17 +141,22 @@ pub(crate) fn walk_in<'a>(
         }
         nr = run;
     }
-    let walked = {
+    let entries = {
         let mm = vm.mm().ok_or(WalkError::MmGone)?;
         let hva = slot.hva_of(gfn);
         if fault {
             let n = nr as usize;
             mm.fault_in(hva, &mut refs[..n], &mut out[..n])?
         } else {
-            mm.read_lock()?.walk(hva, nr, &mut out[..max])?
+            mm.read_lock()?
+                .walk(hva, nr, &mut out[..max], &mut *frames)?
         }
     };
     // A map or a reverse lookup is many walks in one system call.
     memory::resched();
-    Ok((slot, walked))
+    Ok(Walked {
+        slot,
+        entries,
+        frames,
+    })
 }

@@ -61,7 +61,7 @@ long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
 		if (got <= 0) {
 			/* This page has none; gup may get the next ones. */
 			i = gfn_page_walk(mm, hva + done * PAGE_SIZE, 1,
-					  out + n, nr - n, &covered);
+					  out + n, nr - n, NULL, 0, &covered);
 			if (i < 0) {
 				n = i;
 				break;
@@ -73,7 +73,7 @@ long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
 			continue;
 		}
 		i = gfn_page_walk(mm, hva + done * PAGE_SIZE, got, out + n,
-				  nr - n, &covered);
+				  nr - n, NULL, 0, &covered);
 		if (i < 0) {
 			n = i;
 			break;

@@ -28,6 +28,9 @@ struct gfn_walk {
 	u32 max;		/* entries @out has room for */
 	u32 n;			/* entries filled */
 	u32 pages;		/* pages described */
+	u64 *frames;		/* frames of stretches of base pages, or NULL */
+	u32 max_frames;		/* frames @frames has room for */
+	u32 nframes;		/* frames filled */
 	struct folio *folio;	/* the last pages added, or NULL: only compared */
 };
 
@@ -146,6 +149,46 @@ static int gfn_walk_mapped(struct gfn_walk *w, unsigned long pfn,
 }
 
 /*
+ * Appends the page at frame @pfn, mapped by a present PTE that is neither
+ * special nor devmap in a VMA that maps nothing without a struct page
+ * (neither VM_PFNMAP nor VM_MIXEDMAP): so it has a struct page, as
+ * vm_normal_page() reasons.  A base page (a small folio; not the zero page,
+ * KSM or device memory) joins the last entry when that is a stretch of base
+ * pages on its node: its frame goes into @w->frames and the entry counts
+ * it, whatever the frame (Rust finds the runs).  Any other page is
+ * described as gfn_walk_mapped() describes it.  Returns 1, which stops the
+ * walk, when @w->frames or @w->out is full.
+ */
+static int gfn_walk_base(struct gfn_walk *w, unsigned long pfn)
+{
+	struct folio *folio = page_folio(pfn_to_page(pfn));
+	struct gfn_walk_entry *last = w->n ? &w->out[w->n - 1] : NULL;
+	u32 nid;
+
+	if (folio_test_large(folio) || folio_test_ksm(folio) ||
+	    is_zero_pfn(pfn) || gfn_folio_devmap(folio))
+		return gfn_walk_mapped(w, pfn, 1, GFN_LEVEL_PTE);
+	if (w->nframes == w->max_frames)
+		return 1;
+	nid = folio_nid(folio);
+	if (!last || !(last->flags & GFN_PAGE_FRAMES) || last->nid != nid) {
+		if (w->n == w->max)
+			return 1;
+		last = &w->out[w->n++];
+		*last = (struct gfn_walk_entry) {
+			.pfn = w->nframes,
+			.flags = GFN_PAGE_PRESENT | GFN_PAGE_FRAMES,
+			.nid = nid, .level = GFN_LEVEL_PTE,
+		};
+	}
+	w->frames[w->nframes++] = pfn;
+	last->pages++;
+	w->pages++;
+	w->folio = NULL;	/* the last entry is no folio's */
+	return 0;
+}
+
+/*
  * Appends @nr pages at frames @pfn.. that a special mapping (VM_PFNMAP:
  * device memory, a /dev/mem mapping) maps at page-table @level: the frames
  * and the level, nothing about struct pages, which such frames may lack
@@ -230,6 +273,13 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 			struct mm_walk *walk)
 {
 	struct gfn_walk *w = walk->private;
+	unsigned long vm_flags = walk->vma->vm_flags;
+	bool pfnmap = vm_flags & VM_PFNMAP;
+	/*
+	 * Base pages go by frame when there is room for frames and the VMA
+	 * maps only pages with struct pages by normal PTEs.
+	 */
+	bool by_frame = w->frames && !(vm_flags & (VM_PFNMAP | VM_MIXEDMAP));
 	pte_t *start, *pte;
 	spinlock_t *ptl;
 	pmd_t pmd;
@@ -273,7 +323,9 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 		else if (gfn_pte_devmap(ptent))	/* before special: x86 sets both */
 			ret = gfn_walk_devmap(w, pte_pfn(ptent), 1,
 					      GFN_LEVEL_PTE);
-		else if (walk->vma->vm_flags & VM_PFNMAP)
+		else if (by_frame && !pte_special(ptent))
+			ret = gfn_walk_base(w, pte_pfn(ptent));
+		else if (pfnmap)
 			ret = gfn_walk_pfn(w, pte_pfn(ptent), 1,
 					   GFN_LEVEL_PTE);
 		else if (pte_special(ptent) && !is_zero_pfn(pte_pfn(ptent)))
@@ -321,14 +373,20 @@ static const struct mm_walk_ops gfn_walk_ops = {
 /*
  * Describes the @nr pages at @addr of @mm, whose mmap lock the caller
  * holds for reading, into @out (room for @max entries, each a run of pages
- * with the same facts).  Returns the number of entries and sets @covered
- * to the pages they describe, fewer than @nr when @out filled up;
- * -EINTR on a fatal signal.
+ * with the same facts) and, when @max_frames is not 0, @frames (room for
+ * @max_frames frames of stretches of base pages: GFN_PAGE_FRAMES).
+ * Returns the number of entries and sets @covered to the pages they
+ * describe, fewer than @nr when @out or @frames filled up; -EINTR on a
+ * fatal signal.
  */
 long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
-		   struct gfn_walk_entry *out, u32 max, u32 *covered)
+		   struct gfn_walk_entry *out, u32 max, u64 *frames,
+		   u32 max_frames, u32 *covered)
 {
-	struct gfn_walk w = { .out = out, .max = max };
+	struct gfn_walk w = {
+		.out = out, .max = max,
+		.frames = max_frames ? frames : NULL, .max_frames = max_frames,
+	};
 	int ret;
 
 	if (fatal_signal_pending(current))

@@ -97,7 +97,11 @@ int gfn_slot_find(struct kvm *kvm, u32 as_id, u64 gfn,
  * mapping, or nothing.
  */
 struct gfn_walk_entry {
-	u64 pfn;		/* host frame of the first page, when present */
+	/*
+	 * The host frame of the first page, when present; GFN_PAGE_FRAMES:
+	 * where its frames start in the walk's frame array.
+	 */
+	u64 pfn;
 	u32 pages;		/* guest pages covered */
 	s32 gup_err;		/* not present after gup: its error, or 0 */
 	u32 flags;		/* GFN_PAGE_* */
@@ -125,6 +129,11 @@ static_assert(offsetof(struct gfn_walk_entry, level) == 28);
 #define GFN_PAGE_GMEM		(1U << 7)
 /* Device memory with struct pages (fsdax, device-dax), mapped by devmap. */
 #define GFN_PAGE_DEVMAP		(1U << 8)
+/*
+ * A stretch of base pages on one node, mapped by PTEs, each page its own
+ * frame: @pfn is where their frames start in the walk's frame array.
+ */
+#define GFN_PAGE_FRAMES		(1U << 9)
 
 /*
  * The C side's one merge rule, which only compresses: @e extends @last when
@@ -167,7 +176,8 @@ void gfn_resched(void);
 
 /* page_walk.c: the VMM's page tables, read. */
 long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
-		   struct gfn_walk_entry *out, u32 max, u32 *covered);
+		   struct gfn_walk_entry *out, u32 max, u64 *frames,
+		   u32 max_frames, u32 *covered);
 
 /* fault.c: pages faulted in by gup, then read. */
 long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,

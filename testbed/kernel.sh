@@ -19,7 +19,7 @@ case "$kernel" in
 esac
 frags=("$TOP/testbed/config/fast.config")
 case "$flavour" in
-fast) ;;
+fast) frags+=("$TOP/testbed/config/optimize.config") ;;
 debug) frags+=("$TOP/testbed/config/debug.config") ;;
 *) echo "kernel.sh: unknown flavour '$flavour' (fast|debug)" >&2; exit 2 ;;
 esac

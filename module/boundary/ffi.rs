@@ -134,6 +134,7 @@ pub(crate) const PAGE_NO_VMA: u32 = 1 << 5;
 pub(crate) const PAGE_PFNMAP: u32 = 1 << 6;
 pub(crate) const PAGE_GMEM: u32 = 1 << 7;
 pub(crate) const PAGE_DEVMAP: u32 = 1 << 8;
+pub(crate) const PAGE_FRAMES: u32 = 1 << 9;
 
 /// `struct gfn_symbol`: a kernel internal the shim uses.
 #[repr(C)]
@@ -200,6 +201,8 @@ extern "C" {
         nr: u32,
         out: *mut WalkEntry,
         max: u32,
+        frames: *mut u64,
+        max_frames: u32,
         covered: *mut u32,
     ) -> c_long;
     pub(crate) fn gfn_fault(

@@ -47,14 +47,33 @@ impl WalkEntry {
         self.0.pfn
     }
 
-    /// What the entry says, as plain values.
+    /// A stretch of base pages told by frame: the facts of its first page
+    /// (one page, on the first frame) and the frames of all its pages, in
+    /// `frames`, the walk's frames; `None` for any other entry.
+    pub(crate) fn stretch<'f>(&self, frames: &'f [u64]) -> Option<(PageFacts, &'f [u64])> {
+        if self.0.flags & ffi::PAGE_FRAMES == 0 {
+            return None;
+        }
+        let at = usize::try_from(self.0.pfn).ok()?;
+        let mine = frames.get(at..at.checked_add(self.0.pages as usize)?)?;
+        let first = PageFacts {
+            pfn: *mine.first()?,
+            pages: 1,
+            present: true,
+            ..self.facts()
+        };
+        Some((first, mine))
+    }
+
+    /// What the entry says, as plain values; a stretch told by frame
+    /// (see [`WalkEntry::stretch`]) says nothing present here.
     pub(crate) fn facts(&self) -> PageFacts {
         let e = &self.0;
         let has = |bit: u32| e.flags & bit != 0;
         PageFacts {
             pfn: e.pfn,
             pages: e.pages,
-            present: has(ffi::PAGE_PRESENT),
+            present: has(ffi::PAGE_PRESENT) && !has(ffi::PAGE_FRAMES),
             no_vma: has(ffi::PAGE_NO_VMA),
             pfnmap: has(ffi::PAGE_PFNMAP),
             gmem: has(ffi::PAGE_GMEM),
@@ -156,18 +175,23 @@ pub(crate) struct MmapReadGuard<'a> {
 
 impl MmapReadGuard<'_> {
     /// Describes the `nr` pages at `hva` from the page tables into `out`
-    /// (as many entries as it holds), touching nothing; returns the entries
-    /// filled, which cover fewer than `nr` pages when `out` filled up.
+    /// (as many entries as it holds) and, for stretches of base pages,
+    /// `frames` (as many frames as it holds; none, and no stretches, when
+    /// it is empty), touching nothing; returns the entries filled, which
+    /// cover fewer than `nr` pages when `out` or `frames` filled up.
     pub(crate) fn walk<'a>(
         &self,
         hva: u64,
         nr: u32,
         out: &'a mut [WalkEntry],
+        frames: &mut [u64],
     ) -> Result<&'a [WalkEntry]> {
         let max = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        let max_frames = u32::try_from(frames.len()).unwrap_or(u32::MAX);
         let mut covered = 0;
         // SAFETY: the mmap lock is held (type invariant); `out` holds `max`
-        // entries, all the shim writes, and `covered` is a valid place.
+        // entries and `frames` `max_frames` frames, all the shim writes
+        // (none when `max_frames` is 0), and `covered` is a valid place.
         let n = unsafe {
             ffi::gfn_page_walk(
                 self.mm.mm.as_ptr(),
@@ -175,6 +199,8 @@ impl MmapReadGuard<'_> {
                 nr,
                 WalkEntry::raw(out),
                 max,
+                frames.as_mut_ptr(),
+                max_frames,
                 &mut covered,
             )
         };

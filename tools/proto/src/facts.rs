@@ -157,8 +157,22 @@ pub fn page_reply(
         };
         return;
     }
+    *reply = Reply::Ok(translation(page, slot, gfn, offset, pid));
+}
+
+/// The translation `page_reply` builds for a page that is present (the
+/// first of a stretch of base pages, say), whatever `page.present` says.
+pub fn translation(
+    page: &PageFacts,
+    slot: &SlotFacts,
+    gfn: u64,
+    offset: u64,
+    pid: u32,
+) -> Translation {
+    let pages = u64::from(page.pages.max(1));
+    let gpa = (gfn << PAGE_SHIFT) | offset;
     let order = page.order.min(MAX_ORDER);
-    *reply = Reply::Ok(Translation {
+    Translation {
         phys: (page.pfn << PAGE_SHIFT) | offset,
         kind: kind(page),
         gpa,
@@ -173,7 +187,7 @@ pub fn page_reply(
         map: page.level,
         pages,
         step: Step::Up,
-    });
+    }
 }
 
 /// Builds in `reply` the reply of the page at guest frame `gfn` of `slot`

@@ -11,7 +11,8 @@
 
 use crate::facts::{frame_reply, SlotFacts, PAGE_SIZE};
 use crate::reply::{Reply, Share, Step, Translation};
-use crate::window::{Store, Window};
+use crate::request::PAGE_SHIFT;
+use crate::window::{stretch_bytes, Store, Window};
 
 /// How the run gathered so far is told, chosen for the whole map.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -127,14 +128,18 @@ impl Runs {
     /// Takes a stretch of pages with the facts of `first` (a one-page
     /// translation of the memslot `slot`, from `page_reply`) but each its
     /// own frame: page `i` is guest frame `gfn + i` on host frame
-    /// `frames[i]`, as [`frame_reply`] builds it.  Runs merging either way,
-    /// told into `window` with [`Window::emit_run`]: the same bytes as
-    /// taking each page's reply with [`Runs::take`], with a short path for
-    /// the page whose frame goes on no run (scattered base pages: a walk
-    /// entry each), which adds the page before it to the open frame list
-    /// without building a reply.  Returns the pages taken, and the error
-    /// of the page that could not be (it may be taken again, from its
-    /// reply built again).
+    /// `frames[i]`, as [`frame_reply`] builds it.  Told into `window` with
+    /// [`Window::emit_run`]: the same bytes as taking each page's reply
+    /// with [`Runs::take`] (`tests/stretch.rs` holds it to them), with
+    /// less work a page.  The window is grown once for the stretch
+    /// ([`Window::reserve`]); a run of frames that go up or down by one is
+    /// found by comparing frames alone and joins its run at once; a page
+    /// whose frame goes on no run adds the page before it to the open
+    /// frame list without building a reply.  Only runs merging either way
+    /// of pages that are not the zero page are told apart by frame alone;
+    /// others take the pages one by one.  Returns the pages taken, and the
+    /// error of the page that could not be (it may be taken again, from
+    /// its reply built again).
     pub fn take_stretch<S: Store>(
         &mut self,
         window: &mut Window<S>,
@@ -142,37 +147,78 @@ impl Runs {
         first: &Translation,
         slot: &SlotFacts,
         gfn: u64,
-        frames: impl Iterator<Item = u64>,
+        frames: &[u64],
     ) -> (u64, Result<(), S::Error>) {
+        if let Err(e) = window.reserve(stretch_bytes(frames.len(), bin)) {
+            return (0, Err(e));
+        }
+        let by_frame = self.merge == Merge::Either && first.share != Share::Zero;
         let mut taken = 0;
-        // Whether the open list is known to have `first`'s facts: since the
-        // page before joined it by the short path, and nothing else told.
+        // Whether the open list is known to have `first`'s facts and to end
+        // at the pending run: since a page joined it by the short path, and
+        // nothing else was told.  A binary list's count is then written
+        // once, before anything else is told.
         let mut known = false;
         let mut failed = None;
-        for pfn in frames {
-            // Past the stretch's first page, a pending run of one page is
-            // the page before, with `first`'s facts.
-            let short = taken > 0 && self.pending && self.merge == Merge::Either;
-            if let (true, Reply::Ok(r)) = (short, &mut self.runs[self.cur & 1]) {
-                let last = r.phys >> crate::request::PAGE_SHIFT;
-                let goes_on = r.pages != 1
-                    || r.gpa != (gfn + taken - 1) << crate::request::PAGE_SHIFT
-                    || pfn == last.wrapping_add(1)
-                    || pfn == last.wrapping_sub(1);
-                if !goes_on
+        while let Some(&pfn) = frames.get(taken) {
+            // Past the stretch's first page, the pending run holds the page
+            // before, with `first`'s facts (pages of other facts or gaps go
+            // through `take` below).
+            if let (true, true, Reply::Ok(r)) = (by_frame, taken > 0, &mut self.runs[self.cur & 1])
+            {
+                let last = (r.phys_of(r.pages - 1)) >> PAGE_SHIFT;
+                let up = pfn == last.wrapping_add(1) && (r.pages == 1 || r.step == Step::Up);
+                let down = pfn == last.wrapping_sub(1) && (r.pages == 1 || r.step == Step::Down);
+                if up || down {
+                    // The run goes on as far as the frames do.
+                    let rest = frames.get(taken + 1..).unwrap_or(&[]);
+                    let mut prev = pfn;
+                    let more = rest
+                        .iter()
+                        .take_while(|&&f| {
+                            let on = if up {
+                                f == prev.wrapping_add(1)
+                            } else {
+                                f == prev.wrapping_sub(1)
+                            };
+                            prev = f;
+                            on
+                        })
+                        .count();
+                    r.pages += 1 + more as u64;
+                    r.step = if up { Step::Up } else { Step::Down };
+                    taken += 1 + more;
+                    continue;
+                }
+                if r.pages == 1
                     && ((known && window.extends_open(r.gpa, bin)) || window.joins_open(r, bin))
                 {
-                    // The page before ends its run of one, which joins
-                    // the open list; this page starts the next run.
-                    if let Err(e) = window.push_frame(last, bin) {
+                    // The page before ends its run of one, which joins the
+                    // open list, and so does each page after it whose
+                    // frame the next does not go on from, as far as the
+                    // list has room: `k` pages in all.  The page after
+                    // them starts the next run.
+                    let room = usize::try_from(window.list_room()).unwrap_or(usize::MAX);
+                    let rest = frames.get(taken..).unwrap_or(&[]);
+                    let k = 1 + rest
+                        .windows(2)
+                        .take(room.saturating_sub(1))
+                        .take_while(|w| {
+                            w[1] != w[0].wrapping_add(1) && w[1] != w[0].wrapping_sub(1)
+                        })
+                        .count();
+                    let pushed = rest.get(..k - 1).unwrap_or(&[]);
+                    if let Err(e) = window.push_frames(last, pushed, bin) {
                         failed = Some(e);
                         break;
                     }
                     known = true;
-                    r.phys = pfn << crate::request::PAGE_SHIFT;
-                    r.gpa = r.gpa.wrapping_add(PAGE_SIZE);
-                    r.hva = r.hva.wrapping_add(PAGE_SIZE);
-                    taken += 1;
+                    let next = rest.get(k - 1).copied().unwrap_or(pfn);
+                    let d = (k as u64).wrapping_mul(PAGE_SIZE);
+                    r.phys = next << PAGE_SHIFT;
+                    r.gpa = r.gpa.wrapping_add(d);
+                    r.hva = r.hva.wrapping_add(d);
+                    taken += k;
                     continue;
                 }
             }
@@ -180,7 +226,7 @@ impl Runs {
                 window.count_frames();
                 known = false;
             }
-            frame_reply(self.next_reply(), first, slot, gfn + taken, pfn);
+            frame_reply(self.next_reply(), first, slot, gfn + taken as u64, pfn);
             if let Err(e) = self.take(|r| window.emit_run(r, bin)) {
                 failed = Some(e);
                 break;
@@ -190,7 +236,7 @@ impl Runs {
         if known {
             window.count_frames();
         }
-        (taken, failed.map_or(Ok(()), Err))
+        (taken as u64, failed.map_or(Ok(()), Err))
     }
 
     /// Tells the run gathered, if any; after it nothing is pending.  When
@@ -269,5 +315,54 @@ fn grow(run: &mut Reply, next: &Reply, step: Step) {
         }
         Reply::AddrErr { pages, .. } => *pages += n,
         _ => {}
+    }
+}
+
+/// The runs of `frames` (the frames of consecutive guest pages) that go up
+/// by one a page, cut to the frames in `lo..hi`: as `(index, frame,
+/// pages)`, the first page's index in `frames`, its frame, and the pages of
+/// the run in `lo..hi`.  What a reverse lookup tells of a stretch of base
+/// pages: each such run as one reply, as if the walk had made an entry of
+/// it.
+pub fn ascending_within(frames: &[u64], lo: u64, hi: u64) -> AscendingWithin<'_> {
+    AscendingWithin {
+        frames,
+        at: 0,
+        lo,
+        hi,
+    }
+}
+
+/// The iterator of [`ascending_within`].
+pub struct AscendingWithin<'a> {
+    frames: &'a [u64],
+    at: usize,
+    lo: u64,
+    hi: u64,
+}
+
+impl Iterator for AscendingWithin<'_> {
+    type Item = (usize, u64, u64);
+
+    fn next(&mut self) -> Option<(usize, u64, u64)> {
+        let (lo, hi) = (self.lo, self.hi);
+        let rest = self.frames.get(self.at..)?;
+        let skip = rest.iter().position(|&f| lo <= f && f < hi)?;
+        let at = self.at + skip;
+        let first = *self.frames.get(at)?;
+        let mut prev = first;
+        let pages = 1 + self
+            .frames
+            .get(at + 1..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|&&f| {
+                let on = f == prev.wrapping_add(1) && f < hi;
+                prev = f;
+                on
+            })
+            .count();
+        self.at = at + pages;
+        Some((at, first, pages as u64))
     }
 }

@@ -60,6 +60,15 @@ pub struct Window<S> {
 /// frames of 13 hex digits and a separator (text), or 8 bytes (binary).
 pub const LIST_ROOM: usize = MAX_LINE + 15 * 15;
 
+/// Bytes a map's stretch of `pages` base pages with the same facts
+/// usually takes, reserved before it is told: a frame in a list each
+/// (scattered pages: 15 bytes of text, 8 of records) and a list's head.
+/// Runs of frames that go up or down take less; the rare stretch that
+/// takes more (short runs between lists) grows the window as it goes.
+pub fn stretch_bytes(pages: usize, bin: bool) -> usize {
+    pages.saturating_mul(if bin { 8 } else { 15 }) + LIST_ROOM
+}
+
 impl<S: Store> Window<S> {
     /// An empty window in `room`.
     pub fn new(room: S) -> Window<S> {
@@ -90,6 +99,17 @@ impl<S: Store> Window<S> {
     pub fn clear(&mut self) {
         self.len = 0;
         self.open = false;
+    }
+
+    /// Grows the storage, when it must, to hold `more` bytes after those
+    /// produced: one growth (and one zero-fill) for many replies.  When
+    /// the storage cannot grow nothing changes.
+    pub fn reserve(&mut self, more: usize) -> Result<(), S::Error> {
+        let want = self.len.saturating_add(more);
+        if self.room.len() < want {
+            self.room.grow_to(want)?;
+        }
+        Ok(())
     }
 
     /// Room for `N` more bytes, after those produced.
@@ -154,6 +174,58 @@ impl<S: Store> Window<S> {
             self.len += n + 1;
         }
         self.list.add(1);
+        Ok(())
+    }
+
+    /// Frames the open list can still take.
+    pub fn list_room(&self) -> u64 {
+        MAX_LIST.saturating_sub(self.list.pages)
+    }
+
+    /// Adds frame `pfn`, then the frames `more`, to the open list: what
+    /// [`Window::push_frame`] of each does, in one loop (scattered base
+    /// pages: a frame a page).  Only after [`Window::joins_open`] or
+    /// [`Window::extends_open`], for at most [`Window::list_room`] frames.
+    /// When the storage cannot grow nothing is appended.
+    pub fn push_frames(&mut self, pfn: u64, more: &[u64], bin: bool) -> Result<(), S::Error> {
+        let frames = core::iter::once(&pfn).chain(more);
+        let count = 1 + more.len();
+        if bin {
+            let at = self.len;
+            self.reserve(count * 8)?;
+            let room = self
+                .room
+                .bytes_mut()
+                .get_mut(at..at + count * 8)
+                .unwrap_or(&mut []);
+            for (b, f) in room.chunks_exact_mut(8).zip(frames) {
+                b.copy_from_slice(&f.to_le_bytes());
+            }
+            self.len += count * 8;
+        } else {
+            // Over the newline: `,<hex>` a frame, then the newline again.
+            let at = self.len - 1;
+            self.reserve(count * 14)?;
+            let room = self
+                .room
+                .bytes_mut()
+                .get_mut(at..at + count * 14 + 1)
+                .unwrap_or(&mut []);
+            let mut n = 0;
+            for f in frames {
+                if let Some(b) = room.get_mut(n) {
+                    *b = b',';
+                }
+                n += 1 + room
+                    .get_mut(n + 1..n + 14)
+                    .map_or(0, |b| encode_frame(*f, b));
+            }
+            if let Some(b) = room.get_mut(n) {
+                *b = b'\n';
+            }
+            self.len = at + n + 1;
+        }
+        self.list.add(count as u64);
         Ok(())
     }
 
@@ -301,8 +373,11 @@ pub struct Paged<S, P> {
     window: Window<S>,
     /// Offset of `window` in the whole reply.
     base: u64,
-    /// What is still to be produced, if anything.
+    /// What produces the reply, if anything; kept when it is done, so that
+    /// the next reply can take over what it holds ([`Paged::restart`]).
     rest: Option<P>,
+    /// Whether the reply is all produced.
+    done: bool,
 }
 
 impl<S: Store, P: Produce<S>> Paged<S, P> {
@@ -312,17 +387,31 @@ impl<S: Store, P: Produce<S>> Paged<S, P> {
             window,
             base: 0,
             rest: None,
+            done: true,
         }
     }
 
     /// A reply whose first chunk `rest` produces into `window` now.
-    pub fn answer(mut window: Window<S>, mut rest: P) -> Result<Paged<S, P>, P::Error> {
-        let done = rest.fill(&mut window)?;
-        Ok(Paged {
-            window,
-            base: 0,
-            rest: (!done).then_some(rest),
-        })
+    pub fn answer(window: Window<S>, rest: P) -> Result<Paged<S, P>, P::Error> {
+        let mut paged = Paged::empty(window);
+        paged.restart(|_| rest)?;
+        Ok(paged)
+    }
+
+    /// Starts a new reply in place of this one, in the same storage (an
+    /// open file's next request: no storage to allocate and zero again):
+    /// `make` builds what produces it from what produced this one, if
+    /// anything (which may hand over room it keeps), and the first chunk
+    /// is produced now.  When that fails, the new reply stands with what
+    /// was produced of it, and a read resumes it.
+    pub fn restart(&mut self, make: impl FnOnce(Option<P>) -> P) -> Result<(), P::Error> {
+        let next = make(self.rest.take());
+        let rest = self.rest.insert(next);
+        self.window.clear();
+        self.base = 0;
+        self.done = false;
+        self.done = rest.fill(&mut self.window)?;
+        Ok(())
     }
 
     /// Length of the reply produced so far, for `lseek(SEEK_END)`.
@@ -339,13 +428,13 @@ impl<S: Store, P: Produce<S>> Paged<S, P> {
     /// Drops the window and produces the next chunk into it; false at the
     /// reply's end.
     fn advance(&mut self) -> Result<bool, P::Error> {
-        let Some(rest) = self.rest.as_mut() else {
+        let Some(rest) = self.rest.as_mut().filter(|_| !self.done) else {
             return Ok(false);
         };
         self.base += self.window.len() as u64;
         self.window.clear();
         if rest.fill(&mut self.window)? {
-            self.rest = None;
+            self.done = true;
         }
         Ok(true)
     }

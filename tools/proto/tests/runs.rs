@@ -32,7 +32,7 @@ use common::Rng;
 use gfn_proto::facts::{page_reply, PageFacts, SlotFacts, PAGE_SIZE};
 use gfn_proto::reply::{MapLevel, Reply, Share, Step as Way, Translation};
 use gfn_proto::request::{Reason, PID_MAX};
-use gfn_proto::runs::{continues, Merge, Runs, BLANK};
+use gfn_proto::runs::{ascending_within, continues, Merge, Runs, BLANK};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 
@@ -734,8 +734,49 @@ fn cases() -> u32 {
     common::cases("GFN_RUNS_CASES", 512)
 }
 
+/// What a reverse lookup told of base pages when the walk made an entry of
+/// each run of frames that go up by one: each entry cut to `lo..hi`, as
+/// `(index, frame, pages)`.
+fn entries_within(frames: &[u64], lo: u64, hi: u64) -> Vec<(usize, u64, u64)> {
+    let mut told = Vec::new();
+    let mut at = 0;
+    while at < frames.len() {
+        let mut n = 1;
+        while at + n < frames.len() && frames[at + n] == frames[at] + n as u64 {
+            n += 1;
+        }
+        let (s, e) = (frames[at].max(lo), (frames[at] + n as u64).min(hi));
+        if s < e {
+            told.push((at + (s - frames[at]) as usize, s, e - s));
+        }
+        at += n;
+    }
+    told
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// A reverse lookup of a stretch of base pages (`ascending_within`)
+    /// tells what it told when the walk made an entry of each run of
+    /// frames going up: the same pages, cut the same way.
+    #[test]
+    fn stretches_are_searched_as_entries_were(seed in any::<u64>(), lo in 0u64..64, len in 0u64..64) {
+        let rng = Rng::new(seed);
+        let mut last: u64 = 32;
+        let frames: Vec<u64> = (0..rng.within(0, 200))
+            .map(|_| {
+                last = match rng.next() % 4 {
+                    0 | 1 => last + 1,
+                    2 => last.saturating_sub(1),
+                    _ => rng.next() % 96,
+                };
+                last
+            })
+            .collect();
+        let got: Vec<_> = ascending_within(&frames, lo, lo + len).collect();
+        prop_assert_eq!(got, entries_within(&frames, lo, lo + len));
+    }
 
     /// (a), (b), (c) for entries cut at random, and (d): cut nowhere they
     /// need not be, cut everywhere they may be and cut at random, a walk

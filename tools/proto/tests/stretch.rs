@@ -70,10 +70,19 @@ fn case(seed: u64) -> Case {
         .collect();
     last = frame(&rng, last);
     let first = facts(&rng, last);
+    // Half the stretches are mostly long runs that go one way (memory
+    // faulted in in order, on ascending or descending frames), now and
+    // then broken by a frame anywhere.
+    let long = rng.chance(50);
+    let mut way = 1;
     let frames = (0..rng.within(1, 1200))
         .map(|i| {
-            if i > 0 {
+            if i > 0 && long && !rng.chance(3) {
+                last = last.wrapping_add_signed(way);
+            } else if i > 0 {
+                let before = last;
                 last = frame(&rng, last);
+                way = if last < before { -1 } else { 1 };
             }
             last
         })
@@ -150,7 +159,7 @@ fn by_stretch(c: &Case, bin: bool, failing: Option<u64>) -> Vec<u8> {
             &first,
             &SLOT,
             gfn + done as u64,
-            c.frames[done..].iter().copied(),
+            &c.frames[done..],
         );
         // A page that failed is taken again (the rest may have been, or
         // not: `n` says).

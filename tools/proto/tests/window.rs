@@ -504,6 +504,55 @@ proptest! {
         prop_assert_eq!(pos as usize, want.len());
     }
 
+    /// An open file's next request takes the reply's place and storage
+    /// (`Paged::restart`): whether the first reply was read whole, in part
+    /// or not at all, and whether the second's first chunk failed or not,
+    /// the reader gets exactly the second reply, and the second producer
+    /// is handed the first (whose room it takes over).
+    #[test]
+    fn a_new_request_reads_only_its_own_reply(
+        first in replies(60),
+        second in replies(60),
+        k in 1usize..12,
+        seed in any::<u64>(),
+        read_first in 0usize..3,
+        fails in any::<bool>(),
+    ) {
+        let quiet = Odds { produce: 0, store: 0, sink: 0 };
+        // When its first chunk fails, the new reply stands, and reads
+        // resume it.
+        let second_odds = if fails { Odds { produce: 30, store: 0, sink: 0 } } else { quiet };
+        let mut file = answer(&first, k, false, seed, quiet);
+        let mut pos = 0;
+        let want = whole(&first);
+        match read_first {
+            0 => {}
+            1 => { let _ = file.read(&mut pos, want.len() / 2 + 1, 0); }
+            _ => { file.read_to_end(&mut pos, &want, chunk_bound(&first, k)); }
+        }
+        let replies: Rc<[(Reply, bool)]> = second.as_slice().into();
+        let mut handed = false;
+        let restarted = file.paged.restart(|before| {
+            handed = before.is_some();
+            Producer {
+                replies: replies.clone(),
+                next: 0,
+                k,
+                exact: false,
+                rng: file.rng.clone(),
+                odds: second_odds,
+                watch: file.watch.clone(),
+            }
+        });
+        prop_assert!(fails || restarted.is_ok());
+        prop_assert!(handed, "the first producer was not handed over");
+        let want = whole(&second);
+        let mut pos = 0;
+        let got = file.read_to_end(&mut pos, &want, chunk_bound(&first, k).max(chunk_bound(&second, k)));
+        prop_assert!(got == want, "the bytes read are not the second reply");
+        prop_assert_eq!(file.paged.produced(), want.len() as u64);
+    }
+
     /// A reply that fits in one chunk can be read again from 0, or from
     /// anywhere in it, as often as wanted.
     #[test]

@@ -257,19 +257,27 @@ pub fn nofault_probe_keeps_rss() -> Result<(), String> {
 /// Zero pages never merge into runs, so faulting 64 MiB of untouched
 /// memory in gives one line per page in plain runs (`runs=plain`), and a
 /// frame list of the zero frame in dense ones.
+/// Base pages touched in a random order, read from the page tables, come
+/// as stretches of up to 2048 frames a walk (`walk::FRAMES`), each frame at
+/// most 32 bytes of reply (a frame in a text list is 15; a run of 16 pages
+/// between two lists, a line and the next list's head, is 2 x 256 / 16).
 pub fn streamed_reply_is_bounded() -> Result<(), String> {
     let vmm = Vmm::start(&["--no-touch", "--slot", "anon:64M@0x40000000"])?;
     for (runs, most) in [("plain", MAX_LINE), ("dense", LIST_ROOM)] {
-        stream_bounded(&vmm, runs, (64 << 10) + 512 * most as u64)?;
+        stream_bounded(&vmm, "mode=fault", runs, (64 << 10) + 512 * most as u64)?;
     }
+    vmm.stop()?;
+    let vmm = Vmm::start(&["--scatter", "--slot", "anon:64M@0x40000000"])?;
+    let bound = (64 << 10) + 512 * LIST_ROOM as u64 + 2048 * 32;
+    stream_bounded(&vmm, "", "dense", bound)?;
     vmm.stop()
 }
 
-/// Streams `all mode=fault runs=RUNS` of `vmm`'s slot, checking that no
-/// more than `bound` bytes are ever held ahead of the reader.
-fn stream_bounded(vmm: &Vmm, runs: &str, bound: u64) -> Result<(), String> {
+/// Streams `all MODE runs=RUNS` of `vmm`'s slot, checking that no more
+/// than `bound` bytes are ever held ahead of the reader.
+fn stream_bounded(vmm: &Vmm, mode: &str, runs: &str, bound: u64) -> Result<(), String> {
     let mut f = module::open().map_err(|e| e.to_string())?;
-    f.write_all(format!("all mode=fault runs={runs} pid={}", vmm.pid).as_bytes())
+    f.write_all(format!("all {mode} runs={runs} pid={}", vmm.pid).as_bytes())
         .map_err(|e| e.to_string())?;
     let mut text = Vec::new();
     let mut buf = vec![0u8; 4096];
