@@ -11,8 +11,8 @@ use crate::stats::VmStats;
 use gfn_proto::reply::KvmMaps;
 use std::fmt::Write;
 
-/// Bytes in a guest page.
-const PAGE: u64 = 4096;
+// Bytes in a guest page, as the protocol says.
+use gfn_proto::facts::PAGE_SIZE as PAGE;
 
 /// One VM's figures: its map's summary and its memslot count (from `vms`).
 pub struct VmMetrics<'a> {

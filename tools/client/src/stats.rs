@@ -10,8 +10,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Bytes in a guest page.
-const PAGE: u64 = 4096;
+// Bytes in a guest page, as the protocol says.
+use gfn_proto::facts::PAGE_SIZE as PAGE;
 
 /// What a present page is, every way the summary splits it: kind, folio
 /// order, NUMA node, sharing and mapping level (names as the module's).

@@ -22,8 +22,8 @@ use std::fmt::{self, Write};
 
 pub use crate::units::size;
 
-/// Bytes in a guest page.
-const PAGE: u64 = 4096;
+// Bytes in a guest page, as the protocol says.
+use gfn_proto::facts::PAGE_SIZE as PAGE;
 /// Nodes drawn in their own colour (the lowest present); the others are
 /// drawn together as "other nodes".
 const MAX_NODES: usize = 8;

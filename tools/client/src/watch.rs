@@ -32,8 +32,8 @@ struct Run {
     state: State,
 }
 
-/// Bytes in a guest page.
-const PAGE: u64 = 4096;
+// Bytes in a guest page, as the protocol says.
+use gfn_proto::facts::PAGE_SIZE as PAGE;
 
 impl Run {
     fn end(&self) -> u64 {

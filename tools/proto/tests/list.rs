@@ -44,7 +44,7 @@ use gfn_proto::request::{Reason, Span};
 use gfn_proto::window::Window;
 use proptest::prelude::*;
 
-const PAGE: u64 = 4096;
+use gfn_proto::facts::PAGE_SIZE as PAGE;
 
 fn cases() -> u32 {
     common::cases("GFN_LIST_CASES", 256)

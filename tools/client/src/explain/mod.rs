@@ -30,8 +30,8 @@ use gfn_proto::reply::{Kind, MapLevel, Reply};
 use gfn_proto::request::Reason as MapError;
 use serde::Serialize;
 
-/// Bytes in a guest page.
-const PAGE: u64 = 4096;
+// Bytes in a guest page, as the protocol says.
+use gfn_proto::facts::PAGE_SIZE as PAGE;
 
 /// The levels explained: name, bytes, the host mapping level that maps it.
 const LEVELS: [(&str, u64, MapLevel); 2] = [
