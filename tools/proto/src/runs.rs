@@ -198,20 +198,14 @@ impl Runs {
                     // frame the next does not go on from, as far as the
                     // list has room: `k` pages in all.  The page after
                     // them starts the next run.
-                    let room = usize::try_from(window.list_room()).unwrap_or(usize::MAX);
                     let rest = frames.get(taken..).unwrap_or(&[]);
-                    let k = 1 + rest
-                        .windows(2)
-                        .take(room.saturating_sub(1))
-                        .take_while(|w| {
-                            w[1] != w[0].wrapping_add(1) && w[1] != w[0].wrapping_sub(1)
-                        })
-                        .count();
-                    let pushed = rest.get(..k - 1).unwrap_or(&[]);
-                    if let Err(e) = window.push_frames(last, pushed, bin) {
-                        failed = Some(e);
-                        break;
-                    }
+                    let k = match window.list_unrun(last, rest, bin) {
+                        Ok(k) => k,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    };
                     known = true;
                     let next = rest.get(k - 1).copied().unwrap_or(pfn);
                     let d = (k as u64).wrapping_mul(PAGE_SIZE);

@@ -182,51 +182,72 @@ impl<S: Store> Window<S> {
         MAX_LIST.saturating_sub(self.list.pages)
     }
 
-    /// Adds frame `pfn`, then the frames `more`, to the open list: what
-    /// [`Window::push_frame`] of each does, in one loop (scattered base
-    /// pages: a frame a page).  Only after [`Window::joins_open`] or
-    /// [`Window::extends_open`], for at most [`Window::list_room`] frames.
-    /// When the storage cannot grow nothing is appended.
-    pub fn push_frames(&mut self, pfn: u64, more: &[u64], bin: bool) -> Result<(), S::Error> {
-        let frames = core::iter::once(&pfn).chain(more);
-        let count = 1 + more.len();
+    /// Adds to the open list the frame `last`, then each frame of `rest`
+    /// that the frame after it in `rest` does not go on from by one, up
+    /// or down (a page that ends its run of one), as far as the list has
+    /// room: what [`Window::push_frame`] of each does, in one loop
+    /// (scattered base pages: a frame a page).  Only after
+    /// [`Window::joins_open`] or [`Window::extends_open`].  Returns the
+    /// frames added, at least one; when the storage cannot grow nothing is
+    /// appended.
+    pub fn list_unrun(&mut self, last: u64, rest: &[u64], bin: bool) -> Result<usize, S::Error> {
+        let most = usize::try_from(self.list_room())
+            .unwrap_or(usize::MAX)
+            .min(rest.len())
+            .max(1);
+        let ends = |w: &[u64]| w[1] != w[0].wrapping_add(1) && w[1] != w[0].wrapping_sub(1);
+        let mut n = 1;
         if bin {
             let at = self.len;
-            self.reserve(count * 8)?;
+            self.reserve(most * 8)?;
             let room = self
                 .room
                 .bytes_mut()
-                .get_mut(at..at + count * 8)
+                .get_mut(at..at + most * 8)
                 .unwrap_or(&mut []);
-            for (b, f) in room.chunks_exact_mut(8).zip(frames) {
-                b.copy_from_slice(&f.to_le_bytes());
+            let (first, slots) = room.split_at_mut(8.min(room.len()));
+            first.copy_from_slice(&last.to_le_bytes()[..first.len()]);
+            for (slot, w) in slots.chunks_exact_mut(8).zip(rest.windows(2)) {
+                if !ends(w) {
+                    break;
+                }
+                slot.copy_from_slice(&w[0].to_le_bytes());
+                n += 1;
             }
-            self.len += count * 8;
+            self.len += n * 8;
         } else {
             // Over the newline: `,<hex>` a frame, then the newline again.
             let at = self.len - 1;
-            self.reserve(count * 14)?;
+            self.reserve(most * 14)?;
             let room = self
                 .room
                 .bytes_mut()
-                .get_mut(at..at + count * 14 + 1)
+                .get_mut(at..at + most * 14 + 1)
                 .unwrap_or(&mut []);
-            let mut n = 0;
-            for f in frames {
-                if let Some(b) = room.get_mut(n) {
+            let mut put = |at: usize, f: u64| {
+                if let Some(b) = room.get_mut(at) {
                     *b = b',';
                 }
-                n += 1 + room
-                    .get_mut(n + 1..n + 14)
-                    .map_or(0, |b| encode_frame(*f, b));
+                at + 1
+                    + room
+                        .get_mut(at + 1..at + 14)
+                        .map_or(0, |b| encode_frame(f, b))
+            };
+            let mut end = put(0, last);
+            for w in rest.windows(2).take(most - 1) {
+                if !ends(w) {
+                    break;
+                }
+                end = put(end, w[0]);
+                n += 1;
             }
-            if let Some(b) = room.get_mut(n) {
+            if let Some(b) = room.get_mut(end) {
                 *b = b'\n';
             }
-            self.len = at + n + 1;
+            self.len = at + end + 1;
         }
-        self.list.add(count as u64);
-        Ok(())
+        self.list.add(n as u64);
+        Ok(n)
     }
 
     /// Writes the open binary list's count, after [`Window::push_frame`].
