@@ -205,13 +205,17 @@ impl<S: Store> Window<S> {
                 .bytes_mut()
                 .get_mut(at..at + most * 8)
                 .unwrap_or(&mut []);
-            let (first, slots) = room.split_at_mut(8.min(room.len()));
-            first.copy_from_slice(&last.to_le_bytes()[..first.len()]);
-            for (slot, w) in slots.chunks_exact_mut(8).zip(rest.windows(2)) {
+            let mut put = |at: usize, f: u64| {
+                if let Some(b) = room.get_mut(at..at + 8) {
+                    b.copy_from_slice(&f.to_le_bytes());
+                }
+            };
+            put(0, last);
+            for w in rest.windows(2).take(most - 1) {
                 if !ends(w) {
                     break;
                 }
-                slot.copy_from_slice(&w[0].to_le_bytes());
+                put(n * 8, w[0]);
                 n += 1;
             }
             self.len += n * 8;
