@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# make bench: the speed table of README, measured inside a test guest (where
-# KVM works), each table in one run, so ratios hold on a noisy host.  Not a
-# test.  On the fast test kernel (built -O2, as distributions build theirs:
+# make bench: the speed tables of docs/performance.md, measured inside a
+# test guest (where KVM works), each table in one run, so ratios hold on a
+# noisy host.  Not a test.  On the fast test kernel (built -O2, as distributions build theirs:
 # config/optimize.config) and on Debian's own 7.3 kernel, unmodified
 # (guest.sh debian-7.3); GFN_BENCH_KERNELS chooses.
 set -euo pipefail

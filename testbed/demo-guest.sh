@@ -124,7 +124,7 @@ exec 3>&-
 say "gfn_test map --pid $pid 0x400000-0x800000   (the THP memslot: one line per 2 MiB page)"
 gfn_test map --pid "$pid" 0x400000-0x800000
 
-say "gfn_test map --pid $pid --svg /tmp/vmm.svg   (the picture in the README)"
+say "gfn_test map --pid $pid --svg /tmp/vmm.svg   (the picture in docs/tools.md)"
 gfn_test map --pid "$pid" --svg /tmp/vmm.svg
 hand_over /tmp/vmm.svg
 

@@ -16,7 +16,7 @@
 # GFN_TIMEOUT (seconds) bounds the whole boot: a last resort, since each test
 # has its own limit inside the guest; by default 900 s on a fast kernel and
 # 1500 s on a debug one (about three times what the suite takes on a
-# machine twice as slow as the README's).
+# machine twice as slow as the one docs/testing.md was measured on).
 # The whole serial log is kept in LOG, and what the guest writes to its second
 # serial port (/dev/ttyS1: files the suite hands to the host, see
 # tools/suite/src/artifact.rs) in LOG.artifacts.  Exit status: the job's, or 1 when the

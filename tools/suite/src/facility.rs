@@ -35,7 +35,7 @@ fn skip(why: String) -> Outcome {
 /// the timer's vector in service and pending again: an interrupt taken
 /// where the inner kernel had them off, so the suspect is the nested SVM
 /// event injection of QEMU 7.2's TCG or of that kernel's KVM, not this
-/// project's code (README, "Tests"; issue 32).  A property of the test
+/// project's code (docs/testing.md, "Tests"; issue 32).  A property of the test
 /// bed, not of a kernel facility, so it is the one skip decided by which
 /// kernel this is; the same tests run on the test kernels in the same
 /// `make check`.

@@ -97,7 +97,7 @@ impl Plan {
     }
 
     /// The time limit of a test that takes `fast_secs` on the fast kernel
-    /// of the machine the README was measured on.  A margin of 4: 2 for a
+    /// of the machine docs/testing.md was measured on.  A margin of 4: 2 for a
     /// machine twice as slow, 2 for run-to-run noise; never under 30 s, so
     /// that short tests are not judged by a scheduler hiccup.
     pub fn limit(&self, fast_secs: f64) -> Duration {

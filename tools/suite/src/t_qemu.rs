@@ -249,7 +249,7 @@ pub fn boot(memory: &[&str], value: u8) -> Result<(Qemu, u64), String> {
         // -nographic QEMU's console reads stdin, which /dev/null makes
         // readable (at its end) for good.  A suspect, not a proven cause,
         // of the inner guest that sometimes makes almost no progress for
-        // 50 s while QEMU burns a CPU (README, "Counts, time limits").
+        // 50 s while QEMU burns a CPU (docs/testing.md, "Counts, time limits").
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
