@@ -60,291 +60,188 @@ use runner::Test;
 use std::process::Command;
 
 /// The suite's tests, in order, with their limits under `plan`.  The
-/// number after each name is what the test takes on the fast kernel, in
+/// number after each test is what it takes on the fast kernel, in
 /// seconds, on the machine the README was measured on (scaled by the
 /// counts where a test has them); `Plan::limit` adds the margins.
+///
+/// Each test is named after its function, by the macros below
+/// (`stringify!` of the path's last segment): the name the runner prints,
+/// `GFN_FILTER` selects by and the README cites as evidence cannot drift
+/// from the code it names.
 fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
     let c = plan.counts;
     let slowdown = plan.slowdown;
-    let t = |name, fast_secs: f64, run: fn() -> Result<(), String>| {
-        Test::new(name, plan.limit(fast_secs), run)
-    };
-    // A test that may skip (see `facility`).
-    let s = |name, fast_secs: f64, run: fn() -> Result<(), runner::Outcome>| {
-        Test::may_skip(name, plan.limit(fast_secs), run)
-    };
+    // `test!(module::function, fast_secs)`: a test that passes or fails;
+    // `test!(module::function(args), fast_secs)` calls it with `args`.
+    macro_rules! test {
+        ($m:ident :: $f:ident, $secs:expr) => {
+            test!($m::$f(), $secs)
+        };
+        ($m:ident :: $f:ident ($($arg:expr),*), $secs:expr) => {
+            Test::new(stringify!($f), plan.limit($secs), move || $m::$f($($arg),*))
+        };
+    }
+    // A test that may skip (see `facility`), in the same two forms.
+    macro_rules! may_skip {
+        ($m:ident :: $f:ident, $secs:expr) => {
+            may_skip!($m::$f(), $secs)
+        };
+        ($m:ident :: $f:ident ($($arg:expr),*), $secs:expr) => {
+            Test::may_skip(stringify!($f), plan.limit($secs), move || $m::$f($($arg),*))
+        };
+    }
     // A test that boots a nested QEMU guest: skipped where the test bed
     // cannot boot one reliably (facility::nested_qemu).
-    let q = |name, run: fn() -> Result<(), String>| {
-        Test::may_skip(name, plan.limit(t_qemu::FAST_SECS), move || {
-            facility::nested_qemu()?;
-            run().map_err(runner::Outcome::Fail)
-        })
-    };
+    macro_rules! qemu {
+        ($m:ident :: $f:ident) => {
+            Test::may_skip(stringify!($f), plan.limit(t_qemu::FAST_SECS), || {
+                facility::nested_qemu()?;
+                $m::$f().map_err(runner::Outcome::Fail)
+            })
+        };
+    }
     let table = vec![
-        Test::new("module_loads", plan.limit(0.1), move || {
-            t_lifecycle::module_loads(ko)
-        }),
-        t("guest_has_two_cpus", 0.1, cpus::guest_has_two_cpus),
-        t(
-            "physical_memory_oracles",
-            0.1,
-            t_oracles::physical_memory_oracles,
-        ),
-        t("proc_file_mode", 0.1, t_file::proc_file_mode),
-        t("no_vms", 0.1, t_input::no_vms),
-        t("base_page", 0.2, t_translate::base_page),
-        t("thp_head", 0.2, t_translate::thp_head),
-        t("thp_tail", 0.2, t_translate::thp_tail),
-        t("hugetlb_head", 0.2, t_translate::hugetlb_head),
-        t("hugetlb_tail", 0.2, t_translate::hugetlb_tail),
-        t("two_vms_by_pid", 0.2, t_translate::two_vms_by_pid),
-        t("seed_four_addresses", 0.2, t_translate::seed_four_addresses),
-        t(
-            "mixed_backings_one_write",
-            0.2,
-            t_translate::mixed_backings_one_write,
-        ),
-        t(
-            "outside_memslot_and_unknown_pid",
-            0.2,
-            t_input::outside_memslot_and_unknown_pid,
-        ),
-        t("garbage_tokens", 0.2, t_input::garbage_tokens),
-        t(
-            "oversize_and_empty_writes",
-            0.1,
-            t_input::oversize_and_empty_writes,
-        ),
-        t("largest_reply", 0.5, t_input::largest_reply),
-        t("log_rate_limited", 0.5, t_log::log_rate_limited),
-        t("log_parameter", 0.3, t_log::log_parameter),
-        t(
-            "map_all_matches_pagemap",
-            0.5,
-            t_map::map_all_matches_pagemap,
-        ),
-        t("range_edges_and_holes", 0.2, t_map::range_edges_and_holes),
-        t("records_match_text", 0.5, t_format::records_match_text),
-        t("runs_step_either_way", 1.0, t_dense::runs_step_either_way),
-        t(
-            "lists_cost_a_frame_a_page",
-            1.0,
-            t_dense::lists_cost_a_frame_a_page,
-        ),
-        t(
-            "nofault_probe_keeps_rss",
-            0.2,
-            t_map::nofault_probe_keeps_rss,
-        ),
-        t(
-            "streamed_reply_is_bounded",
-            2.5,
-            t_map::streamed_reply_is_bounded,
-        ),
-        s(
-            "no_vma_and_pfnmap_frames",
-            0.3,
-            t_reasons::no_vma_and_pfnmap_frames,
-        ),
-        t(
-            "memslots_changed_between_queries",
-            0.5,
-            t_reasons::memslots_changed_between_queries,
-        ),
-        t("pte_mapped_thp", 0.3, t_walk::pte_mapped_thp),
-        s(
-            "probe_keeps_pages_idle",
-            0.5,
-            t_walk::probe_keeps_pages_idle,
-        ),
-        s("swapped_out_pages", 0.5, t_mm_races::swapped_out_pages),
-        t("huge_zero_page", 0.2, t_facts::huge_zero_page),
-        t("hugetlb_1g", 6.0, t_facts::hugetlb_1g),
-        t("mthp_order", 1.2, t_facts::mthp_order),
-        t("ksm_pages", 1.0, t_facts::ksm_pages),
-        t("numa_node", 0.3, t_facts::numa_node),
-        t("memfd_memory", 0.5, t_facts::memfd_memory),
-        s("dax_memory", 0.5, t_dax::dax_memory),
-        s(
-            "guest_memfd_private_pages",
-            0.5,
-            t_gmem::guest_memfd_private_pages,
-        ),
-        t("reverse_lookup", 2.0, t_reverse::reverse_lookup),
-        t("reverse_lookup_ksm", 2.0, t_reverse::reverse_lookup_ksm),
+        test!(t_lifecycle::module_loads(ko), 0.1),
+        test!(cpus::guest_has_two_cpus, 0.1),
+        test!(t_oracles::physical_memory_oracles, 0.1),
+        test!(t_file::proc_file_mode, 0.1),
+        test!(t_input::no_vms, 0.1),
+        test!(t_translate::base_page, 0.2),
+        test!(t_translate::thp_head, 0.2),
+        test!(t_translate::thp_tail, 0.2),
+        test!(t_translate::hugetlb_head, 0.2),
+        test!(t_translate::hugetlb_tail, 0.2),
+        test!(t_translate::two_vms_by_pid, 0.2),
+        test!(t_translate::seed_four_addresses, 0.2),
+        test!(t_translate::mixed_backings_one_write, 0.2),
+        test!(t_input::outside_memslot_and_unknown_pid, 0.2),
+        test!(t_input::garbage_tokens, 0.2),
+        test!(t_input::oversize_and_empty_writes, 0.1),
+        test!(t_input::largest_reply, 0.5),
+        test!(t_log::log_rate_limited, 0.5),
+        test!(t_log::log_parameter, 0.3),
+        test!(t_map::map_all_matches_pagemap, 0.5),
+        test!(t_map::range_edges_and_holes, 0.2),
+        test!(t_format::records_match_text, 0.5),
+        test!(t_dense::runs_step_either_way, 1.0),
+        test!(t_dense::lists_cost_a_frame_a_page, 1.0),
+        test!(t_map::nofault_probe_keeps_rss, 0.2),
+        test!(t_map::streamed_reply_is_bounded, 2.5),
+        may_skip!(t_reasons::no_vma_and_pfnmap_frames, 0.3),
+        test!(t_reasons::memslots_changed_between_queries, 0.5),
+        test!(t_walk::pte_mapped_thp, 0.3),
+        may_skip!(t_walk::probe_keeps_pages_idle, 0.5),
+        may_skip!(t_mm_races::swapped_out_pages, 0.5),
+        test!(t_facts::huge_zero_page, 0.2),
+        test!(t_facts::hugetlb_1g, 6.0),
+        test!(t_facts::mthp_order, 1.2),
+        test!(t_facts::ksm_pages, 1.0),
+        test!(t_facts::numa_node, 0.3),
+        test!(t_facts::memfd_memory, 0.5),
+        may_skip!(t_dax::dax_memory, 0.5),
+        may_skip!(t_gmem::guest_memfd_private_pages, 0.5),
+        test!(t_reverse::reverse_lookup, 2.0),
+        test!(t_reverse::reverse_lookup_ksm, 2.0),
         // Each system call within 50 ms on the fast kernel: about 3 ms
         // here, and about 110 ms when walks covered 2 MiB each and found
         // the VM again for every one.
-        Test::new("reverse_lookup_is_bounded", plan.limit(3.0), move || {
+        test!(
             t_reverse::reverse_lookup_is_bounded(std::time::Duration::from_millis(
-                50 * u64::from(slowdown),
-            ))
-        }),
-        t(
-            "vm_of_an_exited_creator",
-            0.3,
-            t_threads::vm_of_an_exited_creator,
+                50 * u64::from(slowdown)
+            )),
+            3.0
         ),
-        t(
-            "vm_after_the_main_thread_exited",
-            0.3,
-            t_threads::vm_after_the_main_thread_exited,
-        ),
-        t("smm_address_space", 0.1, t_facts::smm_address_space),
-        t("discovery_vms_slots", 0.2, t_facts::discovery),
-        t("non_root_refused", 0.1, t_file::non_root_refused),
-        t(
-            "pids_in_the_readers_namespace",
-            0.5,
-            t_pidns::pids_in_the_readers_namespace,
-        ),
-        t("read_seek_poll", 0.1, t_file::read_seek_poll),
-        t(
-            "read_into_faulting_buffer",
-            0.3,
-            t_file::read_into_faulting_buffer,
-        ),
-        s("gfn_test_then_reader", 0.3, t_tools::gfn_test_then_reader),
-        t("gfn_test_json", 0.3, t_tools::gfn_test_json),
-        t("gfn_test_subcommands", 0.5, t_tools::gfn_test_subcommands),
+        test!(t_threads::vm_of_an_exited_creator, 0.3),
+        test!(t_threads::vm_after_the_main_thread_exited, 0.3),
+        test!(t_facts::smm_address_space, 0.1),
+        test!(t_facts::discovery_vms_slots, 0.2),
+        test!(t_file::non_root_refused, 0.1),
+        test!(t_pidns::pids_in_the_readers_namespace, 0.5),
+        test!(t_file::read_seek_poll, 0.1),
+        test!(t_file::read_into_faulting_buffer, 0.3),
+        may_skip!(t_tools::gfn_test_then_reader, 0.3),
+        test!(t_tools::gfn_test_json, 0.3),
+        test!(t_tools::gfn_test_subcommands, 0.5),
         // 1.3 s on the fast kernel; its kpageflags oracle is slow on debug.
-        t("gfn_test_stats", 3.0, t_stats::gfn_test_stats),
-        t("gfn_test_watch", 1.5, t_stats::gfn_test_watch),
-        t("gfn_test_watch_ksm", 3.0, t_stats::gfn_test_watch_ksm),
-        t("gfn_test_metrics", 3.0, t_metrics::gfn_test_metrics),
-        t("gfn_test_svg", 3.0, t_metrics::gfn_test_svg),
-        t("gfn_test_progress", 0.5, t_metrics::gfn_test_progress),
-        t(
-            "kvm_counts_are_debugfs",
-            2.0,
-            t_huge::kvm_counts_are_debugfs,
-        ),
-        t(
-            "slot_moved_4k_loses_huge_kvm_maps",
-            2.0,
-            t_huge::slot_moved_4k_loses_huge_kvm_maps,
-        ),
-        t("explain_says_why", 3.0, t_huge::explain_says_why),
-        q("qemu_guest_is_huge", t_huge::qemu_guest_is_huge),
-        s("writer_then_reader", 0.2, t_tools::writer_then_reader),
+        test!(t_stats::gfn_test_stats, 3.0),
+        test!(t_stats::gfn_test_watch, 1.5),
+        test!(t_stats::gfn_test_watch_ksm, 3.0),
+        test!(t_metrics::gfn_test_metrics, 3.0),
+        test!(t_metrics::gfn_test_svg, 3.0),
+        test!(t_metrics::gfn_test_progress, 0.5),
+        test!(t_huge::kvm_counts_are_debugfs, 2.0),
+        test!(t_huge::slot_moved_4k_loses_huge_kvm_maps, 2.0),
+        test!(t_huge::explain_says_why, 3.0),
+        qemu!(t_huge::qemu_guest_is_huge),
+        may_skip!(t_tools::writer_then_reader, 0.2),
         // Every test that boots QEMU: see t_qemu::FAST_SECS.
-        q("qemu_default_memory", t_qemu::qemu_default_memory),
-        q("qemu_thp_memory", t_qemu::qemu_thp_memory),
-        q("qemu_hugetlbfs_memory", t_qemu::qemu_hugetlbfs_memory),
-        q("qemu_memfd_memory", t_qemu::qemu_memfd_memory),
-        q(
-            "qemu_memfd_hugetlb_memory",
-            t_qemu::qemu_memfd_hugetlb_memory,
-        ),
-        q("qemu_tmpfs_file_memory", t_qemu::qemu_tmpfs_file_memory),
+        qemu!(t_qemu::qemu_default_memory),
+        qemu!(t_qemu::qemu_thp_memory),
+        qemu!(t_qemu::qemu_hugetlbfs_memory),
+        qemu!(t_qemu::qemu_memfd_memory),
+        qemu!(t_qemu::qemu_memfd_hugetlb_memory),
+        qemu!(t_qemu::qemu_tmpfs_file_memory),
         // 3.4 s per 10^5 operations on the fast kernel; 13x that on debug.
-        Test::new(
-            "interface_fuzz",
-            plan.limit(c.fuzz_ops as f64 * 4e-5 * 13.0 / 6.0),
-            move || t_fuzz::run(c.fuzz_ops),
+        test!(
+            t_fuzz::interface_fuzz(c.fuzz_ops),
+            c.fuzz_ops as f64 * 4e-5 * 13.0 / 6.0
         ),
-        t(
-            "user_namespace_root_refused",
-            0.1,
-            t_stress::user_namespace_root_refused,
-        ),
+        test!(t_stress::user_namespace_root_refused, 0.1),
         // 0.15 s per VM cycle on the fast kernel, 8x that on debug while
         // the host tests run beside it.
-        Test::new(
-            "clients_during_vm_cycles",
-            plan.limit(c.vm_cycles as f64 * 0.2),
-            move || t_stress::clients_during_vm_cycles(c.vm_cycles),
+        test!(
+            t_stress::clients_during_vm_cycles(c.vm_cycles),
+            c.vm_cycles as f64 * 0.2
         ),
-        t("vmm_killed_mid_query", 1.0, t_stress::vmm_killed_mid_query),
-        t(
-            "vms_listing_is_consistent",
-            5.0,
-            t_stress::vms_listing_is_consistent,
-        ),
+        test!(t_stress::vmm_killed_mid_query, 1.0),
+        test!(t_stress::vms_listing_is_consistent, 5.0),
         // 4.8 s per 200 batches of 500 translations on the fast kernel.
-        Test::new(
-            "no_leak_after_queries",
-            plan.limit(c.leak_batches as f64 * 0.024),
-            move || t_stress::no_leak_after_queries(c.leak_batches),
+        test!(
+            t_stress::no_leak_after_queries(c.leak_batches),
+            c.leak_batches as f64 * 0.024
         ),
         // 0.11 s per VMM started on the fast kernel, 7x that on debug.
-        Test::new(
-            "vm_churn",
-            plan.limit(c.vm_starts as f64 * 0.11 * 7.0 / 6.0),
-            move || t_lifecycle::vm_churn(c.vm_starts),
+        test!(
+            t_lifecycle::vm_churn(c.vm_starts),
+            c.vm_starts as f64 * 0.11 * 7.0 / 6.0
         ),
         // 0.7 s per 100 rounds on the fast kernel.
-        Test::new(
-            "memslot_churn_during_map",
-            plan.limit(c.churn_rounds as f64 * 0.007),
-            move || t_map_races::memslot_churn_during_map(c.churn_rounds),
+        test!(
+            t_map_races::memslot_churn_during_map(c.churn_rounds),
+            c.churn_rounds as f64 * 0.007
         ),
         // 100 `vms` listings of 4 VMs per churn round, 0.3 to 0.9 ms each
         // on the fast kernel (the host idle or building a kernel), beside
         // the VMMs swapping their memslot sets; starting the VMMs, with 502
         // memslots each, took 1.7 to 8.9 s.
-        Test::new(
-            "vms_during_memslot_churn",
-            plan.limit(10.0 + c.churn_rounds as f64 * 100.0 * 0.0005),
-            move || t_vms_churn::vms_during_memslot_churn(c.churn_rounds * 100),
+        test!(
+            t_vms_churn::vms_during_memslot_churn(c.churn_rounds * 100),
+            10.0 + c.churn_rounds as f64 * 100.0 * 0.0005
         ),
         // 13.9 s per 1000 rounds on the fast kernel, and 2.9 s per 200
         // maps during migration.
-        Test::new(
-            "maps_while_memory_moves",
-            plan.limit(c.mm_rounds as f64 * 0.014),
-            move || t_mm_races::maps_while_memory_moves(c.mm_rounds),
+        test!(
+            t_mm_races::maps_while_memory_moves(c.mm_rounds),
+            c.mm_rounds as f64 * 0.014
         ),
-        Test::new(
-            "maps_during_migration",
-            plan.limit(c.mm_rounds as f64 * 0.003),
-            move || t_mm_races::maps_during_migration(c.mm_rounds / 5),
+        test!(
+            t_mm_races::maps_during_migration(c.mm_rounds / 5),
+            c.mm_rounds as f64 * 0.003
         ),
-        t(
-            "vendor_unloaded_mid_reply",
-            1.0,
-            t_held::vendor_unloaded_mid_reply,
-        ),
-        Test::new("fault_wait_is_killable", plan.limit(1.0), move || {
-            t_held::fault_wait_is_killable(ko)
-        }),
-        t(
-            "shared_file_reader_is_killable",
-            1.0,
-            t_shared::shared_file_reader_is_killable,
-        ),
-        Test::new("rmmod_while_a_fault_waits", plan.limit(1.0), move || {
-            t_shared::rmmod_while_a_fault_waits(ko)
-        }),
-        t(
-            "killed_reader_loses_no_reply",
-            2.0,
-            t_shared::killed_reader_loses_no_reply,
-        ),
-        t(
-            "allocation_failures_lose_nothing",
-            4.0,
-            t_failslab::allocation_failures_lose_nothing,
-        ),
-        Test::new("unload_while_map_read", plan.limit(0.5), move || {
-            t_map_races::unload_while_map_read(ko)
-        }),
-        Test::new("unload_with_open_file", plan.limit(0.5), move || {
-            t_lifecycle::unload_with_open_file(ko)
-        }),
+        test!(t_held::vendor_unloaded_mid_reply, 1.0),
+        test!(t_held::fault_wait_is_killable(ko), 1.0),
+        test!(t_shared::shared_file_reader_is_killable, 1.0),
+        test!(t_shared::rmmod_while_a_fault_waits(ko), 1.0),
+        test!(t_shared::killed_reader_loses_no_reply, 2.0),
+        test!(t_failslab::allocation_failures_lose_nothing, 4.0),
+        test!(t_map_races::unload_while_map_read(ko), 0.5),
+        test!(t_lifecycle::unload_with_open_file(ko), 0.5),
         // Two loads of the module (one refused) and a read of
         // /proc/kallsyms; up to a few seconds under TCG where the module
         // resolves its symbols there.
-        Test::may_skip("refusal_kptr_restrict", plan.limit(2.0), move || {
-            t_refusal::refusal_kptr_restrict(ko)
-        }),
-        Test::may_skip("refusal_no_kallsyms_all", plan.limit(2.0), move || {
-            t_refusal::refusal_no_kallsyms_all(ko)
-        }),
-        Test::may_skip("refusal_other_release", plan.limit(1.0), move || {
-            t_refusal::refusal_other_release(ko)
-        }),
+        may_skip!(t_refusal::refusal_kptr_restrict(ko), 2.0),
+        may_skip!(t_refusal::refusal_no_kallsyms_all(ko), 2.0),
+        may_skip!(t_refusal::refusal_other_release(ko), 1.0),
     ];
     // Fault injection (failslab) is in the debug kernel's config only.
     table
@@ -438,4 +335,24 @@ fn main() {
     // testbed/check.sh reads `N passed, M failed` from the front.
     println!("{passed} passed, {failed} failed, {skipped} skipped");
     std::process::exit(if failed == 0 { 0 } else { 1 });
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+
+    /// `--one NAME` runs the first test of that name: two of one name
+    /// would hide the second (a function registered twice, say).
+    #[test]
+    fn test_names_are_unique() {
+        for plan in [plan::FAST, plan::DEBUG, plan::SOAK] {
+            let mut names: Vec<_> = tests(&plan, "/gfn_to_pfn.ko")
+                .iter()
+                .map(|t| t.name)
+                .collect();
+            names.sort_unstable();
+            let twice: Vec<_> = names.windows(2).filter(|w| w[0] == w[1]).collect();
+            assert!(twice.is_empty(), "{}: named twice: {twice:?}", plan.name);
+        }
+    }
 }

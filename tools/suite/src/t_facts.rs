@@ -270,7 +270,7 @@ pub fn smm_address_space() -> Result<(), String> {
 
 /// `vms` lists every VM with its memslots and memory; `slots` each memslot
 /// as the VMM set it up.
-pub fn discovery() -> Result<(), String> {
+pub fn discovery_vms_slots() -> Result<(), String> {
     let a = Vmm::start(&["--slot", "anon:1M@0x100000"])?;
     let b = Vmm::start(&["--slot", "thp:4M@0x40000000", "--slot", "anon:64K@0x0"])?;
     let vms = ask("vms")?;

@@ -122,7 +122,7 @@ fn op(rng: &mut Rng, f: &mut File, pid: u32) -> Result<(), String> {
 }
 
 /// `ops` operations spread over four files, two of them non-blocking.
-pub fn run(ops: u64) -> Result<(), String> {
+pub fn interface_fuzz(ops: u64) -> Result<(), String> {
     let vmm = Vmm::start(&["--slot", "anon:2M@0x0", "--slot", "thp:2M@0x200000"])?;
     let mut files = Vec::new();
     for i in 0..4 {

@@ -12,7 +12,7 @@ use crate::t_facts::{ksmd_fast, KSM};
 use crate::t_format::ask_bin;
 use crate::vmm::Vmm;
 use gfn_proto::reply::{Reply, Share};
-use gfn_proto::request::Reason;
+use gfn_proto::request::{Reason, Span};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -155,10 +155,26 @@ pub fn reverse_lookup() -> Result<(), String> {
         ok && text.lines().eq(printed.iter().map(String::as_str)),
         || format!("gfn_test hpa printed {text:?}, the module says {printed:?}"),
     )?;
+    // The same for memory no VM maps: one line, the hpa token's error.
+    let token = format!("hpa={:#x}", mine << 12);
     let (ok, text) = module::output("gfn_test", &["hpa", &format!("{:#x}", mine << 12)])?;
-    ensure(!ok && text.starts_with("err:not-guest-memory"), || {
-        format!("gfn_test hpa of no guest's memory: ok={ok}, {text:?}")
-    })?;
+    let direct = module::ask(&token)?;
+    let nobody = Reply::TokenErr {
+        reason: Reason::NotGuestMemory,
+        span: Span {
+            offset: 0,
+            len: token.len(),
+        },
+    };
+    let line = format!("err:not-guest-memory offset=0 len={}", token.len());
+    ensure(
+        !ok && direct == [nobody] && text.lines().eq([line.as_str()]),
+        || {
+            format!(
+                "gfn_test hpa of no guest's memory: ok={ok}, {text:?}; the module says {direct:?}"
+            )
+        },
+    )?;
     println!("     {asked} frames asked one by one, a THP as a range; all as the maps say");
     a.stop()?;
     b.stop()

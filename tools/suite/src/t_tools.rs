@@ -163,9 +163,23 @@ pub fn gfn_test_json() -> Result<(), String> {
             format!("phys_hex in {line}")
         })?;
     }
+    // A failed address: one object, whole, with the fields of its line
+    // (`err:no-memslot gpa=0x7ff00000000 pid=N`, one page).
     let (ok, text) = output("gfn_test", &["--json", "0x7ff00000000", &pid])?;
-    ensure(!ok && text.contains("\"reason\":\"no-memslot\""), || {
-        format!("failed address: ok={ok} {text:?}")
+    let want = serde_json::json!({
+        "status": "err",
+        "reason": "no-memslot",
+        "gpa": 0x7ff_0000_0000_u64,
+        "gpa_hex": "0x7ff00000000",
+        "pages": 1,
+        "pid": vmm.pid,
+    });
+    let got: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("{l}: {e}")))
+        .collect::<Result<_, _>>()?;
+    ensure(!ok && got == [want.clone()], || {
+        format!("failed address: ok={ok} {text:?}, want {want}")
     })?;
     vmm.stop()
 }
