@@ -27,6 +27,14 @@ mod request;
 mod reply;
 
 #[allow(unreachable_pub, dead_code)]
+#[path = "../tools/proto/src/reply_encode.rs"]
+mod reply_encode;
+
+#[allow(unreachable_pub, dead_code)]
+#[path = "../tools/proto/src/reply_parse.rs"]
+mod reply_parse;
+
+#[allow(unreachable_pub, dead_code)]
 #[path = "../tools/proto/src/record.rs"]
 mod record;
 

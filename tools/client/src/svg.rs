@@ -14,28 +14,28 @@
 //! holding only byte counts per category and per node (never a page or a
 //! run), and each fill is one path whose rectangles merge equal neighbouring
 //! columns, so no document exceeds [`MAX_BYTES`].
+//!
+//! What each pixel stands for is here (the categories, their colours, the
+//! counting of replies into columns); where things are drawn in
+//! `svg/layout.rs`; how the document is written in `svg/markup.rs`.
+
+mod layout;
+mod markup;
 
 use gfn_proto::reply::{Kind, Reply, Share};
 use gfn_proto::request::Reason;
+use layout::{axis, height, split, G, LIMIT};
 use std::collections::BTreeMap;
-use std::fmt::{self, Write};
 
 pub use crate::units::size;
+pub use layout::{Geometry, Island, BREAK, GEOMETRY};
+pub use markup::MAX_BYTES;
 
 // Bytes in a guest page, as the protocol says.
 use gfn_proto::facts::PAGE_SIZE as PAGE;
 /// Nodes drawn in their own colour (the lowest present); the others are
 /// drawn together as "other nodes".
 const MAX_NODES: usize = 8;
-/// Longest title drawn, in characters (the rest is cut).
-const MAX_TITLE: usize = 200;
-/// Guest physical addresses from here on are not drawn.
-const LIMIT: u64 = 1 << 63;
-/// Columns a hole drawn as a break takes.
-pub const BREAK: u32 = 8;
-/// At most this many breaks (the largest holes), so that at least half the
-/// columns are memory.
-const MAX_BREAKS: usize = (GEOMETRY.columns / 2 / BREAK) as usize;
 
 /// One memslot of the address space being drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,74 +148,6 @@ pub fn node_colour(node: u32, rank: usize) -> &'static str {
     }
 }
 
-/// Where things are drawn, in pixels (a contract a PNG checker relies on).
-/// Column `c` of every strip is the pixel column `x0 + c`; nothing but the
-/// strip's fills and the white background is ever drawn inside a strip.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Geometry {
-    /// Left edge of column 0, and the number of columns.
-    pub x0: u32,
-    pub columns: u32,
-    /// Top and height of the memslot band.
-    pub band_y: u32,
-    pub band_h: u32,
-    /// Top and height of the backing strip.
-    pub backing_y: u32,
-    pub backing_h: u32,
-    /// Top and height of the node strip.
-    pub node_y: u32,
-    pub node_h: u32,
-    /// Width of every document, and its least height (a long legend adds rows).
-    pub width: u32,
-    pub height_min: u32,
-}
-
-/// The layout of every picture.
-pub const GEOMETRY: Geometry = Geometry {
-    x0: 64,
-    columns: 1024,
-    band_y: 40,
-    band_h: 14,
-    backing_y: 60,
-    backing_h: 120,
-    node_y: 186,
-    node_h: 40,
-    width: 64 + 1024 + 32,
-    height_min: 304,
-};
-const G: Geometry = GEOMETRY;
-/// Tick marks start at `TICK_Y`; legend rows of `ROW` pixels at `LEGEND_Y`.
-const TICK_Y: u32 = G.node_y + G.node_h + 2;
-const LEGEND_Y: u32 = TICK_Y + 30;
-const ROW: u32 = 18;
-const PER_ROW: usize = 5;
-
-// `SEGMENT` assumes strips' x and width of at most 4 digits, y and height of 3.
-const _: () = assert!(G.x0 + G.columns < 10_000 && G.node_y + G.node_h < 1000);
-/// Longest rectangle of a path: `M1234 123h1234v123h-1234z`.
-const SEGMENT: usize = 25;
-/// Longest band rectangle with its `<title>` (longest ids, addresses and
-/// sizes), and longest band label.
-const BAND_RECT: usize = 192;
-const BAND_LABEL: usize = 96;
-/// All else: header, strip names, 9 category and 17 node legend entries
-/// (about 150 bytes each), the title (6 bytes a character).
-const FIXED: usize = 16 * 1024;
-/// The axis: tick marks (about 22 bytes each: some 8 at the step's
-/// multiples, plus at most two per island), labels (70 bytes, at least 48
-/// pixels apart), and per island its metadata and break mark (60 bytes):
-/// well under 200 bytes per island and per one of 8 ticks.
-const AXIS: usize = (8 + MAX_BREAKS + 1) * 200;
-/// Upper bound on the size of any rendered SVG, in bytes, whatever the guest size or map:
-/// each of the 9 category paths and `MAX_NODES + 1` node paths starts at
-/// most one rectangle per column, band groups are at most one per column,
-/// and only groups 60 pixels wide or more are labelled.
-pub const MAX_BYTES: usize = FIXED
-    + AXIS
-    + (9 + MAX_NODES + 1) * (64 + G.columns as usize * SEGMENT)
-    + G.columns as usize * BAND_RECT
-    + (G.columns as usize / 60 + 1) * BAND_LABEL;
-
 /// What one column has been told.
 #[derive(Clone, Debug, Default)]
 struct Column {
@@ -238,76 +170,6 @@ struct Group {
     count: usize,
 }
 
-/// Guest memory drawn to scale from column `col` on: `[gpa, end)`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Island {
-    pub gpa: u64,
-    pub end: u64,
-    pub col: u32,
-}
-
-/// The axis of `spans` (disjoint, by address): bytes per column and the
-/// islands.  Holes wider than `BREAK + 1` columns become breaks (only
-/// ever more of them, as columns get narrower, so this ends); the largest
-/// `MAX_BREAKS` at most.
-fn axis(spans: &[(u64, u64)]) -> (u64, Vec<Island>) {
-    let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
-        return (PAGE, Vec::new());
-    };
-    // gaps[i]: the hole after span i.
-    let gaps: Vec<u64> = spans.windows(2).map(|w| w[1].0 - w[0].1).collect();
-    let mut breaks = vec![false; gaps.len()];
-    let islands = |breaks: &[bool], bpc: u64| -> Vec<Island> {
-        let mut out: Vec<Island> = Vec::new();
-        for (i, &(gpa, end)) in spans.iter().enumerate() {
-            match out.last_mut() {
-                Some(island) if !breaks[i - 1] => island.end = end,
-                Some(island) => {
-                    let col = island.col + (island.end - island.gpa).div_ceil(bpc) as u32 + BREAK;
-                    out.push(Island { gpa, end, col });
-                }
-                None => out.push(Island { gpa, end, col: 0 }),
-            }
-        }
-        out
-    };
-    loop {
-        let n = breaks.iter().filter(|&&b| b).count();
-        let drawn = last.1
-            - first.0
-            - (0..gaps.len())
-                .filter(|&i| breaks[i])
-                .map(|i| gaps[i])
-                .sum::<u64>();
-        let free = u64::from(G.columns - n as u32 * BREAK);
-        // At least a page; not rounded to whole pages, which would leave
-        // up to a quarter of a small VM's picture empty.
-        let mut bpc = drawn.div_ceil(free).max(PAGE);
-        // Each island rounds up to whole columns: widen until all fit.
-        let fits = |bpc: u64| {
-            let isl = islands(&breaks, bpc);
-            isl.last().is_none_or(|l| {
-                u64::from(l.col) + (l.end - l.gpa).div_ceil(bpc) <= u64::from(G.columns)
-            })
-        };
-        // (By 1/1024th: a few steps even for huge columns.)
-        while !fits(bpc) {
-            bpc += (bpc / 1024).max(1);
-        }
-        let mut wide: Vec<usize> = (0..gaps.len())
-            .filter(|&i| !breaks[i] && gaps[i] > u64::from(BREAK + 1) * bpc)
-            .collect();
-        let room = MAX_BREAKS - n;
-        if wide.is_empty() || room == 0 {
-            return (bpc, islands(&breaks, bpc));
-        }
-        wide.sort_by_key(|&i| std::cmp::Reverse(gaps[i]));
-        for &i in wide.iter().take(room) {
-            breaks[i] = true;
-        }
-    }
-}
-
 /// The picture of one address space: built from its memslots, fed its
 /// map's replies with [`add`](Picture::add), drawn with [`render`](Picture::render).
 #[derive(Clone, Debug)]
@@ -321,144 +183,6 @@ pub struct Picture {
     islands: Vec<Island>,
     /// One per column up to the last island's end.
     cols: Vec<Column>,
-}
-
-/// `text` fit for XML: markup escaped, characters XML forbids turned to
-/// spaces, cut to [`MAX_TITLE`] characters (so a title cannot grow a file).
-fn escape(text: &str) -> String {
-    let mut out = String::new();
-    for ch in text.chars().take(MAX_TITLE) {
-        match ch {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if c.is_control() || c == '\u{fffe}' || c == '\u{ffff}' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Pixels standing for `bytes` of a column of `bpc` bytes in a strip `h`
-/// high, rounded (halves up).
-fn height(h: u32, bytes: u64, bpc: u64) -> u32 {
-    let (b, bpc) = (u128::from(bytes.min(bpc)), u128::from(bpc));
-    ((2 * u128::from(h) * b + bpc) / (2 * bpc)) as u32
-}
-
-/// Splits `total` pixels among `parts` in proportion: each gets its floor,
-/// the pixels left go to the largest remainders (ties: the earlier part),
-/// so the heights sum to `total` exactly.
-fn split(total: u32, parts: &[u64]) -> Vec<u32> {
-    let sum: u128 = parts.iter().map(|&p| u128::from(p)).sum();
-    if sum == 0 {
-        return vec![0; parts.len()];
-    }
-    let share = |p: u64| u128::from(total) * u128::from(p);
-    let mut out: Vec<u32> = parts.iter().map(|&p| (share(p) / sum) as u32).collect();
-    let mut order: Vec<usize> = (0..parts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(share(parts[i]) % sum));
-    let left = total - out.iter().sum::<u32>();
-    for &i in order.iter().take(left as usize) {
-        out[i] += 1;
-    }
-    out
-}
-
-/// An address as a tick label: "0", "512M", "1.5G", "1T" (quarters of a
-/// MiB, GiB or TiB at most), else in hex.
-fn label(v: u64) -> String {
-    if v == 0 {
-        return "0".into();
-    }
-    for (unit, shift) in [("T", 40), ("G", 30), ("M", 20)] {
-        if v >= 1 << shift && v.is_multiple_of(1 << (shift - 2)) {
-            let s = format!("{:.2}", v as f64 / (1u64 << shift) as f64);
-            return format!("{}{unit}", s.trim_end_matches('0').trim_end_matches('.'));
-        }
-    }
-    format!("{v:#x}")
-}
-
-/// Ticks of the islands, as addresses with their labels: the multiples of
-/// the largest power-of-two step that puts at least 4 of them in the
-/// islands (ends excluded; so at most about 8 in one island), the end of
-/// an island where it is a multiple, and the start of every island.
-fn ticks(islands: &[Island]) -> Vec<(u64, String)> {
-    let multiples = |step: u64| -> u64 {
-        islands
-            .iter()
-            .map(|l| ((l.end - 1) / step + 1).saturating_sub(l.gpa.div_ceil(step)))
-            .sum()
-    };
-    let mut step = 1u64 << 63;
-    while step > PAGE && multiples(step) < 4 {
-        step >>= 1;
-    }
-    let mut out = Vec::new();
-    for l in islands {
-        if !l.gpa.is_multiple_of(step) {
-            out.push((l.gpa, label(l.gpa)));
-        }
-        for k in l.gpa.div_ceil(step)..=l.end / step {
-            out.push((k * step, label(k * step)));
-        }
-    }
-    out
-}
-
-/// The rectangles of one fill: horizontally adjacent columns with the same
-/// top and height are one rectangle, which keeps files small.
-#[derive(Default)]
-struct Runs {
-    d: String,
-    /// The rectangle still growing: x, width, y, height.
-    open: Option<(u32, u32, u32, u32)>,
-}
-
-impl Runs {
-    fn push(&mut self, x: u32, y: u32, h: u32) {
-        match &mut self.open {
-            _ if h == 0 => {}
-            Some((x1, w, y1, h1)) if *x1 + *w == x && (*y1, *h1) == (y, h) => *w += 1,
-            _ => {
-                self.flush();
-                self.open = Some((x, 1, y, h));
-            }
-        }
-    }
-
-    fn flush(&mut self) {
-        if let Some((x, w, y, h)) = self.open.take() {
-            let _ = write!(self.d, "M{x} {y}h{w}v{h}h-{w}z");
-        }
-    }
-
-    /// Writes the path, if it has a rectangle.
-    fn write(mut self, out: &mut String, fill: &str) -> fmt::Result {
-        self.flush();
-        if self.d.is_empty() {
-            return Ok(());
-        }
-        writeln!(out, "<path fill=\"{fill}\" d=\"{}\"/>", self.d)
-    }
-}
-
-/// Writes a text element; `attrs` start with a space.  Text is never drawn
-/// inside a strip.
-fn text(out: &mut String, x: u32, y: u32, attrs: &str, body: &str) -> fmt::Result {
-    writeln!(out, "<text x=\"{x}\" y=\"{y}\"{attrs}>{body}</text>")
-}
-
-/// Pushes the segments of one column, `heights` from `bottom` up.
-fn stack_up(runs: &mut [Runs], x: u32, bottom: u32, heights: impl IntoIterator<Item = u32>) {
-    let mut y = bottom;
-    for (r, h) in runs.iter_mut().zip(heights) {
-        y -= h;
-        r.push(x, y, h);
-    }
 }
 
 /// Saturating sum (a map telling a page twice must not overflow).
@@ -645,170 +369,12 @@ impl Picture {
         let _ = self.write_svg(title, &mut out);
         out
     }
-
-    fn write_svg(&self, title: &str, out: &mut String) -> fmt::Result {
-        let node_bytes = self.nodes();
-        let shown: Vec<u32> = node_bytes.keys().copied().take(MAX_NODES).collect();
-        let mut totals = [0u64; 9];
-        for (i, t) in totals.iter_mut().enumerate() {
-            *t = sum(self.cols.iter().map(|c| &c.bytes[i]));
-        }
-        // The legend: swatch colour and text, categories then nodes.
-        let mut cats: Vec<(&str, String)> = Vec::new();
-        for (cat, &b) in Category::ALL.iter().zip(&totals).filter(|(_, &b)| b > 0) {
-            let pc = format!("{:.1}", b as f64 * 100.0 / sum(&totals) as f64);
-            let pc = pc.strip_suffix(".0").unwrap_or(&pc);
-            cats.push((cat.colour(), format!("{} {} ({pc}%)", cat.name(), size(b))));
-        }
-        let mut nodes: Vec<(&str, String)> = Vec::new();
-        for (rank, (&n, &b)) in node_bytes.iter().take(MAX_NODES).enumerate() {
-            let name = if n == u32::MAX {
-                "unknown".into()
-            } else {
-                n.to_string()
-            };
-            nodes.push((node_colour(n, rank), format!("node {name} {}", size(b))));
-        }
-        let rest = node_bytes.values().skip(MAX_NODES);
-        if rest.len() > 0 {
-            let text = format!("{} other nodes {}", rest.len(), size(sum(rest)));
-            nodes.push((OTHER_NODES_COLOUR, text));
-        }
-        let rows: Vec<_> = cats.chunks(PER_ROW).chain(nodes.chunks(PER_ROW)).collect();
-        let (w, h) = (
-            G.width,
-            (LEGEND_Y + rows.len() as u32 * ROW + 8).max(G.height_min),
-        );
-        writeln!(
-            out,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
-             viewBox=\"0 0 {w} {h}\" shape-rendering=\"crispEdges\" font-family=\"sans-serif\" \
-             font-size=\"11\" fill=\"#000\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"#ffffff\"/>"
-        )?;
-        text(out, 8, 18, " font-size=\"14\"", &escape(title))?;
-        for (name, y, h) in [
-            ("slots", G.band_y, G.band_h),
-            ("backing", G.backing_y, G.backing_h),
-            ("nodes", G.node_y, G.node_h),
-        ] {
-            text(out, G.x0 - 6, y + h / 2 + 4, " text-anchor=\"end\"", name)?;
-        }
-        // The band; its labels stand above it, never in a strip.
-        writeln!(out, "<g fill=\"{BAND_COLOUR}\">")?;
-        let mut labels = String::new();
-        for g in self.groups() {
-            let (x, gw, (a, b)) = (G.x0 + g.from, g.to - g.from, g.ids);
-            let name = match g.count {
-                1 => format!("slot {a}"),
-                _ => format!("slots {a}-{b}"),
-            };
-            let count = match g.count {
-                n if n > 1 && n != usize::from(b - a) + 1 => format!(" ({n} memslots)"),
-                _ => String::new(),
-            };
-            let (y, bh, size) = (G.band_y, G.band_h, size(g.size));
-            writeln!(
-                out,
-                "<rect x=\"{x}\" y=\"{y}\" width=\"{gw}\" height=\"{bh}\"><title>{name}: \
-                 {:#x}-{:#x}, {size}{count}</title></rect>",
-                g.gpa, g.end
-            )?;
-            if gw >= 60.max(7 * name.len() as u32) {
-                let attrs = " text-anchor=\"middle\" font-size=\"10\"";
-                text(&mut labels, x + gw / 2, y - 4, attrs, &name)?;
-            }
-        }
-        writeln!(out, "</g>\n{labels}")?;
-        // The strips: one path per category, and per node shown.
-        let mut cat_runs: Vec<Runs> = (0..9).map(|_| Runs::default()).collect();
-        let mut node_runs: Vec<Runs> = (0..=shown.len()).map(|_| Runs::default()).collect();
-        for c in 0..self.cols.len() as u32 {
-            let x = G.x0 + c;
-            stack_up(&mut cat_runs, x, G.backing_y + G.backing_h, self.stack(c));
-            stack_up(
-                &mut node_runs,
-                x,
-                G.node_y + G.node_h,
-                self.node_stack(c, &shown),
-            );
-        }
-        for (runs, cat) in cat_runs.into_iter().zip(Category::ALL) {
-            runs.write(out, cat.colour())?;
-        }
-        for (i, runs) in node_runs.into_iter().enumerate() {
-            let fill = shown
-                .get(i)
-                .map_or(OTHER_NODES_COLOUR, |&n| node_colour(n, i));
-            runs.write(out, fill)?;
-        }
-        // Address ticks: 1 px wide marks under the node strip, then labels
-        // (one too close to the one before is left out); a zigzag under
-        // each break.
-        let mut marks = String::new();
-        // Labels at least 48 px apart; of two closer ones, an island's
-        // start (where the axis jumps) wins over a multiple of the step.
-        let mut labels: Vec<(u32, String, bool)> = Vec::new();
-        for (v, label) in ticks(&self.islands) {
-            let Some(c) = self
-                .column_of(v)
-                .or_else(|| v.checked_sub(1).map(|e| self.column_after(e + 1)))
-            else {
-                continue;
-            };
-            let x = G.x0 + c;
-            write!(marks, "M{x} {TICK_Y}h1v5h-1z")?;
-            let start = self.islands.iter().any(|l| l.gpa == v);
-            match labels.last_mut() {
-                Some(last) if x < last.0 + 48 => {
-                    if start && !last.2 {
-                        *last = (x, label, start);
-                    }
-                }
-                _ => labels.push((x, label, start)),
-            }
-        }
-        for (x, label, _) in &labels {
-            text(out, *x, TICK_Y + 17, " text-anchor=\"middle\"", label)?;
-        }
-        writeln!(out, "<path d=\"{marks}\"/>")?;
-        let mut zigzag = String::new();
-        for w in self.islands.windows(2) {
-            let x = G.x0 + w[1].col - BREAK + 1;
-            write!(zigzag, "M{x} {}l2 -4l2 4l2 -4", TICK_Y + 5)?;
-        }
-        if !zigzag.is_empty() {
-            writeln!(out, "<path fill=\"none\" stroke=\"#000\" d=\"{zigzag}\"/>")?;
-        }
-        // The axis, for programs that read the pixels back.
-        let islands: Vec<String> = self
-            .islands
-            .iter()
-            .map(|l| format!("[{},{},{}]", l.gpa, l.end, l.col))
-            .collect();
-        writeln!(
-            out,
-            "<metadata id=\"gfn-axis\">{{\"bytes_per_column\":{},\"islands\":[{}]}}</metadata>",
-            self.bpc,
-            islands.join(",")
-        )?;
-        // The legend, one row after another.
-        for (r, row) in rows.iter().enumerate() {
-            for (i, (colour, body)) in row.iter().enumerate() {
-                let x = G.x0 + i as u32 * (G.columns / PER_ROW as u32);
-                let y = LEGEND_Y + r as u32 * ROW;
-                write!(
-                    out,
-                    "<rect x=\"{x}\" y=\"{y}\" width=\"12\" height=\"12\" fill=\"{colour}\"/>"
-                )?;
-                text(out, x + 16, y + 10, "", body)?;
-            }
-        }
-        writeln!(out, "</svg>")
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::layout::{label, ticks, MAX_BREAKS};
+    use super::markup::FIXED;
     use super::*;
     use gfn_proto::reply::parse_line;
     use std::time::{Duration, Instant};

@@ -6,7 +6,8 @@
 //! Every file here is compiled into the module as it is (`#[path]` modules
 //! of its crate root), so they use only `core`, never allocate and never
 //! panic on input: the grammar (`request.rs`), the reply formats
-//! (`reply.rs`, `record.rs`, `list.rs`), and what decides a reply's content from the
+//! (`reply.rs`, written by `reply_encode.rs` and read by `reply_parse.rs`;
+//! `record.rs`, `list.rs`), and what decides a reply's content from the
 //! facts a page walk gives (`facts.rs`), how pages merge into runs
 //! (`runs.rs`) and how a reply is produced and read a chunk at a time
 //! (`window.rs`); and, for loading on a kernel without the patches'
@@ -23,6 +24,8 @@ pub mod kallsyms;
 pub mod list;
 pub mod record;
 pub mod reply;
+pub mod reply_encode;
+pub mod reply_parse;
 pub mod request;
 pub mod runs;
 pub mod window;

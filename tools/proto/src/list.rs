@@ -24,7 +24,8 @@
 //! `48 + 8 * MAX_LIST` bytes to hold one.
 
 use crate::record::{read_list_head, RecordError, RECORD};
-use crate::reply::{parse_line, parse_list_head, ParseError, Reply, Step, Translation};
+use crate::reply::{Reply, Step, Translation};
+use crate::reply_parse::{parse_line, parse_list_head, ParseError};
 use crate::request::PAGE_SHIFT;
 
 /// Most frames one list holds.

@@ -18,7 +18,8 @@
 
 use crate::list::{listed, OpenList, MAX_LIST};
 use crate::record::{write_list_head, LIST_COUNT, RECORD};
-use crate::reply::{encode_frame, encode_list_head, Reply, Translation, MAX_LINE};
+use crate::reply::{Reply, Translation};
+use crate::reply_encode::{encode_frame, encode_list_head, MAX_LINE};
 
 /// Growable, zero-filled byte storage: a `KVVec<u8>` in the module, a
 /// `Vec<u8>` in the host tests.

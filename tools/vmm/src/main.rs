@@ -179,9 +179,8 @@ fn create_vm(kvm: &Kvm, args: &Args) -> Result<VmFd, String> {
 }
 
 /// The calling thread's id.
-fn gettid() -> i64 {
-    // SAFETY: gettid(2) takes no arguments and cannot fail.
-    unsafe { libc::syscall(libc::SYS_gettid) }
+fn gettid() -> i32 {
+    rustix::thread::gettid().as_raw_nonzero().get()
 }
 
 /// Whether the process's first thread has exited (its leader is a zombie
@@ -451,17 +450,12 @@ fn run(args: &Args) -> Result<(), String> {
 
 /// Runs the calling thread, and the threads it starts, on CPU `cpu` only.
 fn pin(cpu: usize) -> Result<(), String> {
-    // SAFETY: `set` is a plain bit set that CPU_ZERO and CPU_SET fill and
-    // sched_setaffinity(2) reads, for the calling thread (0).
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            return Err(format!("--cpu {cpu}: {}", std::io::Error::last_os_error()));
-        }
+    if cpu >= rustix::thread::CpuSet::MAX_CPU {
+        return Err(format!("--cpu {cpu}: past the last CPU a CPU set holds"));
     }
-    Ok(())
+    let mut set = rustix::thread::CpuSet::new();
+    set.set(cpu);
+    rustix::thread::sched_setaffinity(None, &set).map_err(|e| format!("--cpu {cpu}: {e}"))
 }
 
 /// Runs the VMM and exits with its status.
@@ -492,6 +486,7 @@ fn main() {
     std::thread::spawn(move || run_and_exit(&args));
     // SAFETY: exit(2) ends this thread only; it returns no value to Rust
     // and runs no Rust code after it, so nothing of it is used again.
+    // (rustix has it only in its `runtime` API, which is not stable.)
     unsafe { libc::syscall(libc::SYS_exit, 0) };
     unreachable!("exit(2) returned");
 }
