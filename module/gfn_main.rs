@@ -53,6 +53,7 @@ mod window;
 mod answer;
 mod boundary;
 mod file;
+mod job;
 mod listing;
 mod log;
 mod map;

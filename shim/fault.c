@@ -61,7 +61,7 @@ long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
 		if (got <= 0) {
 			/* This page has none; gup may get the next ones. */
 			i = gfn_page_walk(mm, hva + done * PAGE_SIZE, 1,
-					  out + n, nr - n, NULL, 0, &covered);
+					  out + n, nr - n, NULL, 0);
 			if (i < 0) {
 				n = i;
 				break;
@@ -73,12 +73,13 @@ long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
 			continue;
 		}
 		i = gfn_page_walk(mm, hva + done * PAGE_SIZE, got, out + n,
-				  nr - n, NULL, 0, &covered);
+				  nr - n, NULL, 0);
 		if (i < 0) {
 			n = i;
 			break;
 		}
-		n += i;
+		for (covered = 0; i; i--, n++)
+			covered += out[n].pages;
 		done += covered;
 		if (!covered)
 			break;	/* cannot happen: each entry is a page or more */

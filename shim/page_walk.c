@@ -27,7 +27,6 @@ struct gfn_walk {
 	struct gfn_walk_entry *out;
 	u32 max;		/* entries @out has room for */
 	u32 n;			/* entries filled */
-	u32 pages;		/* pages described */
 	u64 *frames;		/* frames of stretches of base pages, or NULL */
 	u32 max_frames;		/* frames @frames has room for */
 	u32 nframes;		/* frames filled */
@@ -45,7 +44,6 @@ static int gfn_walk_add(struct gfn_walk *w, const struct gfn_walk_entry *e,
 	if (gfn_entry_append(w->out, &w->n, w->max, e))
 		return 1;
 	w->folio = folio;
-	w->pages += e->pages;
 	return 0;
 }
 
@@ -183,7 +181,6 @@ static int gfn_walk_base(struct gfn_walk *w, unsigned long pfn)
 	}
 	w->frames[w->nframes++] = pfn;
 	last->pages++;
-	w->pages++;
 	w->folio = NULL;	/* the last entry is no folio's */
 	return 0;
 }
@@ -375,13 +372,12 @@ static const struct mm_walk_ops gfn_walk_ops = {
  * holds for reading, into @out (room for @max entries, each a run of pages
  * with the same facts) and, when @max_frames is not 0, @frames (room for
  * @max_frames frames of stretches of base pages: GFN_PAGE_FRAMES).
- * Returns the number of entries and sets @covered to the pages they
- * describe, fewer than @nr when @out or @frames filled up; -EINTR on a
- * fatal signal.
+ * Returns the number of entries, which describe fewer than @nr pages when
+ * @out or @frames filled up; -EINTR on a fatal signal.
  */
 long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
 		   struct gfn_walk_entry *out, u32 max, u64 *frames,
-		   u32 max_frames, u32 *covered)
+		   u32 max_frames)
 {
 	struct gfn_walk w = {
 		.out = out, .max = max,
@@ -395,6 +391,5 @@ long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
 			      &gfn_walk_ops, &w);
 	if (ret < 0)
 		return ret;
-	*covered = w.pages;
 	return w.n;
 }

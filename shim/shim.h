@@ -177,7 +177,7 @@ void gfn_resched(void);
 /* page_walk.c: the VMM's page tables, read. */
 long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
 		   struct gfn_walk_entry *out, u32 max, u64 *frames,
-		   u32 max_frames, u32 *covered);
+		   u32 max_frames);
 
 /* fault.c: pages faulted in by gup, then read. */
 long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,

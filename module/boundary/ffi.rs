@@ -203,7 +203,6 @@ extern "C" {
         max: u32,
         frames: *mut u64,
         max_frames: u32,
-        covered: *mut u32,
     ) -> c_long;
     pub(crate) fn gfn_fault(
         mm: *mut MmStruct,

@@ -188,10 +188,9 @@ impl MmapReadGuard<'_> {
     ) -> Result<&'a [WalkEntry]> {
         let max = u32::try_from(out.len()).unwrap_or(u32::MAX);
         let max_frames = u32::try_from(frames.len()).unwrap_or(u32::MAX);
-        let mut covered = 0;
         // SAFETY: the mmap lock is held (type invariant); `out` holds `max`
         // entries and `frames` `max_frames` frames, all the shim writes
-        // (none when `max_frames` is 0), and `covered` is a valid place.
+        // (none when `max_frames` is 0).
         let n = unsafe {
             ffi::gfn_page_walk(
                 self.mm.mm.as_ptr(),
@@ -201,7 +200,6 @@ impl MmapReadGuard<'_> {
                 max,
                 frames.as_mut_ptr(),
                 max_frames,
-                &mut covered,
             )
         };
         entries(n, out)

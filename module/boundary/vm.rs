@@ -10,7 +10,7 @@ use crate::facts::SlotFacts;
 use crate::reply::KvmMaps;
 use core::ptr::NonNull;
 use kernel::alloc::Flags;
-use kernel::error::code::{EINTR, ENOENT};
+use kernel::error::code::EINTR;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 
@@ -167,35 +167,23 @@ pub(crate) struct Vm {
     kvm: NonNull<Kvm>,
 }
 
-/// Why no memslot was given.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NoSlot {
-    /// The VM has no such address space.
-    NoAddressSpace,
-    /// No memslot is there (or, for a lookup upwards, none is left).
-    None,
-}
-
 impl Vm {
     /// The memslot of address space `as_id` holding `gfn` or, failing
-    /// that, the first one above it.
-    pub(crate) fn slot_from(&self, as_id: u8, gfn: u64) -> Result<SlotFacts, NoSlot> {
+    /// that, the first one above it; `None` when there is none (or no such
+    /// address space).
+    pub(crate) fn slot_from(&self, as_id: u8, gfn: u64) -> Option<SlotFacts> {
         let mut raw = RawSlot::default();
         // SAFETY: `self.kvm` is alive (type invariant) and `raw` is a valid
         // place for the shim to write.
         let ret = unsafe { ffi::gfn_slot_find(self.kvm.as_ptr(), as_id.into(), gfn, &mut raw) };
-        match ret {
-            0 => Ok(SlotFacts {
-                base_gfn: raw.base_gfn,
-                npages: raw.npages,
-                hva: raw.hva,
-                flags: raw.flags,
-                id: raw.id,
-                as_id: raw.as_id,
-            }),
-            e if e == ENOENT.to_errno() => Err(NoSlot::None),
-            _ => Err(NoSlot::NoAddressSpace),
-        }
+        (ret == 0).then_some(SlotFacts {
+            base_gfn: raw.base_gfn,
+            npages: raw.npages,
+            hva: raw.hva,
+            flags: raw.flags,
+            id: raw.id,
+            as_id: raw.as_id,
+        })
     }
 
     /// The VMM's address space, referenced, or `None` once it is gone.
