@@ -108,7 +108,7 @@ impl Reverse {
                         self.tell_stretch(&page, frames, &slot, gfn, pid, &mut cx.out)?;
                     } else {
                         let page = entry.facts();
-                        if page.present {
+                        if page.told() {
                             self.tell(&page, &slot, gfn, pid, &mut cx.out)?;
                         }
                     }

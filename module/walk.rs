@@ -81,7 +81,8 @@ pub(crate) fn scratch(s: &mut Option<KBox<Scratch>>) -> Result<&mut Scratch> {
 
 /// Walks up to `want` pages (at least one) from guest frame `gfn` of
 /// address space `as_id`, within the memslot that holds `gfn`.  Fails with
-/// `EINTR` on a fatal signal, or with what the walk failed with.
+/// `EINTR` on a fatal signal (looked at before each walk), or with what
+/// the walk failed with.
 pub(crate) fn walk<'a>(
     vm: &Vm,
     as_id: u8,
@@ -107,6 +108,11 @@ pub(crate) fn walk_in<'a>(
     out: &'a mut [WalkEntry],
     frames: &'a mut [u64],
 ) -> Result<Found<'a>> {
+    // A map or a reverse lookup is many walks in one system call: each
+    // ends it on a fatal signal.
+    if memory::fatal_signal_pending() {
+        return Err(EINTR);
+    }
     let slot = match vm.slot_from(as_id, gfn) {
         Some(slot) if slot.holds(gfn) => slot,
         next => {

@@ -17,7 +17,6 @@
 #include <linux/mm.h>
 #include <linux/hugetlb.h>
 #include <linux/pagewalk.h>
-#include <linux/sched/signal.h>
 
 #include "compat.h"
 #include "shim.h"
@@ -122,8 +121,9 @@ static int gfn_walk_mapped(struct gfn_walk *w, unsigned long pfn,
 	};
 	struct folio *folio;
 
-	if (!pfn_valid(pfn))	/* no struct page: say so, claim nothing */
-		return gfn_walk_none(w, nr, GFN_PAGE_PFNMAP);
+	if (!pfn_valid(pfn))	/* no struct page: the frames, nothing more */
+		return gfn_walk_frames(w, pfn, nr, level, GFN_PAGE_NO_PAGE,
+				       NUMA_NO_NODE);
 	folio = page_folio(pfn_to_page(pfn));
 	if (gfn_folio_devmap(folio))
 		return gfn_walk_devmap(w, pfn, nr, level);
@@ -326,7 +326,9 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 			ret = gfn_walk_pfn(w, pte_pfn(ptent), 1,
 					   GFN_LEVEL_PTE);
 		else if (pte_special(ptent) && !is_zero_pfn(pte_pfn(ptent)))
-			ret = gfn_walk_none(w, 1, GFN_PAGE_PFNMAP);
+			ret = gfn_walk_frames(w, pte_pfn(ptent), 1,
+					      GFN_LEVEL_PTE, GFN_PAGE_NO_PAGE,
+					      NUMA_NO_NODE);
 		else
 			ret = gfn_walk_mapped(w, pte_pfn(ptent), 1,
 					      GFN_LEVEL_PTE);
@@ -373,7 +375,7 @@ static const struct mm_walk_ops gfn_walk_ops = {
  * with the same facts) and, when @max_frames is not 0, @frames (room for
  * @max_frames frames of stretches of base pages: GFN_PAGE_FRAMES).
  * Returns the number of entries, which describe fewer than @nr pages when
- * @out or @frames filled up; -EINTR on a fatal signal.
+ * @out or @frames filled up, or walk_page_range()'s error.
  */
 long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
 		   struct gfn_walk_entry *out, u32 max, u64 *frames,
@@ -385,8 +387,6 @@ long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
 	};
 	int ret;
 
-	if (fatal_signal_pending(current))
-		return -EINTR;
 	ret = GFN_SYM(walk_page_range)(mm, addr, addr + ((unsigned long)nr << PAGE_SHIFT),
 			      &gfn_walk_ops, &w);
 	if (ret < 0)

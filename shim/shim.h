@@ -123,7 +123,7 @@ static_assert(offsetof(struct gfn_walk_entry, level) == 28);
 #define GFN_PAGE_ZERO		(1U << 3)	/* the (huge) zero page */
 #define GFN_PAGE_KSM		(1U << 4)	/* a KSM page */
 #define GFN_PAGE_NO_VMA		(1U << 5)	/* not present, and no VMA there */
-/* VM_IO | VM_PFNMAP: frames told by the mapping alone, or (not present) untold. */
+/* VM_IO | VM_PFNMAP: frames told by the mapping alone. */
 #define GFN_PAGE_PFNMAP		(1U << 6)
 /* A private page of a guest_memfd memslot, from the guest_memfd. */
 #define GFN_PAGE_GMEM		(1U << 7)
@@ -134,6 +134,11 @@ static_assert(offsetof(struct gfn_walk_entry, level) == 28);
  * frame: @pfn is where their frames start in the walk's frame array.
  */
 #define GFN_PAGE_FRAMES		(1U << 9)
+/*
+ * Frames mapped without a page the walk may read: no struct page, or a
+ * special entry (vm_normal_page() gives none) outside VM_PFNMAP memory.
+ */
+#define GFN_PAGE_NO_PAGE	(1U << 10)
 
 /*
  * The C side's one merge rule, which only compresses: @e extends @last when
@@ -173,6 +178,7 @@ void gfn_mm_put(struct mm_struct *mm);
 int gfn_mmap_read_lock_killable(struct mm_struct *mm);
 void gfn_mmap_read_unlock(struct mm_struct *mm);
 void gfn_resched(void);
+bool gfn_fatal_signal_pending(void);
 
 /* page_walk.c: the VMM's page tables, read. */
 long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,

@@ -135,6 +135,7 @@ pub(crate) const PAGE_PFNMAP: u32 = 1 << 6;
 pub(crate) const PAGE_GMEM: u32 = 1 << 7;
 pub(crate) const PAGE_DEVMAP: u32 = 1 << 8;
 pub(crate) const PAGE_FRAMES: u32 = 1 << 9;
+pub(crate) const PAGE_NO_PAGE: u32 = 1 << 10;
 
 /// `struct gfn_symbol`: a kernel internal the shim uses.
 #[repr(C)]
@@ -194,6 +195,7 @@ extern "C" {
     pub(crate) fn gfn_mmap_read_lock_killable(mm: *mut MmStruct) -> c_int;
     pub(crate) fn gfn_mmap_read_unlock(mm: *mut MmStruct);
     pub(crate) fn gfn_resched();
+    pub(crate) fn gfn_fatal_signal_pending() -> bool;
 
     pub(crate) fn gfn_page_walk(
         mm: *mut MmStruct,

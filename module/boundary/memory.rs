@@ -82,6 +82,7 @@ impl WalkEntry {
             large: has(ffi::PAGE_LARGE),
             zero: has(ffi::PAGE_ZERO),
             ksm: has(ffi::PAGE_KSM),
+            no_page: has(ffi::PAGE_NO_PAGE),
             no_memory: e.gup_err == ENOMEM.to_errno(),
             nid: e.nid,
             order: e.order,
@@ -226,4 +227,11 @@ pub(crate) fn resched() {
     // SAFETY: `cond_resched` may sleep; no lock of this code is held
     // across it (its callers hold no guard).
     unsafe { ffi::gfn_resched() }
+}
+
+/// Whether a fatal signal is pending for this task: a long call's cue to
+/// end (with `EINTR`, its caller decides).
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: `fatal_signal_pending(current)` only reads this task's state.
+    unsafe { ffi::gfn_fatal_signal_pending() }
 }
