@@ -133,16 +133,7 @@ pub(crate) fn walk_in<'a>(
         // A batch is pages of one memory attribute.
         let (run, private) = vm.private_run(gfn, nr.min(max as u32));
         if private {
-            return Ok(match vm.walk_private(as_id, gfn, run, &mut out[..max]) {
-                Some(entries) => Found::Pages(Walked {
-                    slot,
-                    entries,
-                    frames: &[],
-                }),
-                None => Found::NoSlot {
-                    next: vm.slot_from(as_id, gfn).map(|s| s.base_gfn),
-                },
-            });
+            return Ok(walk_private(vm, slot, as_id, gfn, run, &mut out[..max]));
         }
         nr = run;
     }
@@ -166,6 +157,49 @@ pub(crate) fn walk_in<'a>(
         entries,
         frames,
     }))
+}
+
+/// Describes up to `nr` private pages from `gfn` of `slot` from its
+/// guest_memfd, within the guest_memfd memslot that holds `gfn` now.
+fn walk_private<'a>(
+    vm: &Vm,
+    slot: SlotFacts,
+    as_id: u8,
+    gfn: u64,
+    nr: u32,
+    out: &'a mut [WalkEntry],
+) -> Found<'a> {
+    let Some(gmem) = vm.gmem_slot(as_id, gfn) else {
+        // It went since `slot` was read: what holds `gfn` now, if anything,
+        // is for the next walk.
+        return Found::NoSlot {
+            next: vm.slot_from(as_id, gfn).map(|s| s.base_gfn),
+        };
+    };
+    // Within the memslot as this lookup found it, which may have changed
+    // since `slot` was read.
+    let left = gmem
+        .base_gfn
+        .saturating_add(gmem.npages)
+        .saturating_sub(gfn);
+    let nr = u32::try_from(left).map_or(nr, |left| nr.min(left)).max(1);
+    let entries = match &gmem.file {
+        Some(file) => file.walk(gmem.pgoff + gfn.saturating_sub(gmem.base_gfn), nr, out),
+        // A guest_memfd being closed has no pages left to tell: they read
+        // as never allocated.
+        None => match out.first_mut() {
+            Some(first) => {
+                *first = WalkEntry::gmem_unallocated(nr);
+                &out[..1]
+            }
+            None => &[],
+        },
+    };
+    Found::Pages(Walked {
+        slot,
+        entries,
+        frames: &[],
+    })
 }
 
 /// Where a walk over the memslots of an address space stands: the next

@@ -190,9 +190,21 @@ long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
 	       struct page **pages, struct gfn_walk_entry *out);
 
 /* gmem_walk.c: a guest_memfd memslot's private pages. */
+struct gfn_gmem_slot {
+	struct file *file;	/* its guest_memfd, referenced; NULL: closing */
+	u64 base_gfn;
+	u64 npages;
+	u64 pgoff;		/* the guest_memfd page of base_gfn */
+};
+static_assert(sizeof(struct gfn_gmem_slot) == 32);
+static_assert(offsetof(struct gfn_gmem_slot, pgoff) == 24);
+
 u32 gfn_gmem_attr_run(struct kvm *kvm, u64 gfn, u32 nr, bool *private);
-long gfn_gmem_walk(struct kvm *kvm, u32 as_id, u64 gfn, u32 nr,
-		   struct gfn_walk_entry *out, u32 max);
+int gfn_gmem_slot(struct kvm *kvm, u32 as_id, u64 gfn,
+		  struct gfn_gmem_slot *out);
+u32 gfn_gmem_file_walk(struct file *file, u64 index, u32 nr,
+		       struct gfn_walk_entry *out, u32 max);
+void gfn_gmem_put(struct file *file);
 
 /*
  * symbols.c: the kernel internals not exported to this module, reached

@@ -119,6 +119,17 @@ pub(crate) struct WalkEntry {
 const _: () = assert!(size_of::<WalkEntry>() == 32);
 const _: () = assert!(offset_of!(WalkEntry, level) == 28);
 
+/// `struct gfn_gmem_slot`.
+#[repr(C)]
+pub(crate) struct GmemSlot {
+    pub(crate) file: *mut File,
+    pub(crate) base_gfn: u64,
+    pub(crate) npages: u64,
+    pub(crate) pgoff: u64,
+}
+const _: () = assert!(size_of::<GmemSlot>() == 32);
+const _: () = assert!(offset_of!(GmemSlot, pgoff) == 24);
+
 /// `GFN_LEVEL_*`.
 pub(crate) const LEVEL_PTE: u32 = 1;
 pub(crate) const LEVEL_PMD: u32 = 2;
@@ -215,14 +226,15 @@ extern "C" {
     ) -> c_long;
 
     pub(crate) fn gfn_gmem_attr_run(kvm: *mut Kvm, gfn: u64, nr: u32, private: *mut bool) -> u32;
-    pub(crate) fn gfn_gmem_walk(
-        kvm: *mut Kvm,
-        as_id: u32,
-        gfn: u64,
+    pub(crate) fn gfn_gmem_slot(kvm: *mut Kvm, as_id: u32, gfn: u64, out: *mut GmemSlot) -> c_int;
+    pub(crate) fn gfn_gmem_file_walk(
+        file: *mut File,
+        index: u64,
         nr: u32,
         out: *mut WalkEntry,
         max: u32,
-    ) -> c_long;
+    ) -> u32;
+    pub(crate) fn gfn_gmem_put(file: *mut File);
 
     pub(crate) fn gfn_mutex_init(lock: *mut bindings::mutex);
     pub(crate) fn gfn_mutex_lock_killable(lock: *mut bindings::mutex) -> c_int;

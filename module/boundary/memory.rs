@@ -26,6 +26,16 @@ impl WalkEntry {
         out.as_mut_ptr().cast()
     }
 
+    /// `pages` private pages of a guest_memfd that holds none of them:
+    /// what a walk of the guest_memfd tells of pages never allocated.
+    pub(crate) fn gmem_unallocated(pages: u32) -> WalkEntry {
+        WalkEntry(ffi::WalkEntry {
+            pages,
+            flags: ffi::PAGE_GMEM,
+            ..ffi::WalkEntry::default()
+        })
+    }
+
     /// Guest pages the entry covers (at least one).
     pub(crate) fn pages(&self) -> u32 {
         self.0.pages.max(1)

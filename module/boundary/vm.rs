@@ -4,7 +4,9 @@
 //! calls ([`VmId`]) and a VM held within one ([`Vm`]), and its memslots.
 //! Which VM a request means is decided by the caller (`crate::vms`).
 
-use super::ffi::{self, File, Kvm, Pid, SlotFacts as RawSlot, TaskFacts, VmFacts as RawVm};
+use super::ffi::{
+    self, File, GmemSlot as RawGmem, Kvm, Pid, SlotFacts as RawSlot, TaskFacts, VmFacts as RawVm,
+};
 use super::memory::{Mm, WalkEntry};
 use crate::facts::SlotFacts;
 use crate::reply::KvmMaps;
@@ -204,32 +206,77 @@ impl Vm {
         (run.clamp(1, nr.max(1)), private)
     }
 
-    /// Describes the private pages from `gfn` (up to `nr`, within their
-    /// memslot, as many entries as `out` holds) from the guest_memfd of the
-    /// memslot of `as_id` holding `gfn`; `None` when there is no such
-    /// memslot any more.
-    pub(crate) fn walk_private<'a>(
+    /// The guest_memfd memslot of address space `as_id` holding `gfn`, with
+    /// its guest_memfd referenced (`None` while the file is being closed);
+    /// `None` when no such memslot holds it.
+    pub(crate) fn gmem_slot(&self, as_id: u8, gfn: u64) -> Option<GmemSlot> {
+        let mut raw = RawGmem {
+            file: core::ptr::null_mut(),
+            base_gfn: 0,
+            npages: 0,
+            pgoff: 0,
+        };
+        // SAFETY: `self.kvm` is alive (type invariant) and `raw` is a valid
+        // place for the shim to write.
+        if unsafe { ffi::gfn_gmem_slot(self.kvm.as_ptr(), as_id.into(), gfn, &mut raw) } == 0 {
+            return None;
+        }
+        // INVARIANT: a file the shim gives is a reference just taken.
+        let file = NonNull::new(raw.file).map(|file| GmemFile { file });
+        Some(GmemSlot {
+            base_gfn: raw.base_gfn,
+            npages: raw.npages,
+            pgoff: raw.pgoff,
+            file,
+        })
+    }
+}
+
+/// A guest_memfd memslot, as one lookup found it.
+pub(crate) struct GmemSlot {
+    pub(crate) base_gfn: u64,
+    pub(crate) npages: u64,
+    /// The guest_memfd page of `base_gfn`.
+    pub(crate) pgoff: u64,
+    /// Its guest_memfd, or `None` while it is being closed.
+    pub(crate) file: Option<GmemFile>,
+}
+
+/// A guest_memfd, referenced.  Not `Send`: taken and dropped within one
+/// walk.
+///
+/// # Invariants
+///
+/// `file` holds a reference on a guest_memfd file.
+pub(crate) struct GmemFile {
+    file: NonNull<File>,
+}
+
+impl GmemFile {
+    /// Describes `nr` pages from page `index` of the guest_memfd into
+    /// `out` (as many entries as it holds): runs of one folio's frames, or
+    /// of pages never allocated.
+    pub(crate) fn walk<'a>(
         &self,
-        as_id: u8,
-        gfn: u64,
+        index: u64,
         nr: u32,
         out: &'a mut [WalkEntry],
-    ) -> Option<&'a [WalkEntry]> {
+    ) -> &'a [WalkEntry] {
         let max = u32::try_from(out.len()).unwrap_or(u32::MAX);
-        // SAFETY: `self.kvm` is alive (type invariant); `out` holds `max`
-        // entries, all the shim writes.
+        // SAFETY: `self.file` is referenced (type invariant); `out` holds
+        // `max` entries, all the shim writes.
         let n = unsafe {
-            ffi::gfn_gmem_walk(
-                self.kvm.as_ptr(),
-                as_id.into(),
-                gfn,
-                nr,
-                WalkEntry::raw(out),
-                max,
-            )
+            ffi::gfn_gmem_file_walk(self.file.as_ptr(), index, nr, WalkEntry::raw(out), max)
         };
-        let n = usize::try_from(n).ok()?;
-        out.get(..n)
+        &out[..(n as usize).min(out.len())]
+    }
+}
+
+impl Drop for GmemFile {
+    fn drop(&mut self) {
+        // SAFETY: `self.file` holds the reference (type invariant), dropped
+        // once here.
+        unsafe { ffi::gfn_gmem_put(self.file.as_ptr()) }
     }
 }
 
