@@ -52,6 +52,7 @@ mod window;
 
 mod answer;
 mod boundary;
+mod fault;
 mod file;
 mod job;
 mod listing;

@@ -13,6 +13,7 @@
 use crate::boundary::memory::{self, WalkEntry};
 use crate::boundary::vm::Vm;
 use crate::facts::SlotFacts;
+use crate::fault;
 use kernel::prelude::*;
 
 /// Most entries one walk fills, and most pages one walk that faults pages
@@ -138,13 +139,13 @@ pub(crate) fn walk_in<'a>(
         nr = run;
     }
     let entries = {
-        let Some(mm) = vm.mm() else {
+        let Some(mut mm) = vm.mm() else {
             return Ok(Found::MmGone);
         };
         let hva = slot.hva_of(gfn);
         if fault {
             let n = nr as usize;
-            mm.fault_in(hva, &mut refs[..n], &mut out[..n])?
+            fault::fault_in(&mut mm, hva, &mut refs[..n], &mut out[..n])?
         } else {
             mm.read_lock()?
                 .walk(hva, nr, &mut out[..max], &mut *frames)?

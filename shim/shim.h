@@ -103,7 +103,7 @@ struct gfn_walk_entry {
 	 */
 	u64 pfn;
 	u32 pages;		/* guest pages covered */
-	s32 gup_err;		/* not present after gup: its error, or 0 */
+	s32 gup_err;		/* set by mode=fault (Rust): gup's error, or 0 */
 	u32 flags;		/* GFN_PAGE_* */
 	u32 nid;		/* NUMA node of the frames, or NUMA_NO_NODE */
 	u32 order;		/* of the folio, or of the mapping without one */
@@ -185,9 +185,9 @@ long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
 		   struct gfn_walk_entry *out, u32 max, u64 *frames,
 		   u32 max_frames);
 
-/* fault.c: pages faulted in by gup, then read. */
-long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
-	       struct page **pages, struct gfn_walk_entry *out);
+/* fault.c: pages faulted in by gup. */
+long gfn_fault_in(struct mm_struct *mm, unsigned long hva, u32 nr,
+		  struct page **pages);
 
 /* gmem_walk.c: a guest_memfd memslot's private pages. */
 struct gfn_gmem_slot {

@@ -217,12 +217,11 @@ extern "C" {
         frames: *mut u64,
         max_frames: u32,
     ) -> c_long;
-    pub(crate) fn gfn_fault(
+    pub(crate) fn gfn_fault_in(
         mm: *mut MmStruct,
         hva: usize,
         nr: u32,
         pages: *mut *mut Page,
-        out: *mut WalkEntry,
     ) -> c_long;
 
     pub(crate) fn gfn_gmem_attr_run(kvm: *mut Kvm, gfn: u64, nr: u32, private: *mut bool) -> u32;

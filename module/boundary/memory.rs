@@ -52,6 +52,12 @@ impl WalkEntry {
                 == (b.flags, b.nid, b.order, b.level, b.gup_err)
     }
 
+    /// Records on a page faulting could not get what gup said (an errno, or
+    /// 0 when it got nothing without one).
+    pub(crate) fn set_fault_error(&mut self, errno: i32) {
+        self.0.gup_err = errno;
+    }
+
     /// The host frame of the entry's first page (when present).
     pub(crate) fn pfn(&self) -> u64 {
         self.0.pfn
@@ -137,33 +143,30 @@ impl Mm {
         Ok(MmapReadGuard { mm: self })
     }
 
-    /// Faults in the `out.len()` pages at `hva` for reading (at most as
-    /// many as `refs` has room for: its values mean nothing, it is where
-    /// the page references are taken and dropped) and describes them into
-    /// `out`; a page that cannot be had is described with what faulting it
-    /// said.  Takes and drops the mmap lock itself, as faulting may drop it
-    /// while it waits.
-    pub(crate) fn fault_in<'a>(
-        &self,
-        hva: u64,
-        refs: &mut [usize],
-        out: &'a mut [WalkEntry],
-    ) -> Result<&'a [WalkEntry]> {
-        let nr = out.len().min(refs.len());
-        let nr32 = u32::try_from(nr).map_err(|_| EINVAL)?;
+    /// Faults in the pages at `hva` for reading, as many as `refs` has
+    /// room for (its values mean nothing: it is where the page references
+    /// are taken, and dropped before this returns), taking and dropping the
+    /// mmap lock itself (faulting may drop it while it waits): what gup
+    /// said, the pages from `hva` on it faulted in or its error, as it is.
+    /// `&mut self`: no [`MmapReadGuard`] of this `Mm` is alive, since the
+    /// shim takes the lock.
+    pub(crate) fn fault_in(&mut self, hva: u64, refs: &mut [usize]) -> Result<u32> {
+        let nr = u32::try_from(refs.len()).unwrap_or(u32::MAX);
         // SAFETY: `self.mm` is referenced (type invariant); `refs` has room
-        // for `nr` page pointers and `out` for `nr` entries, all the shim
-        // writes; it drops every page reference it takes.
-        let n = unsafe {
-            ffi::gfn_fault(
+        // for `nr` page pointers; the shim drops every page reference it
+        // takes.
+        let got = unsafe {
+            ffi::gfn_fault_in(
                 self.mm.as_ptr(),
                 hva as usize,
-                nr32,
+                nr,
                 refs.as_mut_ptr().cast::<*mut Page>(),
-                WalkEntry::raw(out),
             )
         };
-        entries(n, out)
+        match u32::try_from(got) {
+            Ok(got) => Ok(got),
+            Err(_) => Err(Error::from_errno(got as c_int)),
+        }
     }
 }
 
