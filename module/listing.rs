@@ -43,7 +43,7 @@ impl Vms {
             return Ok(true);
         };
         out.emit(&Reply::Vm {
-            pid: vm.pid.unwrap_or(0),
+            pid: vm.vmm().unwrap_or(0),
             slots: vm.slots,
             memory: vm.pages << PAGE_SHIFT,
             kvm: vm.kvm,

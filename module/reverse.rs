@@ -80,7 +80,7 @@ impl Reverse {
             let Some(vm) = vms.get(self.next) else {
                 return self.finish(&mut cx.out);
             };
-            if self.process.map_or(true, |p| Some(p) == vm.pid) {
+            if self.process.map_or(true, |p| Some(p) == vm.vmm()) {
                 // A VM gone since the listing is skipped.
                 self.cur = crate::vms::of(vm);
                 self.at.restart(0, 0, GFN_LIMIT);

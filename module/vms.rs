@@ -13,10 +13,29 @@ use crate::boundary::vm::{self, Vm, VmFacts, VmId};
 use crate::request::{Options, Reason};
 use kernel::prelude::*;
 
+impl VmFacts {
+    /// Whether it is a VM: one being destroyed (its last reference gone)
+    /// is not any more.
+    fn live(&self) -> bool {
+        !self.dying
+    }
+
+    /// Its VMM, in the caller's pid namespace: the process whose address
+    /// space is the VM's, the creator's when its thread is alive in it;
+    /// `None` when the caller cannot see it.
+    pub(crate) fn vmm(&self) -> Option<u32> {
+        if self.creator_uses_mm {
+            self.creator
+        } else {
+            self.user
+        }
+    }
+}
+
 /// The VMs the caller sees, newest first, from one consistent pass over
 /// KVM's list.  `EINTR` when a fatal signal ends the wait for it.
 pub(crate) fn visible() -> Result<KVVec<VmFacts>> {
-    vm::list(gfp_request(), |v| v.pid.is_some())
+    vm::list(gfp_request(), |v| v.live() && v.vmm().is_some())
 }
 
 /// The VM a line means: that of thread `pid`'s process, or with no pid the
@@ -28,14 +47,14 @@ fn find(pid: Option<u32>) -> Result<core::result::Result<VmId, Reason>> {
     } else {
         Reason::NoVms
     };
-    let vms = vm::list(gfp_request(), |_| true)?;
+    let vms = vm::list(gfp_request(), VmFacts::live)?;
     let found = match pid {
         Some(pid) => vm::process_of(pid).and_then(|p| {
             vms.iter()
                 .find(|v| v.mm_id == p.mm_id)
                 .map(|v| (p.tgid, v.kvm_id))
         }),
-        None => vms.iter().find_map(|v| Some((v.pid?, v.kvm_id))),
+        None => vms.iter().find_map(|v| Some((v.vmm()?, v.kvm_id))),
     };
     Ok(found
         .and_then(|(tgid, kvm_id)| VmId::new(tgid, kvm_id))
@@ -44,7 +63,7 @@ fn find(pid: Option<u32>) -> Result<core::result::Result<VmId, Reason>> {
 
 /// A VM of a listing of [`visible`], if it is still there.
 pub(crate) fn of(vm: &VmFacts) -> Option<VmId> {
-    VmId::new(vm.pid?, vm.kvm_id)
+    VmId::new(vm.vmm()?, vm.kvm_id)
 }
 
 /// The VM a line means: looked up once, by the first token that needs it,

@@ -43,21 +43,33 @@ int gfn_rs_param_set(void *param, const char *val);
 int gfn_rs_param_get(void *param, char *buf);
 extern char gfn_log_param[];
 
-/* vm_list.c: the VMs on vm_list. */
+/*
+ * vm_list.c: the VMs on vm_list.  Process ids are in the caller's pid
+ * namespace, 0 when there is none or it cannot see it.
+ */
 struct gfn_vm_facts {
 	u64 kvm_id;		/* the struct kvm's address: only compared */
 	u64 mm_id;		/* kvm->mm's address: only compared */
 	u64 pages;		/* guest pages in its memslots */
 	u32 slots;		/* memslots, in every address space */
-	s32 pid;		/* its VMM in the caller's pid namespace, or 0 */
+	s32 creator;		/* the process of the thread that created it */
+	/*
+	 * A process with a live thread whose address space is kvm->mm, looked
+	 * for (every thread) only when the creator's is not.
+	 */
+	s32 user;
+	u32 flags;		/* GFN_VM_* */
 	u64 leaves[3];		/* KVM's stage-2 leaf entries: 4K, 2M, 1G */
 	u64 nx_splits;		/* huge pages split by the NX mitigation */
-	u32 counted;		/* 1 when KVM counts the two above (x86) */
-	u32 pad;
 };
 static_assert(sizeof(struct gfn_vm_facts) == 72);
-static_assert(offsetof(struct gfn_vm_facts, pid) == 28);
-static_assert(offsetof(struct gfn_vm_facts, counted) == 64);
+static_assert(offsetof(struct gfn_vm_facts, creator) == 28);
+static_assert(offsetof(struct gfn_vm_facts, flags) == 36);
+static_assert(offsetof(struct gfn_vm_facts, nx_splits) == 64);
+
+#define GFN_VM_DYING		(1U << 0)	/* its last reference is gone */
+#define GFN_VM_CREATOR_USES_MM	(1U << 1)	/* the creator thread's mm is kvm->mm */
+#define GFN_VM_COUNTED		(1U << 2)	/* KVM counts leaves, nx_splits (x86) */
 
 long gfn_vm_list(struct gfn_vm_facts *out, u32 max);
 

@@ -70,15 +70,21 @@ pub(crate) struct VmFacts {
     pub(crate) mm_id: u64,
     pub(crate) pages: u64,
     pub(crate) slots: u32,
-    pub(crate) pid: i32,
+    pub(crate) creator: i32,
+    pub(crate) user: i32,
+    pub(crate) flags: u32,
     pub(crate) leaves: [u64; 3],
     pub(crate) nx_splits: u64,
-    pub(crate) counted: u32,
-    pub(crate) pad: u32,
 }
 const _: () = assert!(size_of::<VmFacts>() == 72);
-const _: () = assert!(offset_of!(VmFacts, pid) == 28);
-const _: () = assert!(offset_of!(VmFacts, counted) == 64);
+const _: () = assert!(offset_of!(VmFacts, creator) == 28);
+const _: () = assert!(offset_of!(VmFacts, flags) == 36);
+const _: () = assert!(offset_of!(VmFacts, nx_splits) == 64);
+
+/// `GFN_VM_*`.
+pub(crate) const VM_DYING: u32 = 1 << 0;
+pub(crate) const VM_CREATOR_USES_MM: u32 = 1 << 1;
+pub(crate) const VM_COUNTED: u32 = 1 << 2;
 
 /// `struct gfn_task_facts`.
 #[repr(C)]

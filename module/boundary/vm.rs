@@ -12,7 +12,6 @@ use crate::facts::SlotFacts;
 use crate::reply::KvmMaps;
 use core::ptr::NonNull;
 use kernel::alloc::Flags;
-use kernel::error::code::EINTR;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 
@@ -23,9 +22,16 @@ pub(crate) struct VmFacts {
     pub(crate) kvm_id: u64,
     /// Names its address space, only compared.
     pub(crate) mm_id: u64,
-    /// Its VMM's process in the caller's pid namespace; `None` when the
-    /// caller cannot see it.
-    pub(crate) pid: Option<u32>,
+    /// Its last reference is gone: it is being destroyed.
+    pub(crate) dying: bool,
+    /// The process of the thread that created it, in the caller's pid
+    /// namespace (`None`: gone, or not visible there), and whether that
+    /// thread's address space is the VM's.
+    pub(crate) creator: Option<u32>,
+    pub(crate) creator_uses_mm: bool,
+    /// A process with a thread whose address space is the VM's, as the
+    /// caller sees it; looked for only when the creator's is not.
+    pub(crate) user: Option<u32>,
     /// Memslots, in every address space.
     pub(crate) slots: u32,
     /// Guest pages in them.
@@ -35,8 +41,8 @@ pub(crate) struct VmFacts {
 }
 
 /// Facts about the VMs on KVM's list that `keep` keeps, newest first, from
-/// one consistent pass (72 bytes per VM, allocated with `flags`).  `EINTR`
-/// when a fatal signal ends the wait for KVM's list.
+/// one consistent pass (72 bytes per VM, allocated with `flags`); the
+/// error of the wait for KVM's list (`EINTR`: a fatal signal) as it is.
 pub(crate) fn list(flags: Flags, keep: impl Fn(&VmFacts) -> bool) -> Result<KVVec<VmFacts>> {
     let mut room = 64;
     loop {
@@ -45,19 +51,23 @@ pub(crate) fn list(flags: Flags, keep: impl Fn(&VmFacts) -> bool) -> Result<KVVe
         // SAFETY: `raw` has room for `max` entries, which the shim fills
         // (under `kvm_lock`) without reading them.
         let n = unsafe { ffi::gfn_vm_list(raw.as_mut_ptr(), max) };
-        let n = usize::try_from(n).map_err(|_| EINTR)?;
+        let n = usize::try_from(n).map_err(|_| Error::from_errno(n as c_int))?;
         if n <= max as usize {
             let mut vms = KVVec::with_capacity(n, flags)?;
             // SAFETY: the shim initialised the first `n` entries.
             unsafe { super::compat::vec_init_len(&mut raw, n) };
+            let id = |pid: i32| u32::try_from(pid).ok().filter(|&p| p != 0);
             for vm in raw.iter() {
                 let vm = VmFacts {
                     kvm_id: vm.kvm_id,
                     mm_id: vm.mm_id,
-                    pid: u32::try_from(vm.pid).ok().filter(|&p| p != 0),
+                    dying: vm.flags & ffi::VM_DYING != 0,
+                    creator: id(vm.creator),
+                    creator_uses_mm: vm.flags & ffi::VM_CREATOR_USES_MM != 0,
+                    user: id(vm.user),
                     slots: vm.slots,
                     pages: vm.pages,
-                    kvm: (vm.counted != 0).then_some(KvmMaps {
+                    kvm: (vm.flags & ffi::VM_COUNTED != 0).then_some(KvmMaps {
                         leaves: vm.leaves,
                         nx_splits: vm.nx_splits,
                     }),
