@@ -21,7 +21,7 @@ struct mutex;
 struct page;
 struct pid;
 
-/* proc_glue.c: the proc file's callbacks, implemented in Rust. */
+/* proc_glue.c: the proc file's callbacks, implemented in Rust: all six. */
 struct gfn_proc_callbacks {
 	int (*open)(void **private);
 	void (*release)(void *private);
@@ -34,9 +34,11 @@ struct gfn_proc_callbacks {
 };
 static_assert(sizeof(struct gfn_proc_callbacks) == 6 * sizeof(void *));
 
-int gfn_proc_create(const char *name, umode_t mode,
-		    const struct gfn_proc_callbacks *cb);
+bool gfn_proc_create(const char *name, umode_t mode,
+		     const struct gfn_proc_callbacks *cb);
 void gfn_proc_remove(const char *name);
+bool gfn_module_get(void);
+void gfn_module_put(void);
 
 /* params.c: a module parameter whose value a Rust object holds. */
 int gfn_rs_param_set(void *param, const char *val);

@@ -35,7 +35,8 @@ opaque! {
     Page;
 }
 
-/// `struct gfn_proc_callbacks`: the proc file's callbacks.
+/// `struct gfn_proc_callbacks`: the proc file's callbacks, every one given
+/// (`Option` for the C function pointer's ABI).
 #[repr(C)]
 pub(crate) struct ProcCallbacks {
     pub(crate) open: Option<unsafe extern "C" fn(private: *mut *mut c_void) -> c_int>,
@@ -189,12 +190,11 @@ extern "C" {
     pub(crate) fn gfn_kallsyms_close(k: *mut Kallsyms);
     pub(crate) fn gfn_symbol_describe(addr: u64, buf: *mut c_char) -> c_int;
 
-    pub(crate) fn gfn_proc_create(
-        name: *const c_char,
-        mode: u16,
-        cb: *const ProcCallbacks,
-    ) -> c_int;
+    pub(crate) fn gfn_proc_create(name: *const c_char, mode: u16, cb: *const ProcCallbacks)
+        -> bool;
     pub(crate) fn gfn_proc_remove(name: *const c_char);
+    pub(crate) fn gfn_module_get() -> bool;
+    pub(crate) fn gfn_module_put();
 
     pub(crate) fn gfn_vm_list(out: *mut VmFacts, max: u32) -> c_long;
 
