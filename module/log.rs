@@ -30,6 +30,13 @@ pub(crate) enum Level {
 impl Level {
     /// The parameter's words, in the order of [`Level::LEVELS`].
     pub(crate) const WORDS: &'static [&'static str] = &["all", "summary", "none"];
+    /// What each word means, in the same order, for the parameter's
+    /// description.
+    pub(crate) const HELP: &'static [&'static str] = &[
+        "single addresses and summaries, rate-limited (the default)",
+        "summaries of ranges, all and hpa= only",
+        "nothing",
+    ];
     const LEVELS: [Level; 3] = [Level::All, Level::Summary, Level::None];
 
     /// The level set now, and how many times the parameter was written.
