@@ -102,8 +102,8 @@ struct gfn_slot_facts {
 static_assert(sizeof(struct gfn_slot_facts) == 32);
 static_assert(offsetof(struct gfn_slot_facts, as_id) == 30);
 
-int gfn_slot_find(struct kvm *kvm, u32 as_id, u64 gfn,
-		  struct gfn_slot_facts *out);
+bool gfn_slot_find(struct kvm *kvm, u32 as_id, u64 gfn,
+		   struct gfn_slot_facts *out);
 
 /*
  * Facts about the host pages behind @pages consecutive guest pages, as a

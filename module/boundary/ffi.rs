@@ -205,7 +205,7 @@ extern "C" {
     pub(crate) fn gfn_vm_close(file: *mut File);
     pub(crate) fn gfn_vm_kvm(file: *mut File) -> *mut Kvm;
 
-    pub(crate) fn gfn_slot_find(kvm: *mut Kvm, as_id: u32, gfn: u64, out: *mut SlotFacts) -> c_int;
+    pub(crate) fn gfn_slot_find(kvm: *mut Kvm, as_id: u32, gfn: u64, out: *mut SlotFacts) -> bool;
 
     pub(crate) fn gfn_vm_mm_get(kvm: *mut Kvm) -> *mut MmStruct;
     pub(crate) fn gfn_mm_put(mm: *mut MmStruct);

@@ -187,8 +187,8 @@ impl Vm {
         let mut raw = RawSlot::default();
         // SAFETY: `self.kvm` is alive (type invariant) and `raw` is a valid
         // place for the shim to write.
-        let ret = unsafe { ffi::gfn_slot_find(self.kvm.as_ptr(), as_id.into(), gfn, &mut raw) };
-        (ret == 0).then_some(SlotFacts {
+        let found = unsafe { ffi::gfn_slot_find(self.kvm.as_ptr(), as_id.into(), gfn, &mut raw) };
+        found.then_some(SlotFacts {
             base_gfn: raw.base_gfn,
             npages: raw.npages,
             hva: raw.hva,
