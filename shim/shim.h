@@ -83,7 +83,7 @@ struct gfn_task_facts {
 };
 static_assert(sizeof(struct gfn_task_facts) == 16);
 
-int gfn_task_facts(pid_t nr, struct gfn_task_facts *out);
+bool gfn_task_facts(pid_t nr, struct gfn_task_facts *out);
 struct pid *gfn_vmm_get(pid_t tgid);
 void gfn_vmm_put(struct pid *vmm);
 struct file *gfn_vm_open(struct pid *vmm, u64 kvm_id);

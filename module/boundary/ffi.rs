@@ -198,7 +198,7 @@ extern "C" {
 
     pub(crate) fn gfn_vm_list(out: *mut VmFacts, max: u32) -> c_long;
 
-    pub(crate) fn gfn_task_facts(nr: c_int, out: *mut TaskFacts) -> c_int;
+    pub(crate) fn gfn_task_facts(nr: c_int, out: *mut TaskFacts) -> bool;
     pub(crate) fn gfn_vmm_get(tgid: c_int) -> *mut Pid;
     pub(crate) fn gfn_vmm_put(vmm: *mut Pid);
     pub(crate) fn gfn_vm_open(vmm: *mut Pid, kvm_id: u64) -> *mut File;

@@ -99,7 +99,7 @@ pub(crate) fn process_of(pid: u32) -> Option<Process> {
     let mut facts = TaskFacts::default();
     // SAFETY: `facts` is a valid place for the shim to write; it looks the
     // number up under RCU.
-    if unsafe { ffi::gfn_task_facts(nr, &mut facts) } != 0 {
+    if !unsafe { ffi::gfn_task_facts(nr, &mut facts) } {
         return None;
     }
     Some(Process {
