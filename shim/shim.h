@@ -233,7 +233,7 @@ struct gfn_symbol {
 static_assert(sizeof(struct gfn_symbol) == 24);
 
 u32 gfn_symbols(const struct gfn_symbol **list);
-int gfn_symbols_store(const u64 *addrs, u32 n);
+u32 gfn_symbols_store(const u64 *addrs, u32 n);
 const char *gfn_release_built(void);
 const char *gfn_release_running(void);
 

@@ -181,7 +181,7 @@ pub(crate) const DESCRIBE_LEN: usize = 1024;
 
 extern "C" {
     pub(crate) fn gfn_symbols(list: *mut *const Symbol) -> u32;
-    pub(crate) fn gfn_symbols_store(addrs: *const u64, n: u32) -> c_int;
+    pub(crate) fn gfn_symbols_store(addrs: *const u64, n: u32) -> u32;
     pub(crate) fn gfn_release_built() -> *const c_char;
     pub(crate) fn gfn_release_running() -> *const c_char;
 

@@ -168,10 +168,13 @@ pub(crate) fn check(
 /// before anything can call into the shim.
 pub(crate) fn store(checked: Checked) -> Result {
     // SAFETY: the addresses are those of the symbols, in order (`Checked`'s
-    // invariant); nothing reads the pointers yet (module init, before the
-    // proc file exists).
-    let ret = unsafe { ffi::gfn_symbols_store(checked.addrs.as_ptr(), checked.n as u32) };
-    if ret < 0 {
+    // invariant), stored only when there are as many as the shim wants;
+    // nothing reads the pointers yet (module init, before the proc file
+    // exists).
+    let n = checked.n as u32;
+    let wanted = unsafe { ffi::gfn_symbols_store(checked.addrs.as_ptr(), n) };
+    if wanted != n {
+        // Nothing was stored: the list and the addresses disagree.
         return Err(EINVAL);
     }
     Ok(())
