@@ -247,8 +247,10 @@ struct gfn_kallsyms {
 };
 static_assert(sizeof(struct gfn_kallsyms) == 24);
 
+#define GFN_KALLSYMS_NO_MM	1	/* no address space to read it into */
 int gfn_kallsyms_open(struct gfn_kallsyms *k);
-ssize_t gfn_kallsyms_read(struct gfn_kallsyms *k, char *buf, size_t len);
+ssize_t gfn_kallsyms_read(struct gfn_kallsyms *k, char *buf, size_t len,
+			  size_t *uncopied);
 void gfn_kallsyms_close(struct gfn_kallsyms *k);
 int gfn_symbol_describe(u64 addr, char *buf);
 

@@ -176,6 +176,9 @@ const _: () = assert!(size_of::<Kallsyms>() == 24);
 
 /// `GFN_KALLSYMS_CHUNK`: the most one read of `/proc/kallsyms` takes.
 pub(crate) const KALLSYMS_CHUNK: usize = 16384;
+/// `GFN_KALLSYMS_NO_MM`: `gfn_kallsyms_open` found no address space to
+/// read the file into.
+pub(crate) const KALLSYMS_NO_MM: c_int = 1;
 /// `GFN_DESCRIBE_LEN`: room for what `sprint_symbol()` writes.
 pub(crate) const DESCRIBE_LEN: usize = 1024;
 
@@ -186,7 +189,12 @@ extern "C" {
     pub(crate) fn gfn_release_running() -> *const c_char;
 
     pub(crate) fn gfn_kallsyms_open(k: *mut Kallsyms) -> c_int;
-    pub(crate) fn gfn_kallsyms_read(k: *mut Kallsyms, buf: *mut u8, len: usize) -> isize;
+    pub(crate) fn gfn_kallsyms_read(
+        k: *mut Kallsyms,
+        buf: *mut u8,
+        len: usize,
+        uncopied: *mut usize,
+    ) -> isize;
     pub(crate) fn gfn_kallsyms_close(k: *mut Kallsyms);
     pub(crate) fn gfn_symbol_describe(addr: u64, buf: *mut c_char) -> c_int;
 
