@@ -4,8 +4,10 @@
  * for proc_fs.h or kvm_host.h, static inlines and macros for the rest).
  * Mechanism only: each function reports facts or takes and drops a
  * reference or a lock; every choice (which VM, which path, which error,
- * what a reply says) is made in Rust.  Every struct here is mirrored in
- * module/boundary/, and its layout is asserted on both sides.
+ * what a reply says) is made in Rust.  No errno is chosen here: what
+ * crosses is a fact (found or not, a flag) or the kernel's own error, as
+ * it is.  Every struct here is mirrored in module/boundary/, and its layout
+ * is asserted on both sides.
  */
 #ifndef GFN_TO_PFN_SHIM_H
 #define GFN_TO_PFN_SHIM_H
