@@ -45,7 +45,7 @@ pub(crate) struct Pages {
     span: Span,
     /// `all`: walk every memslot, skipping what lies between them.
     all: bool,
-    /// The pages left to walk; the address space is the line's.
+    /// The pages left to walk, in the line's address space.
     at: Cursor,
     /// Pages walked but not yet told, as one run.
     runs: Runs,
