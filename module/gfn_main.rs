@@ -57,6 +57,7 @@ mod file;
 mod job;
 mod listing;
 mod log;
+mod log_level;
 mod map;
 mod out;
 mod reverse;

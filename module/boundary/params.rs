@@ -64,18 +64,24 @@ impl Choice {
     }
 }
 
-/// `log`: what goes to the kernel log (`crate::log`).
+/// `log`: what goes to the kernel log (`crate::log`, `crate::log_level`).
 #[no_mangle]
-pub(crate) static gfn_log_param: Choice = Choice::new(crate::log::Level::WORDS);
+pub(crate) static gfn_log_param: Choice = Choice::new(crate::log_level::Level::WORDS);
 
 /// `log`'s description, as `MODULE_PARM_DESC` would put it in `.modinfo`
 /// (what `modinfo` prints), made from its words and what they mean.
 #[link_section = ".modinfo"]
 #[used]
-static LOG_PARMDESC: [u8; LOG_PARMDESC_LEN] =
-    parmdesc("log", crate::log::Level::WORDS, crate::log::Level::HELP);
-const LOG_PARMDESC_LEN: usize =
-    parmdesc_len("log", crate::log::Level::WORDS, crate::log::Level::HELP);
+static LOG_PARMDESC: [u8; LOG_PARMDESC_LEN] = parmdesc(
+    "log",
+    crate::log_level::Level::WORDS,
+    crate::log_level::Level::HELP,
+);
+const LOG_PARMDESC_LEN: usize = parmdesc_len(
+    "log",
+    crate::log_level::Level::WORDS,
+    crate::log_level::Level::HELP,
+);
 
 /// The pieces of a loadable module's `parmdesc` string: `parmdesc=NAME:`,
 /// then `word: help` for each word, separated by `; `, then a NUL.
