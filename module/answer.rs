@@ -2,16 +2,18 @@
 
 //! Answers one request, a piece at a time: each call to [`Answer::fill`]
 //! appends replies until a byte limit is reached, and the next call resumes
-//! where it stopped.  Tokens are answered in order; a single address at
-//! once (`single.rs`), a request word by a job run in steps (`map.rs` for
-//! ranges and `all`, `listing.rs` for `vms` and `slots`, `reverse.rs` for
-//! `hpa=`), so memory stays
-//! bounded whatever the request asks.  Each line's replies are text or
-//! binary records, as its `format=` says (`out.rs`).
+//! where it stopped.  Tokens are answered in order, each by a job run a
+//! step at a time over a context (`job.rs`): a single address in one step
+//! (`single.rs`), a range or `all` a walk of a batch at a time (`map.rs`),
+//! `vms` and `slots` an entry at a time (`listing.rs`), `hpa=` a walk of a
+//! batch of one VM at a time (`reverse.rs`), so memory stays bounded
+//! whatever the request asks.  Each line's replies are text or binary
+//! records, as its `format=` says (`out.rs`).
 //!
-//! No VM is held between calls: a line keeps a [`VmId`], and each call
-//! finds the VM again and holds it ([`Vm`]) until it returns.  When the VM
-//! is gone, the rest of the line's reply says `no-vm`.
+//! A line looks its VM up once, when its first token that needs it starts
+//! (`vms.rs`'s `LineVm`), and names it without holding it; each call holds
+//! it once, until it returns.  A token whose options or VM are wanting is
+//! told why at once; when the VM is gone, its job says `no-vm`.
 //!
 //! Nothing is lost or told twice when a call fails (`ENOMEM` as the reply
 //! grows, `EINTR` when a fatal signal ends a wait, in a file another task
@@ -22,10 +24,11 @@
 //! The work of one call is bounded: a job's steps (each a walk of at most
 //! `walk::BATCH` entries and `walk::FRAMES` frames, or the listing of one
 //! VM or memslot) are counted against a budget, and [`Answer::fill`]
-//! returns when it is spent, with what it has.
+//! returns when it is spent, with what it has.  A single address, one
+//! page, is bounded by the chunk's bytes.
 
-use crate::boundary::vm::{Vm, VmId};
-use crate::file::CHUNK;
+use crate::boundary::vm::Vm;
+use crate::job::Cx;
 use crate::listing::{Slots, Vms};
 use crate::log::log_line;
 use crate::map::Pages;
@@ -33,36 +36,64 @@ use crate::out::{Bytes, Out, ReplyWindow};
 use crate::reply::Reply;
 use crate::request::{self, Options, Reason, Span, Token, PAGE_SHIFT};
 use crate::reverse::Reverse;
-use crate::single::single;
+use crate::single::Single;
+use crate::vms::{Held, LineVm};
 use crate::walk::Scratch;
 use crate::window::Produce;
 use kernel::prelude::*;
+
+/// Bytes of reply produced ahead of reads.  A step may add up to
+/// `walk::BATCH` lines more, and the frames of `walk::FRAMES` base pages,
+/// so an open file holds at most `CHUNK + BATCH * MAX_LINE + FRAMES * 32`
+/// bytes of reply (and the walks' room, `walk::Scratch`).
+pub(crate) const CHUNK: usize = 64 << 10;
 
 /// Job steps one chunk runs: at most `STEPS_PER_CALL * walk::BATCH`
 /// entries walked, and as many page tables of `walk::NOFAULT_SPAN` pages
 /// as there are steps.
 pub(crate) const STEPS_PER_CALL: u32 = 64;
 
-/// A request word whose reply takes more than one step.
+/// A token's reply, produced a step at a time.
 enum Job {
+    Single(Single),
     Pages(Pages),
     Vms(Vms),
     Slots(Slots),
     Reverse(Reverse),
 }
 
+impl Job {
+    /// Runs one step; returns whether the job is done.
+    fn step(&mut self, cx: &mut Cx<'_, '_>) -> Result<bool> {
+        match self {
+            Job::Single(j) => j.step(cx),
+            Job::Pages(j) => j.step(cx),
+            Job::Vms(j) => j.step(cx),
+            Job::Slots(j) => j.step(cx),
+            Job::Reverse(j) => j.step(cx),
+        }
+    }
+
+    /// Whether its steps count against a call's budget: a single address
+    /// walks one page, bounded by the chunk's bytes as every reply is some.
+    fn counted(&self) -> bool {
+        !matches!(self, Job::Single(_))
+    }
+}
+
 /// How far the current line has been answered.
-pub(crate) struct LineState {
+struct LineState {
     start: usize,
     /// Byte position of the next token within the line.
     pos: usize,
-    pub(crate) opts: core::result::Result<Options, Reason>,
+    opts: core::result::Result<Options, Reason>,
     /// Replies as binary records (see `Line::binary`).
     bin: bool,
-    /// Looked up on the first request that needs it, named to the line's
-    /// end (never held: see [`VmId`]).
-    pub(crate) vm: Option<core::result::Result<VmId, Reason>>,
-    job: Option<Job>,
+    /// The VM the line means, looked up by the first token that needs it.
+    vm: LineVm,
+    /// The job of the current token; jobs start only on lines whose
+    /// options are valid, which it keeps.
+    job: Option<(Job, Options)>,
 }
 
 /// A request and how far it has been answered.
@@ -104,11 +135,11 @@ impl Answer {
         // The line's VM, held from its first use in this call to the end of
         // the call or the line, whichever comes first; and the VM a
         // reverse lookup walks, likewise to the end of the call or its walk.
-        let mut held: Option<Vm> = None;
+        let mut held = Held::new();
         let mut other: Option<Vm> = None;
         while out.len() < limit {
             let Some(st) = line.as_mut() else {
-                held = None;
+                held = Held::new();
                 let Some((l, next)) = next_line.and_then(|at| request::line_at(input, at)) else {
                     return Ok(true);
                 };
@@ -118,22 +149,27 @@ impl Answer {
                     pos: 0,
                     opts: l.options(),
                     bin: l.binary(),
-                    vm: None,
+                    vm: LineVm::new(),
                     job: None,
                 });
                 continue;
             };
-            let mut out = Out::new(out, st.bin);
-            if let Some(job) = st.job.as_mut() {
-                let Some(left) = steps.checked_sub(1) else {
-                    return Ok(false);
-                };
-                *steps = left;
-                let held = Held {
-                    line: &mut held,
+            if let Some((job, opts)) = st.job.as_mut() {
+                if job.counted() {
+                    let Some(left) = steps.checked_sub(1) else {
+                        return Ok(false);
+                    };
+                    *steps = left;
+                }
+                let mut cx = Cx {
+                    vm: st.vm.hold(&mut held),
+                    pid: st.vm.pid(opts),
+                    opts: *opts,
                     other: &mut other,
+                    scratch,
+                    out: Out::new(out, st.bin),
                 };
-                if step(job, &st.vm, st.opts, scratch, held, &mut out)? {
+                if job.step(&mut cx)? {
                     st.job = None;
                 }
                 continue;
@@ -148,7 +184,7 @@ impl Answer {
             match l.token_at(&mut pos) {
                 None => *line = None,
                 Some((span, token)) => {
-                    start_token(span, token, st, &mut held, &mut out)?;
+                    start_token(span, token, st, &mut Out::new(out, st.bin))?;
                     st.pos = pos;
                 }
             }
@@ -167,45 +203,14 @@ impl Produce<Bytes> for Answer {
     }
 }
 
-/// The VMs one call holds: the line's, and the one a reverse lookup walks.
-struct Held<'a> {
-    line: &'a mut Option<Vm>,
-    other: &'a mut Option<Vm>,
-}
-
-/// The line's VM, looked up on first use (`EINTR`: the lookup's wait was
-/// killed, and the next call looks again).
-pub(crate) fn line_vm(
-    vm: &mut Option<core::result::Result<VmId, Reason>>,
-    pid: Option<u32>,
-) -> Result<core::result::Result<&VmId, Reason>> {
-    let found = match vm {
-        Some(found) => found,
-        None => vm.insert(crate::vms::find(pid)?),
-    };
-    Ok(found.as_ref().map_err(|r| *r))
-}
-
-/// The VM named `id`, found again and held for the rest of this call, or
-/// `None` when it is gone.
-pub(crate) fn hold<'a>(held: &'a mut Option<Vm>, id: &VmId) -> Option<&'a Vm> {
-    if held.is_none() {
-        *held = id.open();
-    }
-    held.as_ref()
-}
-
-/// Answers a single address, or sets up the job of a request word.
-fn start_token(
-    span: Span,
-    token: Token,
-    st: &mut LineState,
-    held: &mut Option<Vm>,
-    out: &mut Out<'_>,
-) -> Result {
-    let reply = match token {
-        t if t.is_option() => return Ok(()),
-        Token::Bad(reason) => {
+/// Sets up the job of a token, or tells why it has none: the token is bad,
+/// or the line's options, or (for a token of the line's VM) there is no
+/// such VM.
+fn start_token(span: Span, token: Token, st: &mut LineState, out: &mut Out<'_>) -> Result {
+    let opts = match (token, st.opts) {
+        // Options: the line's, read when it started.
+        (t, _) if t.is_option() => return Ok(()),
+        (Token::Bad(reason), _) => {
             log_line!(
                 Address,
                 "bad token at offset {} (length {}): {}\n",
@@ -213,107 +218,76 @@ fn start_token(
                 span.len,
                 reason.as_str()
             );
+            return out.emit(&Reply::TokenErr { reason, span });
+        }
+        (t, Err(reason)) => return out.emit(&refusal(t, span, reason, None)),
+        (_, Ok(opts)) => opts,
+    };
+    // Whether the job is one of the line's VM, which starts only once the
+    // VM is found.
+    let (job, of_vm) = match token {
+        Token::Addr(gpa) => (Job::Single(Single::new(gpa)), true),
+        Token::Range { gfn, pages } => {
+            let range = Pages::range(span, opts.as_id, gfn, pages, opts.plain);
+            (Job::Pages(range), true)
+        }
+        Token::All => (Job::Pages(Pages::all(span, opts.as_id, opts.plain)), true),
+        Token::Slots => (Job::Slots(Slots::new(span)), true),
+        Token::Vms => (Job::Vms(Vms::new(span)), false),
+        Token::Hpa { pfn, pages, offset } => {
+            let question = Reverse::new(span, pfn, pages, offset, opts.pid);
+            (Job::Reverse(question), false)
+        }
+        // Told above.
+        Token::Bad(_)
+        | Token::Pid(_)
+        | Token::Fault(_)
+        | Token::As(_)
+        | Token::Bin(_)
+        | Token::Plain(_) => return Ok(()),
+    };
+    if of_vm {
+        if let Err(reason) = st.vm.find(opts.pid)? {
+            return out.emit(&refusal(token, span, reason, opts.pid));
+        }
+    }
+    st.job = Some((job, opts));
+    Ok(())
+}
+
+/// The reply of a token that cannot start for `reason` (its line's options,
+/// or its VM, for the VMM `pid` the line names), logged as it always was.
+fn refusal(token: Token, span: Span, reason: Reason, pid: Option<u32>) -> Reply {
+    let what = reason.as_str();
+    match token {
+        Token::Addr(gpa) => {
+            log_line!(Address, "gpa {:#x}: {}\n", gpa, what);
+            Reply::AddrErr {
+                reason,
+                gpa,
+                pid,
+                pages: 1,
+            }
+        }
+        Token::Range { gfn, pages } => {
+            log_line!(
+                Address,
+                "range {:#x}+{}: {}\n",
+                gfn << PAGE_SHIFT,
+                pages,
+                what
+            );
+            Reply::AddrErr {
+                reason,
+                gpa: gfn << PAGE_SHIFT,
+                pid,
+                pages,
+            }
+        }
+        Token::Vms | Token::Hpa { .. } => Reply::TokenErr { reason, span },
+        _ => {
+            log_line!(Address, "request at offset {}: {}\n", span.offset, what);
             Reply::TokenErr { reason, span }
         }
-        Token::Vms => match st.opts {
-            Ok(_) => {
-                st.job = Some(Job::Vms(Vms::new(span)));
-                return Ok(());
-            }
-            Err(reason) => Reply::TokenErr { reason, span },
-        },
-        Token::Slots | Token::All => match line_vm_of(st)? {
-            Err(reason) => {
-                log_line!(
-                    Address,
-                    "request at offset {}: {}\n",
-                    span.offset,
-                    reason.as_str()
-                );
-                Reply::TokenErr { reason, span }
-            }
-            Ok(()) => {
-                st.job = Some(if token == Token::All {
-                    Job::Pages(Pages::all(span, plain(st)))
-                } else {
-                    Job::Slots(Slots::new(span))
-                });
-                return Ok(());
-            }
-        },
-        Token::Range { gfn, pages } => match line_vm_of(st)? {
-            Err(reason) => {
-                log_line!(
-                    Address,
-                    "range {:#x}+{}: {}\n",
-                    gfn << PAGE_SHIFT,
-                    pages,
-                    reason.as_str()
-                );
-                Reply::AddrErr {
-                    reason,
-                    gpa: gfn << PAGE_SHIFT,
-                    pid: st.opts.ok().and_then(|o| o.pid),
-                    pages,
-                }
-            }
-            Ok(()) => {
-                st.job = Some(Job::Pages(Pages::range(span, gfn, pages, plain(st))));
-                return Ok(());
-            }
-        },
-        Token::Hpa { pfn, pages, offset } => match st.opts {
-            Ok(opts) => {
-                st.job = Some(Job::Reverse(Reverse::new(
-                    span, pfn, pages, offset, opts.pid,
-                )));
-                return Ok(());
-            }
-            Err(reason) => Reply::TokenErr { reason, span },
-        },
-        Token::Addr(gpa) => single(gpa, st, held)?,
-        // Options were handled above; nothing else is left.
-        _ => return Ok(()),
-    };
-    out.emit(&reply)
-}
-
-/// Whether the line asked for `runs=plain`.
-fn plain(st: &LineState) -> bool {
-    st.opts.is_ok_and(|o| o.plain)
-}
-
-/// Whether the line's options and VM are there (looked up on first use).
-fn line_vm_of(st: &mut LineState) -> Result<core::result::Result<(), Reason>> {
-    Ok(match st.opts {
-        Ok(o) => line_vm(&mut st.vm, o.pid)?.map(|_| ()),
-        Err(reason) => Err(reason),
-    })
-}
-
-/// Runs one step of `job`; returns whether the job is done.
-fn step(
-    job: &mut Job,
-    id: &Option<core::result::Result<VmId, Reason>>,
-    opts: core::result::Result<Options, Reason>,
-    scratch: &mut Option<KBox<Scratch>>,
-    held: Held<'_>,
-    out: &mut Out<'_>,
-) -> Result<bool> {
-    match job {
-        Job::Vms(vms) => return vms.step(out),
-        Job::Reverse(r) => return r.step(scratch, held.other, out),
-        _ => {}
-    }
-    // The other jobs only start once the line's options and VM are known.
-    let (Some(Ok(id)), Ok(opts)) = (id.as_ref(), opts) else {
-        return Ok(true);
-    };
-    let pid = opts.pid.unwrap_or(id.vmm_pid);
-    let vm = hold(held.line, id);
-    match job {
-        Job::Pages(p) => p.step(vm, pid, opts, scratch, out),
-        Job::Slots(s) => s.step(vm, pid, out),
-        Job::Vms(_) | Job::Reverse(_) => Ok(true),
     }
 }

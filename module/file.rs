@@ -4,9 +4,9 @@
 //! request written through it, produced and read a chunk at a time
 //! (`tools/proto/src/window.rs` says how, and why nothing is lost).
 //!
-//! A write answers the request up to `CHUNK` bytes of reply at once and
-//! rewinds the file position to 0; a read returns the reply from the file
-//! position on, producing more only when nothing is left.  Every wait for
+//! A write answers the request up to `answer::CHUNK` bytes of reply at
+//! once and rewinds the file position to 0; a read returns the reply from
+//! the file position on, producing more only when nothing is left.  Every wait for
 //! the file's state can be killed.
 
 use crate::answer::Answer;
@@ -33,12 +33,6 @@ const EPOLLIN: u32 = 0x0001;
 const EPOLLOUT: u32 = 0x0004;
 const EPOLLRDNORM: u32 = 0x0040;
 const EPOLLWRNORM: u32 = 0x0100;
-
-/// Bytes of reply produced ahead of reads.  A step may add up to
-/// `walk::BATCH` lines more, and the frames of `walk::FRAMES` base pages,
-/// so an open file holds at most `CHUNK + BATCH * MAX_LINE + FRAMES * 32`
-/// bytes of reply (and the walks' room, `walk::Scratch`).
-pub(crate) const CHUNK: usize = 64 << 10;
 
 /// The reply to the last request written through an open file.
 type Reply = Paged<Bytes, Answer>;

@@ -60,9 +60,12 @@ mod window;
 
 mod answer;
 mod boundary;
+mod fault;
 mod file;
+mod job;
 mod listing;
 mod log;
+mod log_level;
 mod map;
 mod out;
 mod reverse;

@@ -2,8 +2,8 @@
 
 //! `vms` and `slots`: lists, one reply per VM or memslot.
 
-use crate::boundary::vm::{NoSlot, Vm, VmFacts};
-use crate::out::Out;
+use crate::boundary::vm::VmFacts;
+use crate::job::Cx;
 use crate::reply::Reply;
 use crate::request::{Reason, Span, PAGE_SHIFT};
 use kernel::prelude::*;
@@ -27,7 +27,8 @@ impl Vms {
     }
 
     /// Lists one VM; returns whether the list is done.
-    pub(crate) fn step(&mut self, out: &mut Out<'_>) -> Result<bool> {
+    pub(crate) fn step(&mut self, cx: &mut Cx<'_, '_>) -> Result<bool> {
+        let out = &mut cx.out;
         let vms = match &mut self.vms {
             Some(vms) => vms,
             None => self.vms.insert(crate::vms::visible()?),
@@ -42,7 +43,7 @@ impl Vms {
             return Ok(true);
         };
         out.emit(&Reply::Vm {
-            pid: vm.pid.unwrap_or(0),
+            pid: vm.vmm().unwrap_or(0),
             slots: vm.slots,
             memory: vm.pages << PAGE_SHIFT,
             kvm: vm.kvm,
@@ -52,7 +53,7 @@ impl Vms {
     }
 }
 
-/// `slots`: the next memslot at or above `gfn` in `as_id`.
+/// `slots`: the next memslot at or above `gfn` in `as_id` (0, then 1).
 pub(crate) struct Slots {
     span: Span,
     as_id: u8,
@@ -71,10 +72,11 @@ impl Slots {
         }
     }
 
-    /// Lists one memslot of `vm` (`None` when the VM is gone), whose VMM
-    /// is `pid`; returns whether the list is done.
-    pub(crate) fn step(&mut self, vm: Option<&Vm>, pid: u32, out: &mut Out<'_>) -> Result<bool> {
-        let Some(vm) = vm else {
+    /// Lists one memslot of the line's VM; returns whether the list is
+    /// done.
+    pub(crate) fn step(&mut self, cx: &mut Cx<'_, '_>) -> Result<bool> {
+        let out = &mut cx.out;
+        let Some(vm) = cx.vm else {
             out.emit(&Reply::TokenErr {
                 reason: Reason::NoVm,
                 span: self.span,
@@ -82,9 +84,9 @@ impl Slots {
             return Ok(true);
         };
         match vm.slot_from(self.as_id, self.gfn) {
-            Ok(slot) => {
+            Some(slot) => {
                 out.emit(&Reply::Slot {
-                    pid,
+                    pid: cx.pid,
                     as_id: slot.as_id as u8,
                     id: slot.id,
                     gpa: slot.base_gfn << PAGE_SHIFT,
@@ -96,12 +98,12 @@ impl Slots {
                 self.gfn = slot.end();
                 Ok(false)
             }
-            Err(_) if self.as_id == 0 => {
+            None if self.as_id == 0 => {
                 self.as_id = 1;
                 self.gfn = 0;
                 Ok(false)
             }
-            Err(NoSlot::None | NoSlot::NoAddressSpace) => {
+            None => {
                 if !self.found {
                     out.emit(&Reply::TokenErr {
                         reason: Reason::NoMemslot,

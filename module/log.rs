@@ -13,30 +13,14 @@
 
 use crate::boundary::compat::now_ns;
 use crate::boundary::params::gfn_log_param;
+use crate::log_level::Level;
 use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use kernel::prelude::*;
 
-/// The `log` module parameter: what goes to the kernel log.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Level {
-    /// Single addresses and summaries (the default).
-    All,
-    /// Summaries of ranges, `all` and `hpa=` only.
-    Summary,
-    /// Nothing.
-    None,
-}
-
-impl Level {
-    /// The parameter's words, in the order of [`Level::LEVELS`].
-    pub(crate) const WORDS: &'static [&'static str] = &["all", "summary", "none"];
-    const LEVELS: [Level; 3] = [Level::All, Level::Summary, Level::None];
-
-    /// The level set now, and how many times the parameter was written.
-    fn now() -> (Level, u32) {
-        let (index, writes) = gfn_log_param.get();
-        (Self::LEVELS[index.min(Self::LEVELS.len() - 1)], writes)
-    }
+/// The level set now, and how many times the parameter was written.
+fn level_now() -> (Level, u32) {
+    let (index, writes) = gfn_log_param.get();
+    (Level::at(index), writes)
 }
 
 /// Log lines allowed per interval.
@@ -66,7 +50,7 @@ static WRITES: AtomicU32 = AtomicU32::new(0);
 /// Concurrent callers may let a line or two more through; none is lost
 /// from the count of held-back lines.
 pub(crate) fn allow(what: What) -> bool {
-    let (level, writes) = Level::now();
+    let (level, writes) = level_now();
     let allowed = match level {
         Level::All => true,
         Level::Summary => what == What::Summary,

@@ -7,14 +7,14 @@
 //! one summary line logged at the end (as `log.rs` allows).
 
 use crate::boundary::memory::WalkEntry;
-use crate::boundary::vm::Vm;
 use crate::facts::{frame_reply, page_reply, translation, SlotFacts};
+use crate::job::Cx;
 use crate::log::log_line;
 use crate::out::Out;
 use crate::reply::{Reply, Translation};
-use crate::request::{Options, Reason, Span, GFN_LIMIT, PAGE_SHIFT};
+use crate::request::{Reason, Span, GFN_LIMIT, PAGE_SHIFT};
 use crate::runs::{Merge, Runs};
-use crate::walk::{self, Scratch, WalkError, Walked};
+use crate::walk::{self, Cursor, Met, Walked};
 use kernel::prelude::*;
 
 /// How many pages of a range or `all` ended up how, for the log.
@@ -45,8 +45,8 @@ pub(crate) struct Pages {
     span: Span,
     /// `all`: walk every memslot, skipping what lies between them.
     all: bool,
-    gfn: u64,
-    end: u64,
+    /// The pages left to walk, in the line's address space.
+    at: Cursor,
     /// Pages walked but not yet told, as one run.
     runs: Runs,
     /// `runs=plain`: runs only go up, each told on its own.
@@ -55,47 +55,57 @@ pub(crate) struct Pages {
 }
 
 impl Pages {
-    /// `pages` pages from guest frame `gfn`, asked for by the token at
-    /// `span`, in plain runs when `plain`.
-    pub(crate) fn range(span: Span, gfn: u64, pages: u64, plain: bool) -> Pages {
+    /// `pages` pages from guest frame `gfn` of address space `as_id`,
+    /// asked for by the token at `span`, in plain runs when `plain`.
+    pub(crate) fn range(span: Span, as_id: u8, gfn: u64, pages: u64, plain: bool) -> Pages {
         Pages {
             span,
             all: false,
-            gfn,
-            end: gfn + pages,
+            at: Cursor::new(as_id, gfn, gfn + pages),
             runs: Runs::merging(if plain { Merge::Up } else { Merge::Either }),
             plain,
             tally: Tally::default(),
         }
     }
 
-    /// Every memslot of the VM, asked for by the token at `span`.
-    pub(crate) fn all(span: Span, plain: bool) -> Pages {
+    /// Every memslot of address space `as_id`, asked for by the token at
+    /// `span`.
+    pub(crate) fn all(span: Span, as_id: u8, plain: bool) -> Pages {
         Pages {
             all: true,
-            end: GFN_LIMIT,
-            ..Pages::range(span, 0, 0, plain)
+            ..Pages::range(span, as_id, 0, GFN_LIMIT, plain)
         }
     }
 
-    /// Walks one batch; returns whether the job is done.  `vm` is `None`
-    /// when the line's VM is gone.
-    pub(crate) fn step(
-        &mut self,
-        vm: Option<&Vm>,
-        pid: u32,
-        opts: Options,
-        scratch: &mut Option<KBox<Scratch>>,
-        out: &mut Out<'_>,
-    ) -> Result<bool> {
-        if self.gfn >= self.end {
-            return self.finish(pid, out);
+    /// Walks one batch; returns whether the job is done.
+    pub(crate) fn step(&mut self, cx: &mut Cx<'_, '_>) -> Result<bool> {
+        if self.at.done() {
+            return self.finish(cx.pid, &mut cx.out);
         }
-        let Some(vm) = vm else {
-            self.give_up(pid, Reason::NoVm, out)?;
+        let Some(vm) = cx.vm else {
+            self.give_up(cx.pid, Reason::NoVm, &mut cx.out)?;
             return Ok(false);
         };
-        self.walk(vm, pid, opts, walk::scratch(scratch)?, out)?;
+        let (pid, fault) = (cx.pid, cx.opts.fault);
+        match self.at.walk(vm, fault, walk::scratch(cx.scratch)?)? {
+            Met::Pages(walked) => self.tell(walked, pid, fault, &mut cx.out)?,
+            Met::Hole { gfn, pages } => {
+                // `all` skips what lies between memslots without counting it.
+                if !self.all {
+                    let hole = Reply::AddrErr {
+                        reason: Reason::NoMemslot,
+                        gpa: gfn << PAGE_SHIFT,
+                        pid: Some(pid),
+                        pages,
+                    };
+                    let plain = self.plain;
+                    self.runs.push(hole, |r| cx.out.emit_run(r, plain))?;
+                    self.tally.holes += pages;
+                }
+                self.at.advance(pages);
+            }
+            Met::MmGone => self.give_up(pid, Reason::NoMm, &mut cx.out)?,
+        }
         Ok(false)
     }
 
@@ -134,14 +144,14 @@ impl Pages {
         } else {
             Reply::AddrErr {
                 reason,
-                gpa: self.gfn << PAGE_SHIFT,
+                gpa: self.at.gfn() << PAGE_SHIFT,
                 pid: Some(pid),
-                pages: self.end - self.gfn,
+                pages: self.at.left(),
             }
         };
         self.runs.push(gone, |r| out.emit_run(r, self.plain))?;
         self.tally.failed += 1;
-        self.gfn = self.end;
+        self.at.finish();
         Ok(())
     }
 
@@ -155,135 +165,92 @@ impl Pages {
         out: &mut Out<'_>,
     ) -> Result {
         for &pfn in frames {
-            frame_reply(self.runs.next_reply(), first, slot, self.gfn, pfn);
+            frame_reply(self.runs.next_reply(), first, slot, self.at.gfn(), pfn);
             self.runs.take(|r| out.emit_run(r, true))?;
             self.tally.mapped += 1;
-            self.gfn = self.gfn.saturating_add(1).min(self.end);
+            self.at.advance(1);
         }
         Ok(())
     }
 
-    /// Walks one batch from `self.gfn`.
-    fn walk(
-        &mut self,
-        vm: &Vm,
-        pid: u32,
-        opts: Options,
-        scratch: &mut Scratch,
-        out: &mut Out<'_>,
-    ) -> Result {
-        match walk::walk(
-            vm,
-            opts.as_id,
-            self.gfn,
-            self.end - self.gfn,
-            opts.fault,
-            scratch,
-        ) {
-            Ok(Walked {
-                slot,
-                entries,
-                frames,
-            }) => {
-                let start = self.gfn;
-                // The translation of the page of the entry that starts a
-                // stretch of single pages with the same facts (base pages
-                // the walk could not tell by frame, KSM ones say: an entry
-                // each), whose replies differ only by frame.
-                let mut first: Option<(&WalkEntry, Translation)> = None;
-                let mut i = 0;
-                while let Some(entry) = entries.get(i) {
-                    if let Some((page, frames)) = entry.stretch(frames) {
-                        // A stretch of base pages told by frame: in one
-                        // loop, or (`runs=plain`) a page at a time.
-                        let t = translation(&page, &slot, self.gfn, 0, pid);
-                        if self.plain {
-                            self.take_frames(&t, &slot, frames, out)?;
-                        } else {
-                            let (taken, told) =
-                                out.take_stretch(&mut self.runs, &t, &slot, self.gfn, frames);
-                            self.tally.mapped += taken;
-                            self.gfn = self.gfn.saturating_add(taken).min(self.end);
-                            told?;
-                        }
-                        first = None;
-                        i += 1;
-                        continue;
-                    }
-                    match &first {
-                        Some((e, t)) if entry.same_page_facts(e) && !self.plain => {
-                            // The rest of the stretch, read once: every page of
-                            // it is taken unless `told` says why not.
-                            let mut buf = [0u64; 64];
-                            let n = entries
-                                .get(i..)
-                                .unwrap_or(&[])
-                                .iter()
-                                .take_while(|x| x.same_page_facts(e))
-                                .zip(buf.iter_mut())
-                                .map(|(x, b)| *b = x.pfn())
-                                .count();
-                            let (taken, told) = out.take_stretch(
-                                &mut self.runs,
-                                t,
-                                &slot,
-                                self.gfn,
-                                buf.get(..n).unwrap_or(&[]),
-                            );
-                            self.tally.mapped += taken;
-                            self.gfn = self.gfn.saturating_add(taken).min(self.end);
-                            told?;
-                            i += taken as usize;
-                            continue;
-                        }
-                        Some((e, t)) if entry.same_page_facts(e) => {
-                            frame_reply(self.runs.next_reply(), t, &slot, self.gfn, entry.pfn())
-                        }
-                        _ => {
-                            let reply = self.runs.next_reply();
-                            page_reply(reply, &entry.facts(), &slot, self.gfn, 0, pid, opts.fault);
-                            first = match reply {
-                                Reply::Ok(t) if t.pages == 1 => Some((entry, *t)),
-                                _ => None,
-                            };
-                        }
-                    }
-                    let n = u64::from(entry.pages());
-                    self.runs.take(|r| out.emit_run(r, self.plain))?;
-                    // Counted once it is taken: a failed step is taken again.
-                    if let Some(taken) = self.runs.last() {
-                        self.tally.count(taken, n);
-                    }
-                    self.gfn = self.gfn.saturating_add(n).min(self.end);
-                    i += 1;
+    /// Tells the pages of one walk, from the cursor on, moving it past
+    /// each page told (a failed step is taken again from there).
+    fn tell(&mut self, walked: Walked<'_>, pid: u32, fault: bool, out: &mut Out<'_>) -> Result {
+        let Walked {
+            slot,
+            entries,
+            frames,
+        } = walked;
+        // The translation of the page of the entry that starts a stretch of
+        // single pages with the same facts (base pages the walk could not
+        // tell by frame, KSM ones say: an entry each), whose replies differ
+        // only by frame.
+        let mut first: Option<(&WalkEntry, Translation)> = None;
+        let mut i = 0;
+        while let Some(entry) = entries.get(i) {
+            let gfn = self.at.gfn();
+            if let Some((page, frames)) = entry.stretch(frames) {
+                // A stretch of base pages told by frame: in one loop, or
+                // (`runs=plain`) a page at a time.
+                let t = translation(&page, &slot, gfn, 0, pid);
+                if self.plain {
+                    self.take_frames(&t, &slot, frames, out)?;
+                } else {
+                    let (taken, told) = out.take_stretch(&mut self.runs, &t, &slot, gfn, frames);
+                    self.tally.mapped += taken;
+                    self.at.advance(taken);
+                    told?;
                 }
-                // A walk covers at least the page at `gfn`; never stall.
-                if self.gfn == start {
-                    self.gfn += 1;
-                }
+                first = None;
+                i += 1;
+                continue;
             }
-            Err(WalkError::NoSlot { next }) => {
-                let hole_end = match next {
-                    Some(s) if s.base_gfn > self.gfn => s.base_gfn.min(self.end),
-                    // A memslot came since the walk looked: on to the next page.
-                    Some(_) => self.gfn + 1,
-                    None => self.end,
-                };
-                if !self.all {
-                    // `all` skips what lies between memslots without counting it.
-                    let hole = Reply::AddrErr {
-                        reason: Reason::NoMemslot,
-                        gpa: self.gfn << PAGE_SHIFT,
-                        pid: Some(pid),
-                        pages: hole_end - self.gfn,
+            match &first {
+                Some((e, t)) if entry.same_page_facts(e) && !self.plain => {
+                    // The rest of the stretch, read once: every page of it
+                    // is taken unless `told` says why not.
+                    let mut buf = [0u64; 64];
+                    let n = entries
+                        .get(i..)
+                        .unwrap_or(&[])
+                        .iter()
+                        .take_while(|x| x.same_page_facts(e))
+                        .zip(buf.iter_mut())
+                        .map(|(x, b)| *b = x.pfn())
+                        .count();
+                    let (taken, told) = out.take_stretch(
+                        &mut self.runs,
+                        t,
+                        &slot,
+                        gfn,
+                        buf.get(..n).unwrap_or(&[]),
+                    );
+                    self.tally.mapped += taken;
+                    self.at.advance(taken);
+                    told?;
+                    i += taken as usize;
+                    continue;
+                }
+                Some((e, t)) if entry.same_page_facts(e) => {
+                    frame_reply(self.runs.next_reply(), t, &slot, gfn, entry.pfn())
+                }
+                _ => {
+                    let reply = self.runs.next_reply();
+                    page_reply(reply, &entry.facts(), &slot, gfn, 0, pid, fault);
+                    first = match reply {
+                        Reply::Ok(t) if t.pages == 1 => Some((entry, *t)),
+                        _ => None,
                     };
-                    self.runs.push(hole, |r| out.emit_run(r, self.plain))?;
-                    self.tally.holes += hole_end - self.gfn;
                 }
-                self.gfn = hole_end;
             }
-            Err(WalkError::MmGone) => self.give_up(pid, Reason::NoMm, out)?,
-            Err(WalkError::Failed(e)) => return Err(e),
+            let n = u64::from(entry.pages());
+            self.runs.take(|r| out.emit_run(r, self.plain))?;
+            // Counted once it is taken: a failed step is taken again.
+            if let Some(taken) = self.runs.last() {
+                self.tally.count(taken, n);
+            }
+            self.at.advance(n);
+            i += 1;
         }
         Ok(())
     }

@@ -10,15 +10,15 @@
 //! (`make bench` prints what that costs).  `VM_PFNMAP` memory is searched
 //! too: its frames are those its mapping maps.
 
-use crate::answer::hold;
-use crate::boundary::vm::{self, Vm, VmFacts, VmId};
+use crate::boundary::vm::{self, VmFacts, VmId};
 use crate::facts::{page_reply, PageFacts, SlotFacts};
+use crate::job::Cx;
 use crate::log::log_line;
 use crate::out::Out;
 use crate::reply::Reply;
 use crate::request::{Reason, Span, GFN_LIMIT};
 use crate::runs::{ascending_within, BLANK};
-use crate::walk::{self, Scratch, WalkError, Walked};
+use crate::walk::{self, Cursor, Met, Walked};
 use kernel::prelude::*;
 
 /// An `hpa=` question being answered.
@@ -36,11 +36,10 @@ pub(crate) struct Reverse {
     /// The VMs, listed at the first step, and the next of them to walk.
     vms: Option<KVVec<VmFacts>>,
     next: usize,
-    /// The VM being walked (never held between steps: see `VmId`), and
-    /// where its walk stands.
+    /// The VM being walked (never held between calls: see `VmId`), and
+    /// where its walk stands: address space 0, then 1.
     cur: Option<VmId>,
-    as_id: u8,
-    gfn: u64,
+    at: Cursor,
     /// Guest pages told so far.
     found: u64,
 }
@@ -59,21 +58,15 @@ impl Reverse {
             vms: None,
             next: 0,
             cur: None,
-            as_id: 0,
-            gfn: 0,
+            at: Cursor::new(0, 0, GFN_LIMIT),
             found: 0,
         }
     }
 
     /// Walks one batch of one VM, or moves on to the next VM; returns
-    /// whether the question is answered.  `held` is the VM being walked,
-    /// found again once per call and kept for the rest of it.
-    pub(crate) fn step(
-        &mut self,
-        scratch: &mut Option<KBox<Scratch>>,
-        held: &mut Option<Vm>,
-        out: &mut Out<'_>,
-    ) -> Result<bool> {
+    /// whether the question is answered.  The VM being walked is held in
+    /// `cx.other`, found again once per call and kept for the rest of it.
+    pub(crate) fn step(&mut self, cx: &mut Cx<'_, '_>) -> Result<bool> {
         let vms = match &mut self.vms {
             Some(vms) => vms,
             None => {
@@ -83,101 +76,97 @@ impl Reverse {
             }
         };
         let Some(id) = self.cur.as_ref() else {
-            *held = None;
+            *cx.other = None;
             let Some(vm) = vms.get(self.next) else {
-                return self.finish(out);
+                return self.finish(&mut cx.out);
             };
-            if self.process.map_or(true, |p| Some(p) == vm.pid) {
+            if self.process.map_or(true, |p| Some(p) == vm.vmm()) {
                 // A VM gone since the listing is skipped.
                 self.cur = crate::vms::of(vm);
-                self.as_id = 0;
-                self.gfn = 0;
+                self.at.restart(0, 0, GFN_LIMIT);
             }
             self.next += 1;
             return Ok(false);
         };
         let pid = id.vmm_pid;
-        let Some(vm) = hold(held, id) else {
+        if cx.other.is_none() {
+            *cx.other = id.open();
+        }
+        let Some(vm) = cx.other.as_ref() else {
             self.cur = None;
             return Ok(false);
         };
-        let scratch = walk::scratch(scratch)?;
-        match walk::walk(
-            vm,
-            self.as_id,
-            self.gfn,
-            GFN_LIMIT - self.gfn,
-            false,
-            scratch,
-        ) {
-            Ok(Walked {
+        match self.at.walk(vm, false, walk::scratch(cx.scratch)?)? {
+            Met::Pages(Walked {
                 slot,
                 entries,
                 frames,
             }) => {
-                let start = self.gfn;
                 for entry in entries {
+                    let gfn = self.at.gfn();
                     if let Some((page, frames)) = entry.stretch(frames) {
-                        self.tell_stretch(&page, frames, &slot, pid, out)?;
+                        self.tell_stretch(&page, frames, &slot, gfn, pid, &mut cx.out)?;
                     } else {
                         let page = entry.facts();
-                        if page.present {
-                            self.tell(&page, &slot, pid, out)?;
+                        if page.told() {
+                            self.tell(&page, &slot, gfn, pid, &mut cx.out)?;
                         }
                     }
-                    self.gfn += u64::from(entry.pages());
-                }
-                // A walk covers at least the page at `gfn`.
-                if self.gfn == start {
-                    self.gfn += 1;
+                    self.at.advance(u64::from(entry.pages()));
                 }
             }
-            Err(WalkError::NoSlot { next }) => match next {
-                Some(s) if s.base_gfn > self.gfn => self.gfn = s.base_gfn,
-                Some(_) => self.gfn += 1,
-                None if self.as_id == 0 => {
-                    self.as_id = 1;
-                    self.gfn = 0;
+            Met::Hole { pages, .. } => {
+                self.at.advance(pages);
+                if self.at.done() && self.at.as_id == 0 {
+                    self.at.restart(1, 0, GFN_LIMIT);
+                } else if self.at.done() {
+                    self.cur = None;
                 }
-                None => self.cur = None,
-            },
+            }
             // The VMM is exiting: its memory is no one's any more.
-            Err(WalkError::MmGone) => self.cur = None,
-            Err(WalkError::Failed(e)) => return Err(e),
+            Met::MmGone => self.cur = None,
         }
         Ok(false)
     }
 
     /// Tells the pages of a stretch of base pages (`page`'s facts, on
-    /// `frames`, of `slot` from `self.gfn`) whose frames are asked about:
-    /// those of each run of frames that go up by one as one reply, as if
-    /// the walk had made an entry of it.
+    /// `frames`, of `slot` from guest frame `gfn`) whose frames are asked
+    /// about: those of each run of frames that go up by one as one reply,
+    /// as if the walk had made an entry of it.  The cursor is at `gfn`.
     fn tell_stretch(
         &mut self,
         page: &PageFacts,
         frames: &[u64],
         slot: &SlotFacts,
+        gfn: u64,
         pid: u32,
         out: &mut Out<'_>,
     ) -> Result {
-        let start = self.gfn;
         for (i, pfn, pages) in ascending_within(frames, self.lo, self.hi) {
-            self.gfn = start + i as u64;
             let run = PageFacts {
                 pfn,
                 pages: pages as u32,
                 ..*page
             };
-            // When it fails, the next call walks again from this run.
-            self.tell(&run, slot, pid, out)?;
+            if let Err(e) = self.tell(&run, slot, gfn + i as u64, pid, out) {
+                // The next call walks again from this run.
+                self.at.advance(i as u64);
+                return Err(e);
+            }
         }
-        self.gfn = start;
         Ok(())
     }
 
-    /// Tells the part of `page` (an entry of `slot` at `self.gfn`) whose
-    /// frames are asked about, if any.
-    fn tell(&mut self, page: &PageFacts, slot: &SlotFacts, pid: u32, out: &mut Out<'_>) -> Result {
+    /// Tells the part of `page` (an entry of `slot` at guest frame `gfn`)
+    /// whose frames are asked about, if any.
+    fn tell(
+        &mut self,
+        page: &PageFacts,
+        slot: &SlotFacts,
+        gfn: u64,
+        pid: u32,
+        out: &mut Out<'_>,
+    ) -> Result {
         let n = u64::from(page.pages.max(1));
         let first = page.pfn.max(self.lo);
         let end = page.pfn.saturating_add(n).min(self.hi);
@@ -191,15 +180,7 @@ impl Reverse {
             ..*page
         };
         let mut reply = BLANK;
-        page_reply(
-            &mut reply,
-            &part,
-            slot,
-            self.gfn + skip,
-            self.offset,
-            pid,
-            false,
-        );
+        page_reply(&mut reply, &part, slot, gfn + skip, self.offset, pid, false);
         out.emit(&reply)?;
         self.found += end - first;
         Ok(())

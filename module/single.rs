@@ -3,116 +3,105 @@
 //! A single guest physical address: translated at once, and logged in the
 //! seed's words.
 
-use crate::answer::{hold, line_vm, LineState};
 use crate::boundary::memory::WalkEntry;
-use crate::boundary::vm::Vm;
 use crate::facts::{page_reply, PAGE_SIZE};
+use crate::job::Cx;
 use crate::log::log_line;
 use crate::reply::{Kind, Reply};
 use crate::request::{Reason, PAGE_SHIFT};
 use crate::runs::BLANK;
-use crate::walk::{self, WalkError, Walked};
+use crate::walk::{self, Found, Walked};
 use kernel::prelude::*;
 
-/// Translates one address and logs the outcome in the seed's words.
-pub(crate) fn single(gpa: u64, st: &mut LineState, held: &mut Option<Vm>) -> Result<Reply> {
-    let opts = match st.opts {
-        Ok(opts) => opts,
-        Err(reason) => {
-            log_line!(Address, "gpa {:#x}: {}\n", gpa, reason.as_str());
+/// A single address: a job of one step.
+pub(crate) struct Single {
+    gpa: u64,
+}
+
+impl Single {
+    /// Translates guest physical address `gpa`.
+    pub(crate) fn new(gpa: u64) -> Single {
+        Single { gpa }
+    }
+
+    /// Translates the address, logs the outcome in the seed's words and
+    /// tells it; the job is then done.  `EINTR` (a fatal signal) or
+    /// `ENOMEM` (the reply cannot be told): the next call tries again.
+    pub(crate) fn step(&mut self, cx: &mut Cx<'_, '_>) -> Result<bool> {
+        let reply = self.translate(cx)?;
+        cx.out.emit(&reply)?;
+        Ok(true)
+    }
+
+    /// The address's reply, logged.
+    fn translate(&self, cx: &mut Cx<'_, '_>) -> Result<Reply> {
+        let gpa = self.gpa;
+        let Some(vm) = cx.vm else {
+            log_line!(Address, "gpa {:#x}: {}\n", gpa, Reason::NoVm.as_str());
             return Ok(Reply::AddrErr {
-                reason,
+                reason: Reason::NoVm,
                 gpa,
-                pid: None,
+                pid: cx.opts.pid,
                 pages: 1,
             });
-        }
-    };
-    let found = line_vm(&mut st.vm, opts.pid)?
-        .and_then(|id| Ok((id.vmm_pid, hold(held, id).ok_or(Reason::NoVm)?)));
-    let (vmm_pid, vm) = match found {
-        Ok(found) => found,
-        Err(reason) => {
-            log_line!(Address, "gpa {:#x}: {}\n", gpa, reason.as_str());
-            return Ok(Reply::AddrErr {
-                reason,
-                gpa,
-                pid: opts.pid,
-                pages: 1,
-            });
-        }
-    };
-    let pid = opts.pid.unwrap_or(vmm_pid);
-    let offset = gpa & (PAGE_SIZE - 1);
-    let mut refs = [0usize; 1];
-    let mut out = [WalkEntry::default(); 1];
-    let walked = walk::walk_in(
-        vm,
-        opts.as_id,
-        gpa >> PAGE_SHIFT,
-        1,
-        opts.fault,
-        &mut refs,
-        &mut out,
-        &mut [],
-    );
-    let reply = match walked {
-        Ok(Walked {
-            slot,
-            entries: [entry],
-            ..
-        }) => {
-            let mut reply = BLANK;
-            page_reply(
-                &mut reply,
-                &entry.facts(),
-                &slot,
-                gpa >> PAGE_SHIFT,
-                offset,
-                pid,
-                opts.fault,
-            );
-            reply
-        }
-        Ok(_) => Reply::AddrErr {
-            reason: Reason::NoPage,
+        };
+        let (pid, opts) = (cx.pid, cx.opts);
+        let offset = gpa & (PAGE_SIZE - 1);
+        let mut refs = [0usize; 1];
+        let mut out = [WalkEntry::default(); 1];
+        let walked = walk::walk_in(
+            vm,
+            opts.as_id,
+            gpa >> PAGE_SHIFT,
+            1,
+            opts.fault,
+            &mut refs,
+            &mut out,
+            &mut [],
+        );
+        let reason = match walked {
+            Ok(Found::Pages(Walked {
+                slot,
+                entries: [entry],
+                ..
+            })) => {
+                let mut reply = BLANK;
+                page_reply(
+                    &mut reply,
+                    &entry.facts(),
+                    &slot,
+                    gpa >> PAGE_SHIFT,
+                    offset,
+                    pid,
+                    opts.fault,
+                );
+                log_outcome(gpa, pid, &reply);
+                return Ok(reply);
+            }
+            Ok(Found::Pages(_)) => Reason::NoPage,
+            Ok(Found::NoSlot { .. }) => Reason::NoMemslot,
+            Ok(Found::MmGone) => Reason::NoMm,
+            Err(e) if e == EINTR => return Err(e),
+            Err(e) => {
+                log_line!(
+                    Address,
+                    "gpa {:#x} (pid {}): error {}\n",
+                    gpa,
+                    pid,
+                    e.to_errno()
+                );
+                Reason::NoPage
+            }
+        };
+        let reply = Reply::AddrErr {
+            reason,
             gpa,
             pid: Some(pid),
             pages: 1,
-        },
-        Err(WalkError::Failed(e)) if e == EINTR => return Err(e),
-        Err(e) => {
-            let reason = match e {
-                WalkError::NoSlot { .. } => Reason::NoMemslot,
-                WalkError::MmGone => Reason::NoMm,
-                WalkError::Failed(e) => {
-                    log_line!(
-                        Address,
-                        "gpa {:#x} (pid {}): error {}\n",
-                        gpa,
-                        pid,
-                        e.to_errno()
-                    );
-                    Reason::NoPage
-                }
-            };
-            log_line!(
-                Address,
-                "gpa {:#x} (pid {}): {}\n",
-                gpa,
-                pid,
-                reason.as_str()
-            );
-            return Ok(Reply::AddrErr {
-                reason,
-                gpa,
-                pid: Some(pid),
-                pages: 1,
-            });
-        }
-    };
-    log_outcome(gpa, pid, &reply);
-    Ok(reply)
+        };
+        log_outcome(gpa, pid, &reply);
+        Ok(reply)
+    }
 }
 
 /// Logs a single address's reply as the seed did.

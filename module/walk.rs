@@ -11,8 +11,9 @@
 //! ([`WalkEntry::stretch`]), not an entry a page.
 
 use crate::boundary::memory::{self, WalkEntry};
-use crate::boundary::vm::{NoSlot, Vm};
+use crate::boundary::vm::Vm;
 use crate::facts::SlotFacts;
+use crate::fault;
 use kernel::prelude::*;
 
 /// Most entries one walk fills, and most pages one walk that faults pages
@@ -30,21 +31,16 @@ pub(crate) const FRAMES: usize = 2048;
 /// by the page tables of 1 GiB.
 pub(crate) const NOFAULT_SPAN: u64 = 1 << 18;
 
-/// Why a walk gave no pages.
-pub(crate) enum WalkError {
-    /// No memslot holds the frame; `next` is the first one above it, if
-    /// any (one that holds the frame again means a memslot came meanwhile).
-    NoSlot { next: Option<SlotFacts> },
+/// What a walk found at a guest frame.
+pub(crate) enum Found<'a> {
+    /// Pages of the memslot that holds it.
+    Pages(Walked<'a>),
+    /// No memslot holds it; `next` is the first frame of the first one
+    /// above it, if any (one at or below it means a memslot came
+    /// meanwhile).
+    NoSlot { next: Option<u64> },
     /// The VMM's address space is gone: it is exiting.
     MmGone,
-    /// The call must end (`EINTR`: a fatal signal), or the walk failed.
-    Failed(Error),
-}
-
-impl From<Error> for WalkError {
-    fn from(e: Error) -> WalkError {
-        WalkError::Failed(e)
-    }
 }
 
 /// Room for one walk: entries, the frames of stretches of base pages, and
@@ -85,7 +81,9 @@ pub(crate) fn scratch(s: &mut Option<KBox<Scratch>>) -> Result<&mut Scratch> {
 }
 
 /// Walks up to `want` pages (at least one) from guest frame `gfn` of
-/// address space `as_id`, within the memslot that holds `gfn`.
+/// address space `as_id`, within the memslot that holds `gfn`.  Fails with
+/// `EINTR` on a fatal signal (looked at before each walk), or with what
+/// the walk failed with.
 pub(crate) fn walk<'a>(
     vm: &Vm,
     as_id: u8,
@@ -93,7 +91,7 @@ pub(crate) fn walk<'a>(
     want: u64,
     fault: bool,
     scratch: &'a mut Scratch,
-) -> Result<Walked<'a>, WalkError> {
+) -> Result<Found<'a>> {
     let Scratch { refs, out, frames } = scratch;
     walk_in(vm, as_id, gfn, want, fault, refs, out, frames)
 }
@@ -110,11 +108,19 @@ pub(crate) fn walk_in<'a>(
     refs: &mut [usize],
     out: &'a mut [WalkEntry],
     frames: &'a mut [u64],
-) -> Result<Walked<'a>, WalkError> {
+) -> Result<Found<'a>> {
+    // A map or a reverse lookup is many walks in one system call: each
+    // ends it on a fatal signal.
+    if memory::fatal_signal_pending() {
+        return Err(EINTR);
+    }
     let slot = match vm.slot_from(as_id, gfn) {
-        Ok(slot) if slot.holds(gfn) => slot,
-        Ok(next) => return Err(WalkError::NoSlot { next: Some(next) }),
-        Err(NoSlot::None | NoSlot::NoAddressSpace) => return Err(WalkError::NoSlot { next: None }),
+        Some(slot) if slot.holds(gfn) => slot,
+        next => {
+            return Ok(Found::NoSlot {
+                next: next.map(|s| s.base_gfn),
+            })
+        }
     };
     let max = out.len().min(BATCH);
     let span = if fault {
@@ -128,25 +134,18 @@ pub(crate) fn walk_in<'a>(
         // A batch is pages of one memory attribute.
         let (run, private) = vm.private_run(gfn, nr.min(max as u32));
         if private {
-            return match vm.walk_private(as_id, gfn, run, &mut out[..max]) {
-                Some(entries) => Ok(Walked {
-                    slot,
-                    entries,
-                    frames: &[],
-                }),
-                None => Err(WalkError::NoSlot {
-                    next: vm.slot_from(as_id, gfn).ok(),
-                }),
-            };
+            return Ok(walk_private(vm, slot, as_id, gfn, run, &mut out[..max]));
         }
         nr = run;
     }
     let entries = {
-        let mm = vm.mm().ok_or(WalkError::MmGone)?;
+        let Some(mut mm) = vm.mm() else {
+            return Ok(Found::MmGone);
+        };
         let hva = slot.hva_of(gfn);
         if fault {
             let n = nr as usize;
-            mm.fault_in(hva, &mut refs[..n], &mut out[..n])?
+            fault::fault_in(&mut mm, hva, &mut refs[..n], &mut out[..n])?
         } else {
             mm.read_lock()?
                 .walk(hva, nr, &mut out[..max], &mut *frames)?
@@ -154,9 +153,146 @@ pub(crate) fn walk_in<'a>(
     };
     // A map or a reverse lookup is many walks in one system call.
     memory::resched();
-    Ok(Walked {
+    Ok(Found::Pages(Walked {
         slot,
         entries,
         frames,
+    }))
+}
+
+/// Describes up to `nr` private pages from `gfn` of `slot` from its
+/// guest_memfd, within the guest_memfd memslot that holds `gfn` now.
+fn walk_private<'a>(
+    vm: &Vm,
+    slot: SlotFacts,
+    as_id: u8,
+    gfn: u64,
+    nr: u32,
+    out: &'a mut [WalkEntry],
+) -> Found<'a> {
+    let Some(gmem) = vm.gmem_slot(as_id, gfn) else {
+        // It went since `slot` was read: what holds `gfn` now, if anything,
+        // is for the next walk.
+        return Found::NoSlot {
+            next: vm.slot_from(as_id, gfn).map(|s| s.base_gfn),
+        };
+    };
+    // Within the memslot as this lookup found it, which may have changed
+    // since `slot` was read.
+    let left = gmem
+        .base_gfn
+        .saturating_add(gmem.npages)
+        .saturating_sub(gfn);
+    let nr = u32::try_from(left).map_or(nr, |left| nr.min(left)).max(1);
+    let entries = match &gmem.file {
+        Some(file) => file.walk(gmem.pgoff + gfn.saturating_sub(gmem.base_gfn), nr, out),
+        // A guest_memfd being closed has no pages left to tell: they read
+        // as never allocated.
+        None => match out.first_mut() {
+            Some(first) => {
+                *first = WalkEntry::gmem_unallocated(nr);
+                &out[..1]
+            }
+            None => &[],
+        },
+    };
+    Found::Pages(Walked {
+        slot,
+        entries,
+        frames: &[],
     })
+}
+
+/// Where a walk over the memslots of an address space stands: the next
+/// guest frame to walk, up to an end.  What lies between memslots is
+/// skipped whole, and a walk that describes nothing moves past its first
+/// page, so a cursor never stalls.
+pub(crate) struct Cursor {
+    pub(crate) as_id: u8,
+    gfn: u64,
+    end: u64,
+}
+
+/// What one step of a [`Cursor`] met.
+pub(crate) enum Met<'a> {
+    /// Pages of a memslot from the cursor's frame on, which the caller
+    /// tells and moves the cursor past ([`Cursor::advance`]).
+    Pages(Walked<'a>),
+    /// No memslot holds the `pages` frames from the cursor's on (to the
+    /// next memslot, or the end), which the caller moves the cursor past.
+    Hole { gfn: u64, pages: u64 },
+    /// The VMM's address space is gone: it is exiting.
+    MmGone,
+}
+
+impl Cursor {
+    /// Frames `gfn..end` of address space `as_id`.
+    pub(crate) fn new(as_id: u8, gfn: u64, end: u64) -> Cursor {
+        Cursor { as_id, gfn, end }
+    }
+
+    /// The next frame to walk.
+    pub(crate) fn gfn(&self) -> u64 {
+        self.gfn
+    }
+
+    /// Frames left to walk.
+    pub(crate) fn left(&self) -> u64 {
+        self.end.saturating_sub(self.gfn)
+    }
+
+    /// Whether every frame has been walked.
+    pub(crate) fn done(&self) -> bool {
+        self.gfn >= self.end
+    }
+
+    /// Moves past `n` frames (at most to the end).
+    pub(crate) fn advance(&mut self, n: u64) {
+        self.gfn = self.gfn.saturating_add(n).min(self.end);
+    }
+
+    /// Moves to the end: nothing is left to walk.
+    pub(crate) fn finish(&mut self) {
+        self.gfn = self.end;
+    }
+
+    /// Moves to address space `as_id`, frames `gfn..end`.
+    pub(crate) fn restart(&mut self, as_id: u8, gfn: u64, end: u64) {
+        *self = Cursor::new(as_id, gfn, end);
+    }
+
+    /// Walks a batch from the cursor (see [`walk`]).
+    pub(crate) fn walk<'a>(
+        &mut self,
+        vm: &Vm,
+        fault: bool,
+        scratch: &'a mut Scratch,
+    ) -> Result<Met<'a>> {
+        let gfn = self.gfn;
+        Ok(
+            match walk(vm, self.as_id, gfn, self.left(), fault, scratch)? {
+                Found::Pages(walked) => {
+                    if walked.entries.is_empty() {
+                        // Every entry covers a page or more: never stall.
+                        self.advance(1);
+                    }
+                    Met::Pages(walked)
+                }
+                Found::NoSlot { next } => {
+                    let end = match next {
+                        Some(base) if base > gfn => base.min(self.end),
+                        // A memslot came since the walk looked: on to the next
+                        // page.
+                        Some(_) => gfn + 1,
+                        None => self.end,
+                    };
+                    Met::Hole {
+                        gfn,
+                        pages: end - gfn,
+                    }
+                }
+                Found::MmGone => Met::MmGone,
+            },
+        )
+    }
 }

@@ -1,89 +1,45 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fault: pages faulted in (mode=fault) and then described by the page
- * walk.  gup faults them in and may drop the mmap lock while a fault waits;
- * every wait here can be killed, so a fault that never finishes
- * (userfaultfd, FUSE, NFS) holds neither the VMM's mmap lock nor this task.
+ * fault: pages faulted in (mode=fault) by get_user_pages_remote(), which
+ * the kernel crate does not offer, and which takes the mmap lock as a
+ * pointer it may drop while a fault waits.  Every wait here can be
+ * killed, so a fault that never finishes (userfaultfd, FUSE, NFS) holds
+ * neither the VMM's mmap lock nor this task.  What a batch does with the
+ * pages gup cannot get, and which errors end the call, is decided in Rust
+ * (module/fault.rs), which then reads the pages with the page walk.
  */
 
 #include <linux/mm.h>
 #include <linux/mmap_lock.h>
-#include <linux/sched/signal.h>
 
 #include "shim.h"
 
 /*
  * Faults in the @nr pages at @hva of @mm (referenced by the caller, not
- * locked) for reading and describes them into @out, which has room for @nr
- * entries; @pages has room for @nr page pointers.  A page gup cannot get is
- * described by the walk (what the VMA says) with gup's error in gup_err
- * when nothing is there.  Returns the number of entries, or -EINTR; the
- * mmap lock is not held on return.
+ * locked) for reading, under the mmap read lock taken here (killable) and
+ * not held on return, and drops every page reference gup took (@pages has
+ * room for @nr).  Returns what gup returned: how many pages from @hva on
+ * it faulted in, or its error; or the lock wait's error.
  */
-long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
-	       struct page **pages, struct gfn_walk_entry *out)
+long gfn_fault_in(struct mm_struct *mm, unsigned long hva, u32 nr,
+		  struct page **pages)
 {
-	long got, i, n = 0;
-	u32 done = 0, covered;
-	int locked = 0;
+	int locked = 1;
+	long got, i;
+	int ret;
 
-	while (done < nr) {
-		if (!locked) {
-			if (fatal_signal_pending(current) ||
-			    mmap_read_lock_killable(mm)) {
-				n = -EINTR;
-				break;
-			}
-			locked = 1;
-		}
-		got = get_user_pages_remote(mm, hva + done * PAGE_SIZE,
-					    nr - done, 0, pages, &locked);
-		if (got == -EINTR || got == -ERESTARTSYS) {
-			n = -EINTR;
-			break;
-		}
-		/*
-		 * One put_page() per reference gup took, as gup's own callers
-		 * do: folio_put_refs() would skip put_page()'s device-managed
-		 * path, where an fsdax page's count falling to 1 wakes a
-		 * waiting layout break.
-		 */
-		for (i = 0; i < got; i++)
-			put_page(pages[i]);
-		/* The walk and the VMA are read under the lock gup may drop. */
-		if (!locked) {
-			if (mmap_read_lock_killable(mm)) {
-				n = -EINTR;
-				break;
-			}
-			locked = 1;
-		}
-		if (got <= 0) {
-			/* This page has none; gup may get the next ones. */
-			i = gfn_page_walk(mm, hva + done * PAGE_SIZE, 1,
-					  out + n, nr - n, NULL, 0, &covered);
-			if (i < 0) {
-				n = i;
-				break;
-			}
-			if (i && !(out[n].flags & GFN_PAGE_PRESENT))
-				out[n].gup_err = got;
-			n += i;
-			done++;
-			continue;
-		}
-		i = gfn_page_walk(mm, hva + done * PAGE_SIZE, got, out + n,
-				  nr - n, NULL, 0, &covered);
-		if (i < 0) {
-			n = i;
-			break;
-		}
-		n += i;
-		done += covered;
-		if (!covered)
-			break;	/* cannot happen: each entry is a page or more */
-	}
+	ret = mmap_read_lock_killable(mm);
+	if (ret)
+		return ret;
+	got = get_user_pages_remote(mm, hva, nr, 0, pages, &locked);
+	/*
+	 * One put_page() per reference gup took, as gup's own callers do:
+	 * folio_put_refs() would skip put_page()'s device-managed path, where
+	 * an fsdax page's count falling to 1 wakes a waiting layout break.
+	 */
+	for (i = 0; i < got; i++)
+		put_page(pages[i]);
 	if (locked)
 		mmap_read_unlock(mm);
-	return n;
+	return got;
 }

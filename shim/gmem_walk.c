@@ -6,7 +6,8 @@
  * the memslot says nothing about it.  Its pages are the guest_memfd file's
  * folios, looked up in the file's page cache without creating any (so a
  * page the guest never touched stays unallocated), each referenced only
- * while its facts are read.
+ * while its facts are read.  Which pages to walk, and what a guest_memfd
+ * being closed means, is decided in Rust (module/walk.rs).
  */
 
 #include <linux/file.h>
@@ -33,9 +34,14 @@ u32 gfn_gmem_attr_run(struct kvm *kvm, u64 gfn, u32 nr, bool *private)
 	return i;
 }
 
-/* Describes @nr pages from page @index of guest_memfd @file into @out. */
-static long gfn_gmem_file_walk(struct file *file, pgoff_t index, u32 nr,
-			       struct gfn_walk_entry *out, u32 max)
+/*
+ * Describes @nr pages from page @index of guest_memfd @file (referenced by
+ * the caller) into @out (room for @max entries), as gfn_page_walk() does
+ * for the VMM's pages: runs of one folio's consecutive frames, or of pages
+ * never allocated (not present).  Returns the number of entries.
+ */
+u32 gfn_gmem_file_walk(struct file *file, u64 index, u32 nr,
+		       struct gfn_walk_entry *out, u32 max)
 {
 	u32 i, n = 0;
 
@@ -62,45 +68,38 @@ static long gfn_gmem_file_walk(struct file *file, pgoff_t index, u32 nr,
 }
 
 /*
- * Describes the @nr private gfns from @gfn of the guest_memfd memslot of
- * address space @as_id that holds @gfn (up to its end) into @out (room for
- * @max entries), as gfn_page_walk() does for the VMM's pages: runs of one
- * folio's consecutive frames, or of pages never allocated (not present).
- * The guest_memfd file is referenced only for the lookups; a file being
- * closed has no pages to tell: they read as not present.  Returns the
- * number of entries, or -ENOENT when no guest_memfd memslot holds @gfn.
+ * The guest_memfd memslot of address space @as_id that holds @gfn, read
+ * in the VM's SRCU section: 1 and its facts in @out, with its guest_memfd
+ * referenced (put it with gfn_gmem_put()) or NULL when the file is being
+ * closed; 0 when no guest_memfd memslot holds @gfn (or the VM has no such
+ * address space).  A memslot being deleted or moved (KVM_MEMSLOT_INVALID)
+ * is none.
  */
-long gfn_gmem_walk(struct kvm *kvm, u32 as_id, u64 gfn, u32 nr,
-		   struct gfn_walk_entry *out, u32 max)
+int gfn_gmem_slot(struct kvm *kvm, u32 as_id, u64 gfn,
+		  struct gfn_gmem_slot *out)
 {
 	struct kvm_memory_slot *ms;
-	struct file *file = NULL;
-	pgoff_t index = 0;
-	long n;
-	int idx;
+	int idx, found = 0;
 
-	if (as_id >= kvm_arch_nr_memslot_as_ids(kvm) || !max)
-		return -ENOENT;
+	if (as_id >= kvm_arch_nr_memslot_as_ids(kvm))
+		return 0;
 	idx = srcu_read_lock(&kvm->srcu);
 	ms = __gfn_to_memslot(__kvm_memslots(kvm, as_id), gfn);
-	if (!ms || (ms->flags & KVM_MEMSLOT_INVALID) ||
-	    !(ms->flags & KVM_MEM_GUEST_MEMFD)) {
-		srcu_read_unlock(&kvm->srcu, idx);
-		return -ENOENT;
+	if (ms && !(ms->flags & KVM_MEMSLOT_INVALID) &&
+	    (ms->flags & KVM_MEM_GUEST_MEMFD)) {
+		out->base_gfn = ms->base_gfn;
+		out->npages = ms->npages;
+		out->pgoff = ms->gmem.pgoff;
+		out->file = get_file_active(&ms->gmem.file);
+		found = 1;
 	}
-	nr = min_t(u64, nr, ms->base_gfn + ms->npages - gfn);
-	index = ms->gmem.pgoff + gfn - ms->base_gfn;
-	file = get_file_active(&ms->gmem.file);
 	srcu_read_unlock(&kvm->srcu, idx);
-	if (!file) {
-		out[0] = (struct gfn_walk_entry) {
-			.pages = nr, .flags = GFN_PAGE_GMEM,
-		};
-		return 1;
-	}
-	n = gfn_gmem_file_walk(file, index, nr, out, max);
+	return found;
+}
+
+void gfn_gmem_put(struct file *file)
+{
 	fput(file);
-	return n;
 }
 
 #else
@@ -111,10 +110,20 @@ u32 gfn_gmem_attr_run(struct kvm *kvm, u64 gfn, u32 nr, bool *private)
 	return nr;
 }
 
-long gfn_gmem_walk(struct kvm *kvm, u32 as_id, u64 gfn, u32 nr,
-		   struct gfn_walk_entry *out, u32 max)
+u32 gfn_gmem_file_walk(struct file *file, u64 index, u32 nr,
+		       struct gfn_walk_entry *out, u32 max)
 {
-	return -ENOENT;
+	return 0;
+}
+
+int gfn_gmem_slot(struct kvm *kvm, u32 as_id, u64 gfn,
+		  struct gfn_gmem_slot *out)
+{
+	return 0;
+}
+
+void gfn_gmem_put(struct file *file)
+{
 }
 
 #endif /* GFN_HAVE_GUEST_MEMFD */

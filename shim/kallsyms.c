@@ -15,14 +15,14 @@
 #include <linux/kallsyms.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
-#include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 
 #include "shim.h"
 
 /*
- * Opens /proc/kallsyms into @k.  -ESRCH when the task has no address space
- * to read into (a kernel thread), or the error of opening or mapping.
+ * Opens /proc/kallsyms into @k: 0, or GFN_KALLSYMS_NO_MM when the file
+ * must be read into the task's memory and the task has none (a kernel
+ * thread), or the error of opening or mapping as it is.
  */
 int gfn_kallsyms_open(struct gfn_kallsyms *k)
 {
@@ -35,7 +35,7 @@ int gfn_kallsyms_open(struct gfn_kallsyms *k)
 	if (!file->f_op->read_iter) {
 		if (!current->mm) {
 			filp_close(file, NULL);
-			return -ESRCH;
+			return GFN_KALLSYMS_NO_MM;
 		}
 		ubuf = vm_mmap(NULL, 0, GFN_KALLSYMS_CHUNK,
 			       PROT_READ | PROT_WRITE,
@@ -53,22 +53,23 @@ int gfn_kallsyms_open(struct gfn_kallsyms *k)
 
 /*
  * Reads the next at most @len (<= GFN_KALLSYMS_CHUNK) bytes into @buf:
- * their number, 0 at the end, -EINTR on a fatal signal, or the read's
- * error.
+ * what the read returned (their number, 0 at the end, or its error), with
+ * @uncopied set to the bytes read that could not be copied from the
+ * task's memory.
  */
-ssize_t gfn_kallsyms_read(struct gfn_kallsyms *k, char *buf, size_t len)
+ssize_t gfn_kallsyms_read(struct gfn_kallsyms *k, char *buf, size_t len,
+			  size_t *uncopied)
 {
 	ssize_t n;
 
-	if (fatal_signal_pending(current))
-		return -EINTR;
+	*uncopied = 0;
 	cond_resched();
 	len = min_t(size_t, len, GFN_KALLSYMS_CHUNK);
 	if (!k->ubuf)
 		return kernel_read(k->file, buf, len, &k->pos);
 	n = k->file->f_op->read(k->file, (char __user *)k->ubuf, len, &k->pos);
-	if (n > 0 && copy_from_user(buf, (const char __user *)k->ubuf, n))
-		return -EFAULT;
+	if (n > 0)
+		*uncopied = copy_from_user(buf, (const char __user *)k->ubuf, n);
 	return n;
 }
 

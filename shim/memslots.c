@@ -21,27 +21,28 @@ static void gfn_slot_facts(struct kvm_memory_slot *slot,
 
 /*
  * The memslot of address space @as_id holding @gfn or, failing that, the
- * first one above it; a memslot being deleted or moved
- * (KVM_MEMSLOT_INVALID) is none.  -EINVAL for an address space the VM does
- * not have, -ENOENT when no memslot is left.
+ * first one above it, into @out: whether there is one (none is in an
+ * address space the VM does not have).  A memslot being deleted or moved
+ * (KVM_MEMSLOT_INVALID) is none.
  */
-int gfn_slot_find(struct kvm *kvm, u32 as_id, u64 gfn,
-		  struct gfn_slot_facts *out)
+bool gfn_slot_find(struct kvm *kvm, u32 as_id, u64 gfn,
+		   struct gfn_slot_facts *out)
 {
 	struct kvm_memslot_iter iter;
-	int idx, ret = -ENOENT;
+	bool found = false;
+	int idx;
 
 	if (as_id >= kvm_arch_nr_memslot_as_ids(kvm))
-		return -EINVAL;
+		return false;
 	idx = srcu_read_lock(&kvm->srcu);
 	kvm_for_each_memslot_in_gfn_range(&iter, __kvm_memslots(kvm, as_id),
 					  gfn, U64_MAX) {
 		if (iter.slot->flags & KVM_MEMSLOT_INVALID)
 			continue;
 		gfn_slot_facts(iter.slot, out);
-		ret = 0;
+		found = true;
 		break;
 	}
 	srcu_read_unlock(&kvm->srcu, idx);
-	return ret;
+	return found;
 }

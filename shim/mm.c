@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * mm: the VMM's address space, referenced and read-locked, for the page
- * walks; mmget_not_zero(), the mmap lock and cond_resched() are static
- * inlines or macros the kernel crate does not offer on 6.12.
+ * walks, and what a long call checks between them; mmget_not_zero(), the
+ * mmap lock, cond_resched() and fatal_signal_pending() are static inlines
+ * or macros the kernel crate does not offer on 6.12.
  */
 
 #include <linux/kvm_host.h>
 #include <linux/mmap_lock.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 
 #include "shim.h"
 
@@ -35,4 +37,10 @@ void gfn_mmap_read_unlock(struct mm_struct *mm)
 void gfn_resched(void)
 {
 	cond_resched();
+}
+
+/* Whether the caller has a fatal signal pending. */
+bool gfn_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
 }

@@ -17,7 +17,6 @@
 #include <linux/mm.h>
 #include <linux/hugetlb.h>
 #include <linux/pagewalk.h>
-#include <linux/sched/signal.h>
 
 #include "compat.h"
 #include "shim.h"
@@ -27,7 +26,6 @@ struct gfn_walk {
 	struct gfn_walk_entry *out;
 	u32 max;		/* entries @out has room for */
 	u32 n;			/* entries filled */
-	u32 pages;		/* pages described */
 	u64 *frames;		/* frames of stretches of base pages, or NULL */
 	u32 max_frames;		/* frames @frames has room for */
 	u32 nframes;		/* frames filled */
@@ -45,7 +43,6 @@ static int gfn_walk_add(struct gfn_walk *w, const struct gfn_walk_entry *e,
 	if (gfn_entry_append(w->out, &w->n, w->max, e))
 		return 1;
 	w->folio = folio;
-	w->pages += e->pages;
 	return 0;
 }
 
@@ -124,8 +121,9 @@ static int gfn_walk_mapped(struct gfn_walk *w, unsigned long pfn,
 	};
 	struct folio *folio;
 
-	if (!pfn_valid(pfn))	/* no struct page: say so, claim nothing */
-		return gfn_walk_none(w, nr, GFN_PAGE_PFNMAP);
+	if (!pfn_valid(pfn))	/* no struct page: the frames, nothing more */
+		return gfn_walk_frames(w, pfn, nr, level, GFN_PAGE_NO_PAGE,
+				       NUMA_NO_NODE);
 	folio = page_folio(pfn_to_page(pfn));
 	if (gfn_folio_devmap(folio))
 		return gfn_walk_devmap(w, pfn, nr, level);
@@ -183,7 +181,6 @@ static int gfn_walk_base(struct gfn_walk *w, unsigned long pfn)
 	}
 	w->frames[w->nframes++] = pfn;
 	last->pages++;
-	w->pages++;
 	w->folio = NULL;	/* the last entry is no folio's */
 	return 0;
 }
@@ -329,7 +326,9 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 			ret = gfn_walk_pfn(w, pte_pfn(ptent), 1,
 					   GFN_LEVEL_PTE);
 		else if (pte_special(ptent) && !is_zero_pfn(pte_pfn(ptent)))
-			ret = gfn_walk_none(w, 1, GFN_PAGE_PFNMAP);
+			ret = gfn_walk_frames(w, pte_pfn(ptent), 1,
+					      GFN_LEVEL_PTE, GFN_PAGE_NO_PAGE,
+					      NUMA_NO_NODE);
 		else
 			ret = gfn_walk_mapped(w, pte_pfn(ptent), 1,
 					      GFN_LEVEL_PTE);
@@ -375,13 +374,12 @@ static const struct mm_walk_ops gfn_walk_ops = {
  * holds for reading, into @out (room for @max entries, each a run of pages
  * with the same facts) and, when @max_frames is not 0, @frames (room for
  * @max_frames frames of stretches of base pages: GFN_PAGE_FRAMES).
- * Returns the number of entries and sets @covered to the pages they
- * describe, fewer than @nr when @out or @frames filled up; -EINTR on a
- * fatal signal.
+ * Returns the number of entries, which describe fewer than @nr pages when
+ * @out or @frames filled up, or walk_page_range()'s error.
  */
 long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
 		   struct gfn_walk_entry *out, u32 max, u64 *frames,
-		   u32 max_frames, u32 *covered)
+		   u32 max_frames)
 {
 	struct gfn_walk w = {
 		.out = out, .max = max,
@@ -389,12 +387,9 @@ long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
 	};
 	int ret;
 
-	if (fatal_signal_pending(current))
-		return -EINTR;
 	ret = GFN_SYM(walk_page_range)(mm, addr, addr + ((unsigned long)nr << PAGE_SHIFT),
 			      &gfn_walk_ops, &w);
 	if (ret < 0)
 		return ret;
-	*covered = w.pages;
 	return w.n;
 }

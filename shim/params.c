@@ -3,7 +3,8 @@
  * params: the module's parameters, registered here because module_param_cb
  * is a macro that 6.12's kernel crate does not offer.  Each parameter's
  * value is held, parsed and printed by a Rust object (its @arg:
- * module/boundary/params.rs), so its words are written once.
+ * module/boundary/params.rs), which also writes its description (modinfo's
+ * parmdesc), so its words are written once, in Rust.
  */
 
 #include <linux/moduleparam.h>
@@ -26,4 +27,3 @@ static const struct kernel_param_ops gfn_param_ops = {
 };
 
 module_param_cb(log, &gfn_param_ops, gfn_log_param, 0644);
-MODULE_PARM_DESC(log, "all (default): single addresses and summaries, rate-limited; summary: range and all summaries only; none");

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * proc_glue: /proc/gfn_to_pfn's proc_ops, which call the Rust callbacks
- * given at creation (module/boundary/proc_file.rs).  In C because the
- * kernel crate has no procfs abstraction; what is done here besides the
- * call is what the VFS side of a proc file needs, said at each place.
+ * given at creation (module/boundary/proc_file.rs), every one of them.  In
+ * C because the kernel crate has no procfs abstraction; what is done here
+ * besides the call is what the VFS side of a proc file needs, said at each
+ * place.  Every error is the callbacks'.
  */
 
 #include <linux/fs.h>
@@ -46,66 +47,34 @@ static int gfn_proc_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-/*
- * Each callback that may wait holds a reference on the module: rmmod then
- * fails at once (EBUSY) while one runs, instead of waiting, without a way
- * to be killed, in remove_proc_entry() for a reader stuck in a fault.  A
- * callback that starts once the module is going fails with ENODEV.
- */
 static ssize_t gfn_proc_read(struct file *file, char __user *buf, size_t len,
 			     loff_t *pos)
 {
-	const struct gfn_proc_callbacks *cb = gfn_cb(file);
-	ssize_t ret;
-
-	if (!cb->read)
-		return -EINVAL;
-	if (!try_module_get(THIS_MODULE))
-		return -ENODEV;
-	ret = cb->read(file->private_data, buf, len, pos);
-	module_put(THIS_MODULE);
-	return ret;
+	return gfn_cb(file)->read(file->private_data, buf, len, pos);
 }
 
 static ssize_t gfn_proc_write(struct file *file, const char __user *buf,
 			      size_t len, loff_t *pos)
 {
-	const struct gfn_proc_callbacks *cb = gfn_cb(file);
-	ssize_t ret;
-
-	if (!cb->write)
-		return -EINVAL;
-	if (!try_module_get(THIS_MODULE))
-		return -ENODEV;
-	ret = cb->write(file->private_data, buf, len, pos);
-	module_put(THIS_MODULE);
-	return ret;
+	return gfn_cb(file)->write(file->private_data, buf, len, pos);
 }
 
-/* lseek within what the file's reply has so far (the callback's size). */
+/*
+ * lseek within what the file's reply has so far: the callback's size, or
+ * its error as it is.
+ */
 static loff_t gfn_proc_lseek(struct file *file, loff_t off, int whence)
 {
-	const struct gfn_proc_callbacks *cb = gfn_cb(file);
-	loff_t len;
+	loff_t len = gfn_cb(file)->size(file->private_data);
 
-	if (!cb->size)
-		return -ESPIPE;
-	if (!try_module_get(THIS_MODULE))
-		return -ENODEV;
-	len = cb->size(file->private_data);
-	module_put(THIS_MODULE);
 	if (len < 0)
-		return len;	/* killed while waiting for the file */
+		return len;
 	return fixed_size_llseek(file, off, whence, len);
 }
 
 static __poll_t gfn_proc_poll(struct file *file, struct poll_table_struct *pt)
 {
-	const struct gfn_proc_callbacks *cb = gfn_cb(file);
-
-	if (!cb->poll)
-		return DEFAULT_POLLMASK;
-	return (__force __poll_t)cb->poll(file->private_data);
+	return (__force __poll_t)gfn_cb(file)->poll(file->private_data);
 }
 
 static const struct proc_ops gfn_proc_ops = {
@@ -117,14 +86,31 @@ static const struct proc_ops gfn_proc_ops = {
 	.proc_poll = gfn_proc_poll,
 };
 
-/* Creates /proc/@name, whose files call @cb (which must outlive it). */
-int gfn_proc_create(const char *name, umode_t mode,
-		    const struct gfn_proc_callbacks *cb)
+/*
+ * Creates /proc/@name, whose files call @cb (which must outlive it):
+ * whether it was created.
+ */
+bool gfn_proc_create(const char *name, umode_t mode,
+		     const struct gfn_proc_callbacks *cb)
 {
 	void *data = (void *)cb;
 
-	return proc_create_data(name, mode, NULL, &gfn_proc_ops, data) ?
-	       0 : -ENOMEM;
+	return proc_create_data(name, mode, NULL, &gfn_proc_ops, data);
+}
+
+/*
+ * A reference on this module, which a callback that may wait holds
+ * (module/boundary/proc_file.rs): whether it was taken, which it is not
+ * once the module is going.
+ */
+bool gfn_module_get(void)
+{
+	return try_module_get(THIS_MODULE);
+}
+
+void gfn_module_put(void)
+{
+	module_put(THIS_MODULE);
 }
 
 /* Waits for running callbacks and releases files still open. */

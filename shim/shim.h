@@ -4,8 +4,10 @@
  * for proc_fs.h or kvm_host.h, static inlines and macros for the rest).
  * Mechanism only: each function reports facts or takes and drops a
  * reference or a lock; every choice (which VM, which path, which error,
- * what a reply says) is made in Rust.  Every struct here is mirrored in
- * module/boundary/, and its layout is asserted on both sides.
+ * what a reply says) is made in Rust.  No errno is chosen here: what
+ * crosses is a fact (found or not, a flag) or the kernel's own error, as
+ * it is.  Every struct here is mirrored in module/boundary/, and its layout
+ * is asserted on both sides.
  */
 #ifndef GFN_TO_PFN_SHIM_H
 #define GFN_TO_PFN_SHIM_H
@@ -21,7 +23,7 @@ struct mutex;
 struct page;
 struct pid;
 
-/* proc_glue.c: the proc file's callbacks, implemented in Rust. */
+/* proc_glue.c: the proc file's callbacks, implemented in Rust: all six. */
 struct gfn_proc_callbacks {
 	int (*open)(void **private);
 	void (*release)(void *private);
@@ -34,30 +36,44 @@ struct gfn_proc_callbacks {
 };
 static_assert(sizeof(struct gfn_proc_callbacks) == 6 * sizeof(void *));
 
-int gfn_proc_create(const char *name, umode_t mode,
-		    const struct gfn_proc_callbacks *cb);
+bool gfn_proc_create(const char *name, umode_t mode,
+		     const struct gfn_proc_callbacks *cb);
 void gfn_proc_remove(const char *name);
+bool gfn_module_get(void);
+void gfn_module_put(void);
 
 /* params.c: a module parameter whose value a Rust object holds. */
 int gfn_rs_param_set(void *param, const char *val);
 int gfn_rs_param_get(void *param, char *buf);
 extern char gfn_log_param[];
 
-/* vm_list.c: the VMs on vm_list. */
+/*
+ * vm_list.c: the VMs on vm_list.  Process ids are in the caller's pid
+ * namespace, 0 when there is none or it cannot see it.
+ */
 struct gfn_vm_facts {
 	u64 kvm_id;		/* the struct kvm's address: only compared */
 	u64 mm_id;		/* kvm->mm's address: only compared */
 	u64 pages;		/* guest pages in its memslots */
 	u32 slots;		/* memslots, in every address space */
-	s32 pid;		/* its VMM in the caller's pid namespace, or 0 */
+	s32 creator;		/* the process of the thread that created it */
+	/*
+	 * A process with a live thread whose address space is kvm->mm, looked
+	 * for (every thread) only when the creator's is not.
+	 */
+	s32 user;
+	u32 flags;		/* GFN_VM_* */
 	u64 leaves[3];		/* KVM's stage-2 leaf entries: 4K, 2M, 1G */
 	u64 nx_splits;		/* huge pages split by the NX mitigation */
-	u32 counted;		/* 1 when KVM counts the two above (x86) */
-	u32 pad;
 };
 static_assert(sizeof(struct gfn_vm_facts) == 72);
-static_assert(offsetof(struct gfn_vm_facts, pid) == 28);
-static_assert(offsetof(struct gfn_vm_facts, counted) == 64);
+static_assert(offsetof(struct gfn_vm_facts, creator) == 28);
+static_assert(offsetof(struct gfn_vm_facts, flags) == 36);
+static_assert(offsetof(struct gfn_vm_facts, nx_splits) == 64);
+
+#define GFN_VM_DYING		(1U << 0)	/* its last reference is gone */
+#define GFN_VM_CREATOR_USES_MM	(1U << 1)	/* the creator thread's mm is kvm->mm */
+#define GFN_VM_COUNTED		(1U << 2)	/* KVM counts leaves, nx_splits (x86) */
 
 long gfn_vm_list(struct gfn_vm_facts *out, u32 max);
 
@@ -69,7 +85,7 @@ struct gfn_task_facts {
 };
 static_assert(sizeof(struct gfn_task_facts) == 16);
 
-int gfn_task_facts(pid_t nr, struct gfn_task_facts *out);
+bool gfn_task_facts(pid_t nr, struct gfn_task_facts *out);
 struct pid *gfn_vmm_get(pid_t tgid);
 void gfn_vmm_put(struct pid *vmm);
 struct file *gfn_vm_open(struct pid *vmm, u64 kvm_id);
@@ -88,8 +104,8 @@ struct gfn_slot_facts {
 static_assert(sizeof(struct gfn_slot_facts) == 32);
 static_assert(offsetof(struct gfn_slot_facts, as_id) == 30);
 
-int gfn_slot_find(struct kvm *kvm, u32 as_id, u64 gfn,
-		  struct gfn_slot_facts *out);
+bool gfn_slot_find(struct kvm *kvm, u32 as_id, u64 gfn,
+		   struct gfn_slot_facts *out);
 
 /*
  * Facts about the host pages behind @pages consecutive guest pages, as a
@@ -103,7 +119,7 @@ struct gfn_walk_entry {
 	 */
 	u64 pfn;
 	u32 pages;		/* guest pages covered */
-	s32 gup_err;		/* not present after gup: its error, or 0 */
+	s32 gup_err;		/* set by mode=fault (Rust): gup's error, or 0 */
 	u32 flags;		/* GFN_PAGE_* */
 	u32 nid;		/* NUMA node of the frames, or NUMA_NO_NODE */
 	u32 order;		/* of the folio, or of the mapping without one */
@@ -123,7 +139,7 @@ static_assert(offsetof(struct gfn_walk_entry, level) == 28);
 #define GFN_PAGE_ZERO		(1U << 3)	/* the (huge) zero page */
 #define GFN_PAGE_KSM		(1U << 4)	/* a KSM page */
 #define GFN_PAGE_NO_VMA		(1U << 5)	/* not present, and no VMA there */
-/* VM_IO | VM_PFNMAP: frames told by the mapping alone, or (not present) untold. */
+/* VM_IO | VM_PFNMAP: frames told by the mapping alone. */
 #define GFN_PAGE_PFNMAP		(1U << 6)
 /* A private page of a guest_memfd memslot, from the guest_memfd. */
 #define GFN_PAGE_GMEM		(1U << 7)
@@ -134,6 +150,11 @@ static_assert(offsetof(struct gfn_walk_entry, level) == 28);
  * frame: @pfn is where their frames start in the walk's frame array.
  */
 #define GFN_PAGE_FRAMES		(1U << 9)
+/*
+ * Frames mapped without a page the walk may read: no struct page, or a
+ * special entry (vm_normal_page() gives none) outside VM_PFNMAP memory.
+ */
+#define GFN_PAGE_NO_PAGE	(1U << 10)
 
 /*
  * The C side's one merge rule, which only compresses: @e extends @last when
@@ -173,20 +194,33 @@ void gfn_mm_put(struct mm_struct *mm);
 int gfn_mmap_read_lock_killable(struct mm_struct *mm);
 void gfn_mmap_read_unlock(struct mm_struct *mm);
 void gfn_resched(void);
+bool gfn_fatal_signal_pending(void);
 
 /* page_walk.c: the VMM's page tables, read. */
 long gfn_page_walk(struct mm_struct *mm, unsigned long addr, u32 nr,
 		   struct gfn_walk_entry *out, u32 max, u64 *frames,
-		   u32 max_frames, u32 *covered);
+		   u32 max_frames);
 
-/* fault.c: pages faulted in by gup, then read. */
-long gfn_fault(struct mm_struct *mm, unsigned long hva, u32 nr,
-	       struct page **pages, struct gfn_walk_entry *out);
+/* fault.c: pages faulted in by gup. */
+long gfn_fault_in(struct mm_struct *mm, unsigned long hva, u32 nr,
+		  struct page **pages);
 
 /* gmem_walk.c: a guest_memfd memslot's private pages. */
+struct gfn_gmem_slot {
+	struct file *file;	/* its guest_memfd, referenced; NULL: closing */
+	u64 base_gfn;
+	u64 npages;
+	u64 pgoff;		/* the guest_memfd page of base_gfn */
+};
+static_assert(sizeof(struct gfn_gmem_slot) == 32);
+static_assert(offsetof(struct gfn_gmem_slot, pgoff) == 24);
+
 u32 gfn_gmem_attr_run(struct kvm *kvm, u64 gfn, u32 nr, bool *private);
-long gfn_gmem_walk(struct kvm *kvm, u32 as_id, u64 gfn, u32 nr,
-		   struct gfn_walk_entry *out, u32 max);
+int gfn_gmem_slot(struct kvm *kvm, u32 as_id, u64 gfn,
+		  struct gfn_gmem_slot *out);
+u32 gfn_gmem_file_walk(struct file *file, u64 index, u32 nr,
+		       struct gfn_walk_entry *out, u32 max);
+void gfn_gmem_put(struct file *file);
 
 /*
  * symbols.c: the kernel internals not exported to this module, reached
@@ -201,7 +235,7 @@ struct gfn_symbol {
 static_assert(sizeof(struct gfn_symbol) == 24);
 
 u32 gfn_symbols(const struct gfn_symbol **list);
-int gfn_symbols_store(const u64 *addrs, u32 n);
+u32 gfn_symbols_store(const u64 *addrs, u32 n);
 const char *gfn_release_built(void);
 const char *gfn_release_running(void);
 
@@ -215,8 +249,10 @@ struct gfn_kallsyms {
 };
 static_assert(sizeof(struct gfn_kallsyms) == 24);
 
+#define GFN_KALLSYMS_NO_MM	1	/* no address space to read it into */
 int gfn_kallsyms_open(struct gfn_kallsyms *k);
-ssize_t gfn_kallsyms_read(struct gfn_kallsyms *k, char *buf, size_t len);
+ssize_t gfn_kallsyms_read(struct gfn_kallsyms *k, char *buf, size_t len,
+			  size_t *uncopied);
 void gfn_kallsyms_close(struct gfn_kallsyms *k);
 int gfn_symbol_describe(u64 addr, char *buf);
 

@@ -64,22 +64,23 @@ u32 gfn_symbols(const struct gfn_symbol **list)
 }
 
 /*
- * Stores @addrs, one per symbol that is not linked, in the list's order,
- * into their pointers.  The caller has checked each address
+ * How many symbols of the list are not linked; when @n is that many,
+ * stores @addrs, one per such symbol in the list's order, into their
+ * pointers.  The caller has checked each address
  * (module/boundary/symbols.rs).
  */
-int gfn_symbols_store(const u64 *addrs, u32 n)
+u32 gfn_symbols_store(const u64 *addrs, u32 n)
 {
-	u32 i = 0, k;
+	u32 i = 0, k, wanted = 0;
 
-	for (k = 0; k < ARRAY_SIZE(gfn_symbol_list); k++) {
-		if (gfn_symbol_list[k].linked)
-			continue;
-		if (i == n)
-			return -EINVAL;
-		*gfn_symbol_slots[k] = (void *)(unsigned long)addrs[i++];
-	}
-	return i == n ? 0 : -EINVAL;
+	for (k = 0; k < ARRAY_SIZE(gfn_symbol_list); k++)
+		wanted += !gfn_symbol_list[k].linked;
+	if (wanted != n)
+		return wanted;
+	for (k = 0; k < ARRAY_SIZE(gfn_symbol_list); k++)
+		if (!gfn_symbol_list[k].linked)
+			*gfn_symbol_slots[k] = (void *)(unsigned long)addrs[i++];
+	return wanted;
 }
 
 /*

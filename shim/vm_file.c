@@ -26,13 +26,13 @@
 /*
  * The process of thread @nr of the caller's pid namespace: its thread
  * group id there and its address space (any live thread's: the leader of
- * a process whose first thread has exited has none).  -ESRCH when there is
- * no such thread, or it has no address space.
+ * a process whose first thread has exited has none): whether there is
+ * such a thread with an address space.
  */
-int gfn_task_facts(pid_t nr, struct gfn_task_facts *out)
+bool gfn_task_facts(pid_t nr, struct gfn_task_facts *out)
 {
 	struct task_struct *task, *t;
-	int ret = -ESRCH;
+	bool found = false;
 
 	rcu_read_lock();
 	task = pid_task(find_vpid(nr), PIDTYPE_PID);
@@ -44,11 +44,10 @@ int gfn_task_facts(pid_t nr, struct gfn_task_facts *out)
 			if (out->mm_id)
 				break;
 		}
-		if (out->mm_id)
-			ret = 0;
+		found = out->mm_id;
 	}
 	rcu_read_unlock();
-	return ret;
+	return found;
 }
 
 /*

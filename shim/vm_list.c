@@ -13,38 +13,40 @@
 #include "symbols.h"
 
 /*
- * The VMM of @kvm as the caller's pid namespace sees it: the process (the
- * thread group) whose address space is the VM's, kvm->mm, or 0 when no
- * live thread of it is visible there.  kvm->userspace_pid names only the
- * thread that created the VM, which may have exited (or not be set: KVM
- * sets it on its uevent path, after an allocation that may fail), so it is
- * only where the search starts; when that thread is gone or is another
- * process's now, every thread is looked at, under RCU.  Threads are
- * looked at rather than processes because a process whose first thread
- * has exited has a leader without an mm.
+ * Who uses @kvm's address space, kvm->mm, as the caller's pid namespace
+ * sees it, into @out.  kvm->userspace_pid names only the thread that
+ * created the VM, which may have exited (or not be set: KVM sets it on its
+ * uevent path, after an allocation that may fail): its process, and
+ * whether that thread is alive with kvm->mm.  When it is not, every live
+ * thread is looked at, under RCU, for one whose address space is kvm->mm:
+ * its process.  Threads are looked at rather than processes because a
+ * process whose first thread has exited has a leader without an mm.
  */
-static pid_t gfn_vmm_pid(struct kvm *kvm)
+static void gfn_vm_users(struct kvm *kvm, struct gfn_vm_facts *out)
 {
 	struct pid_namespace *ns = task_active_pid_ns(current);
 	struct task_struct *p, *t;
-	pid_t nr = 0;
 
+	out->creator = 0;
+	out->user = 0;
 	rcu_read_lock();
 	t = pid_task(find_pid_ns(kvm->userspace_pid, &init_pid_ns),
 		     PIDTYPE_PID);
-	if (t && READ_ONCE(t->mm) == kvm->mm) {
-		nr = task_tgid_nr_ns(t, ns);
-		goto out;
+	if (t) {
+		out->creator = task_tgid_nr_ns(t, ns);
+		if (READ_ONCE(t->mm) == kvm->mm) {
+			out->flags |= GFN_VM_CREATOR_USES_MM;
+			goto out;
+		}
 	}
 	for_each_process_thread(p, t) {
 		if (READ_ONCE(t->mm) == kvm->mm) {
-			nr = task_tgid_nr_ns(t, ns);
-			goto out;
+			out->user = task_tgid_nr_ns(t, ns);
+			break;
 		}
 	}
 out:
 	rcu_read_unlock();
-	return nr;
 }
 
 /*
@@ -101,22 +103,20 @@ static void gfn_vm_leaves(struct kvm *kvm, struct gfn_vm_facts *out)
 	for (level = 0; level < ARRAY_SIZE(out->leaves); level++)
 		out->leaves[level] = atomic64_read(&kvm->stat.pages[level]);
 	out->nx_splits = READ_ONCE(kvm->stat.nx_lpage_splits);
-	out->counted = 1;
+	out->flags |= GFN_VM_COUNTED;
 #else
 	memset(out->leaves, 0, sizeof(out->leaves));
 	out->nx_splits = 0;
-	out->counted = 0;
 #endif
-	out->pad = 0;
 }
 
 /*
  * Facts about every VM on vm_list, newest first, in one pass under one
  * kvm_lock hold, so the listing is consistent: a VM alive throughout is in
- * it once.  A VM whose last reference is gone (being destroyed) is not
- * one any more.  Fills at most @max entries of @out and returns how many
- * VMs there are (more than @max: the caller needs more room), or -EINTR
- * when a fatal signal ended the wait for kvm_lock, which KVM holds across
+ * it once.  A VM whose last reference is gone, being destroyed, is listed
+ * too (GFN_VM_DYING).  Fills at most @max entries of @out and returns how
+ * many VMs there are (more than @max: the caller needs more room), or the
+ * error of the wait for kvm_lock (a fatal signal), which KVM holds across
  * every VM's slots_lock.  kvm_lock keeps every listed VM and its memslots
  * alive (kvm_destroy_vm unlists it first), so no reference is taken:
  * dropping one here could destroy the VM, which takes kvm_lock.
@@ -125,16 +125,18 @@ long gfn_vm_list(struct gfn_vm_facts *out, u32 max)
 {
 	struct kvm *kvm;
 	long n = 0;
+	int ret;
 
-	if (mutex_lock_killable(&GFN_SYM(kvm_lock)))
-		return -EINTR;
+	ret = mutex_lock_killable(&GFN_SYM(kvm_lock));
+	if (ret)
+		return ret;
 	list_for_each_entry(kvm, &GFN_SYM(vm_list), vm_list) {
-		if (!refcount_read(&kvm->users_count))
-			continue;
 		if (n < max) {
 			out[n].kvm_id = (unsigned long)kvm;
 			out[n].mm_id = (unsigned long)kvm->mm;
-			out[n].pid = gfn_vmm_pid(kvm);
+			out[n].flags = refcount_read(&kvm->users_count) ?
+				       0 : GFN_VM_DYING;
+			gfn_vm_users(kvm, &out[n]);
 			gfn_vm_size(kvm, &out[n]);
 			gfn_vm_leaves(kvm, &out[n]);
 		}

@@ -35,7 +35,8 @@ opaque! {
     Page;
 }
 
-/// `struct gfn_proc_callbacks`: the proc file's callbacks.
+/// `struct gfn_proc_callbacks`: the proc file's callbacks, every one given
+/// (`Option` for the C function pointer's ABI).
 #[repr(C)]
 pub(crate) struct ProcCallbacks {
     pub(crate) open: Option<unsafe extern "C" fn(private: *mut *mut c_void) -> c_int>,
@@ -70,15 +71,21 @@ pub(crate) struct VmFacts {
     pub(crate) mm_id: u64,
     pub(crate) pages: u64,
     pub(crate) slots: u32,
-    pub(crate) pid: i32,
+    pub(crate) creator: i32,
+    pub(crate) user: i32,
+    pub(crate) flags: u32,
     pub(crate) leaves: [u64; 3],
     pub(crate) nx_splits: u64,
-    pub(crate) counted: u32,
-    pub(crate) pad: u32,
 }
 const _: () = assert!(size_of::<VmFacts>() == 72);
-const _: () = assert!(offset_of!(VmFacts, pid) == 28);
-const _: () = assert!(offset_of!(VmFacts, counted) == 64);
+const _: () = assert!(offset_of!(VmFacts, creator) == 28);
+const _: () = assert!(offset_of!(VmFacts, flags) == 36);
+const _: () = assert!(offset_of!(VmFacts, nx_splits) == 64);
+
+/// `GFN_VM_*`.
+pub(crate) const VM_DYING: u32 = 1 << 0;
+pub(crate) const VM_CREATOR_USES_MM: u32 = 1 << 1;
+pub(crate) const VM_COUNTED: u32 = 1 << 2;
 
 /// `struct gfn_task_facts`.
 #[repr(C)]
@@ -119,6 +126,17 @@ pub(crate) struct WalkEntry {
 const _: () = assert!(size_of::<WalkEntry>() == 32);
 const _: () = assert!(offset_of!(WalkEntry, level) == 28);
 
+/// `struct gfn_gmem_slot`.
+#[repr(C)]
+pub(crate) struct GmemSlot {
+    pub(crate) file: *mut File,
+    pub(crate) base_gfn: u64,
+    pub(crate) npages: u64,
+    pub(crate) pgoff: u64,
+}
+const _: () = assert!(size_of::<GmemSlot>() == 32);
+const _: () = assert!(offset_of!(GmemSlot, pgoff) == 24);
+
 /// `GFN_LEVEL_*`.
 pub(crate) const LEVEL_PTE: u32 = 1;
 pub(crate) const LEVEL_PMD: u32 = 2;
@@ -135,6 +153,7 @@ pub(crate) const PAGE_PFNMAP: u32 = 1 << 6;
 pub(crate) const PAGE_GMEM: u32 = 1 << 7;
 pub(crate) const PAGE_DEVMAP: u32 = 1 << 8;
 pub(crate) const PAGE_FRAMES: u32 = 1 << 9;
+pub(crate) const PAGE_NO_PAGE: u32 = 1 << 10;
 
 /// `struct gfn_symbol`: a kernel internal the shim uses.
 #[repr(C)]
@@ -157,43 +176,51 @@ const _: () = assert!(size_of::<Kallsyms>() == 24);
 
 /// `GFN_KALLSYMS_CHUNK`: the most one read of `/proc/kallsyms` takes.
 pub(crate) const KALLSYMS_CHUNK: usize = 16384;
+/// `GFN_KALLSYMS_NO_MM`: `gfn_kallsyms_open` found no address space to
+/// read the file into.
+pub(crate) const KALLSYMS_NO_MM: c_int = 1;
 /// `GFN_DESCRIBE_LEN`: room for what `sprint_symbol()` writes.
 pub(crate) const DESCRIBE_LEN: usize = 1024;
 
 extern "C" {
     pub(crate) fn gfn_symbols(list: *mut *const Symbol) -> u32;
-    pub(crate) fn gfn_symbols_store(addrs: *const u64, n: u32) -> c_int;
+    pub(crate) fn gfn_symbols_store(addrs: *const u64, n: u32) -> u32;
     pub(crate) fn gfn_release_built() -> *const c_char;
     pub(crate) fn gfn_release_running() -> *const c_char;
 
     pub(crate) fn gfn_kallsyms_open(k: *mut Kallsyms) -> c_int;
-    pub(crate) fn gfn_kallsyms_read(k: *mut Kallsyms, buf: *mut u8, len: usize) -> isize;
+    pub(crate) fn gfn_kallsyms_read(
+        k: *mut Kallsyms,
+        buf: *mut u8,
+        len: usize,
+        uncopied: *mut usize,
+    ) -> isize;
     pub(crate) fn gfn_kallsyms_close(k: *mut Kallsyms);
     pub(crate) fn gfn_symbol_describe(addr: u64, buf: *mut c_char) -> c_int;
 
-    pub(crate) fn gfn_proc_create(
-        name: *const c_char,
-        mode: u16,
-        cb: *const ProcCallbacks,
-    ) -> c_int;
+    pub(crate) fn gfn_proc_create(name: *const c_char, mode: u16, cb: *const ProcCallbacks)
+        -> bool;
     pub(crate) fn gfn_proc_remove(name: *const c_char);
+    pub(crate) fn gfn_module_get() -> bool;
+    pub(crate) fn gfn_module_put();
 
     pub(crate) fn gfn_vm_list(out: *mut VmFacts, max: u32) -> c_long;
 
-    pub(crate) fn gfn_task_facts(nr: c_int, out: *mut TaskFacts) -> c_int;
+    pub(crate) fn gfn_task_facts(nr: c_int, out: *mut TaskFacts) -> bool;
     pub(crate) fn gfn_vmm_get(tgid: c_int) -> *mut Pid;
     pub(crate) fn gfn_vmm_put(vmm: *mut Pid);
     pub(crate) fn gfn_vm_open(vmm: *mut Pid, kvm_id: u64) -> *mut File;
     pub(crate) fn gfn_vm_close(file: *mut File);
     pub(crate) fn gfn_vm_kvm(file: *mut File) -> *mut Kvm;
 
-    pub(crate) fn gfn_slot_find(kvm: *mut Kvm, as_id: u32, gfn: u64, out: *mut SlotFacts) -> c_int;
+    pub(crate) fn gfn_slot_find(kvm: *mut Kvm, as_id: u32, gfn: u64, out: *mut SlotFacts) -> bool;
 
     pub(crate) fn gfn_vm_mm_get(kvm: *mut Kvm) -> *mut MmStruct;
     pub(crate) fn gfn_mm_put(mm: *mut MmStruct);
     pub(crate) fn gfn_mmap_read_lock_killable(mm: *mut MmStruct) -> c_int;
     pub(crate) fn gfn_mmap_read_unlock(mm: *mut MmStruct);
     pub(crate) fn gfn_resched();
+    pub(crate) fn gfn_fatal_signal_pending() -> bool;
 
     pub(crate) fn gfn_page_walk(
         mm: *mut MmStruct,
@@ -203,25 +230,24 @@ extern "C" {
         max: u32,
         frames: *mut u64,
         max_frames: u32,
-        covered: *mut u32,
     ) -> c_long;
-    pub(crate) fn gfn_fault(
+    pub(crate) fn gfn_fault_in(
         mm: *mut MmStruct,
         hva: usize,
         nr: u32,
         pages: *mut *mut Page,
-        out: *mut WalkEntry,
     ) -> c_long;
 
     pub(crate) fn gfn_gmem_attr_run(kvm: *mut Kvm, gfn: u64, nr: u32, private: *mut bool) -> u32;
-    pub(crate) fn gfn_gmem_walk(
-        kvm: *mut Kvm,
-        as_id: u32,
-        gfn: u64,
+    pub(crate) fn gfn_gmem_slot(kvm: *mut Kvm, as_id: u32, gfn: u64, out: *mut GmemSlot) -> c_int;
+    pub(crate) fn gfn_gmem_file_walk(
+        file: *mut File,
+        index: u64,
         nr: u32,
         out: *mut WalkEntry,
         max: u32,
-    ) -> c_long;
+    ) -> u32;
+    pub(crate) fn gfn_gmem_put(file: *mut File);
 
     pub(crate) fn gfn_mutex_init(lock: *mut bindings::mutex);
     pub(crate) fn gfn_mutex_lock_killable(lock: *mut bindings::mutex) -> c_int;

@@ -26,6 +26,16 @@ impl WalkEntry {
         out.as_mut_ptr().cast()
     }
 
+    /// `pages` private pages of a guest_memfd that holds none of them:
+    /// what a walk of the guest_memfd tells of pages never allocated.
+    pub(crate) fn gmem_unallocated(pages: u32) -> WalkEntry {
+        WalkEntry(ffi::WalkEntry {
+            pages,
+            flags: ffi::PAGE_GMEM,
+            ..ffi::WalkEntry::default()
+        })
+    }
+
     /// Guest pages the entry covers (at least one).
     pub(crate) fn pages(&self) -> u32 {
         self.0.pages.max(1)
@@ -40,6 +50,12 @@ impl WalkEntry {
             && a.flags & ffi::PAGE_PRESENT != 0
             && (a.flags, a.nid, a.order, a.level, a.gup_err)
                 == (b.flags, b.nid, b.order, b.level, b.gup_err)
+    }
+
+    /// Records on a page faulting could not get what gup said (an errno, or
+    /// 0 when it got nothing without one).
+    pub(crate) fn set_fault_error(&mut self, errno: i32) {
+        self.0.gup_err = errno;
     }
 
     /// The host frame of the entry's first page (when present).
@@ -82,6 +98,7 @@ impl WalkEntry {
             large: has(ffi::PAGE_LARGE),
             zero: has(ffi::PAGE_ZERO),
             ksm: has(ffi::PAGE_KSM),
+            no_page: has(ffi::PAGE_NO_PAGE),
             no_memory: e.gup_err == ENOMEM.to_errno(),
             nid: e.nid,
             order: e.order,
@@ -126,33 +143,30 @@ impl Mm {
         Ok(MmapReadGuard { mm: self })
     }
 
-    /// Faults in the `out.len()` pages at `hva` for reading (at most as
-    /// many as `refs` has room for: its values mean nothing, it is where
-    /// the page references are taken and dropped) and describes them into
-    /// `out`; a page that cannot be had is described with what faulting it
-    /// said.  Takes and drops the mmap lock itself, as faulting may drop it
-    /// while it waits.
-    pub(crate) fn fault_in<'a>(
-        &self,
-        hva: u64,
-        refs: &mut [usize],
-        out: &'a mut [WalkEntry],
-    ) -> Result<&'a [WalkEntry]> {
-        let nr = out.len().min(refs.len());
-        let nr32 = u32::try_from(nr).map_err(|_| EINVAL)?;
+    /// Faults in the pages at `hva` for reading, as many as `refs` has
+    /// room for (its values mean nothing: it is where the page references
+    /// are taken, and dropped before this returns), taking and dropping the
+    /// mmap lock itself (faulting may drop it while it waits): what gup
+    /// said, the pages from `hva` on it faulted in or its error, as it is.
+    /// `&mut self`: no [`MmapReadGuard`] of this `Mm` is alive, since the
+    /// shim takes the lock.
+    pub(crate) fn fault_in(&mut self, hva: u64, refs: &mut [usize]) -> Result<u32> {
+        let nr = u32::try_from(refs.len()).unwrap_or(u32::MAX);
         // SAFETY: `self.mm` is referenced (type invariant); `refs` has room
-        // for `nr` page pointers and `out` for `nr` entries, all the shim
-        // writes; it drops every page reference it takes.
-        let n = unsafe {
-            ffi::gfn_fault(
+        // for `nr` page pointers; the shim drops every page reference it
+        // takes.
+        let got = unsafe {
+            ffi::gfn_fault_in(
                 self.mm.as_ptr(),
                 hva as usize,
-                nr32,
+                nr,
                 refs.as_mut_ptr().cast::<*mut Page>(),
-                WalkEntry::raw(out),
             )
         };
-        entries(n, out)
+        match u32::try_from(got) {
+            Ok(got) => Ok(got),
+            Err(_) => Err(Error::from_errno(got as c_int)),
+        }
     }
 }
 
@@ -188,10 +202,9 @@ impl MmapReadGuard<'_> {
     ) -> Result<&'a [WalkEntry]> {
         let max = u32::try_from(out.len()).unwrap_or(u32::MAX);
         let max_frames = u32::try_from(frames.len()).unwrap_or(u32::MAX);
-        let mut covered = 0;
         // SAFETY: the mmap lock is held (type invariant); `out` holds `max`
         // entries and `frames` `max_frames` frames, all the shim writes
-        // (none when `max_frames` is 0), and `covered` is a valid place.
+        // (none when `max_frames` is 0).
         let n = unsafe {
             ffi::gfn_page_walk(
                 self.mm.mm.as_ptr(),
@@ -201,7 +214,6 @@ impl MmapReadGuard<'_> {
                 max,
                 frames.as_mut_ptr(),
                 max_frames,
-                &mut covered,
             )
         };
         entries(n, out)
@@ -228,4 +240,11 @@ pub(crate) fn resched() {
     // SAFETY: `cond_resched` may sleep; no lock of this code is held
     // across it (its callers hold no guard).
     unsafe { ffi::gfn_resched() }
+}
+
+/// Whether a fatal signal is pending for this task: a long call's cue to
+/// end (with `EINTR`, its caller decides).
+pub(crate) fn fatal_signal_pending() -> bool {
+    // SAFETY: `fatal_signal_pending(current)` only reads this task's state.
+    unsafe { ffi::gfn_fatal_signal_pending() }
 }

@@ -64,9 +64,98 @@ impl Choice {
     }
 }
 
-/// `log`: what goes to the kernel log (`crate::log`).
+/// `log`: what goes to the kernel log (`crate::log`, `crate::log_level`).
 #[no_mangle]
-pub(crate) static gfn_log_param: Choice = Choice::new(crate::log::Level::WORDS);
+pub(crate) static gfn_log_param: Choice = Choice::new(crate::log_level::Level::WORDS);
+
+/// `log`'s description, as `MODULE_PARM_DESC` would put it in `.modinfo`
+/// (what `modinfo` prints), made from its words and what they mean.
+#[link_section = ".modinfo"]
+#[used]
+static LOG_PARMDESC: [u8; LOG_PARMDESC_LEN] = parmdesc(
+    "log",
+    crate::log_level::Level::WORDS,
+    crate::log_level::Level::HELP,
+);
+const LOG_PARMDESC_LEN: usize = parmdesc_len(
+    "log",
+    crate::log_level::Level::WORDS,
+    crate::log_level::Level::HELP,
+);
+
+/// The pieces of a loadable module's `parmdesc` string: `parmdesc=NAME:`,
+/// then `word: help` for each word, separated by `; `, then a NUL.
+const fn parmdesc_piece<'a>(
+    name: &'a str,
+    words: &[&'a str],
+    help: &[&'a str],
+    i: usize,
+) -> &'a [u8] {
+    let n = if words.len() < help.len() {
+        words.len()
+    } else {
+        help.len()
+    };
+    match i {
+        0 => b"parmdesc=",
+        1 => name.as_bytes(),
+        2 => b":",
+        _ => {
+            let k = (i - 3) / 4;
+            if k >= n {
+                return if k == n && (i - 3) % 4 == 0 {
+                    b"\0"
+                } else {
+                    b""
+                };
+            }
+            match (i - 3) % 4 {
+                0 => words[k].as_bytes(),
+                1 => b": ",
+                2 => help[k].as_bytes(),
+                _ if k + 1 < n => b"; ",
+                _ => b"",
+            }
+        }
+    }
+}
+
+/// How many pieces [`parmdesc_piece`] gives for `n` words.
+const fn parmdesc_pieces(words: &[&str], help: &[&str]) -> usize {
+    let n = if words.len() < help.len() {
+        words.len()
+    } else {
+        help.len()
+    };
+    3 + 4 * n + 1
+}
+
+/// The length of [`parmdesc`]'s string.
+const fn parmdesc_len(name: &str, words: &[&str], help: &[&str]) -> usize {
+    let (mut i, mut len) = (0, 0);
+    while i < parmdesc_pieces(words, help) {
+        len += parmdesc_piece(name, words, help, i).len();
+        i += 1;
+    }
+    len
+}
+
+/// `parmdesc=NAME:word: help; word: help...` and a NUL, at compile time.
+const fn parmdesc<const N: usize>(name: &str, words: &[&str], help: &[&str]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let (mut i, mut at) = (0, 0);
+    while i < parmdesc_pieces(words, help) {
+        let piece = parmdesc_piece(name, words, help, i);
+        let mut j = 0;
+        while j < piece.len() && at < N {
+            out[at] = piece[j];
+            at += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    out
+}
 
 /// `kernel_param_ops.set` of a [`Choice`].
 ///

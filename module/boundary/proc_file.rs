@@ -7,7 +7,8 @@
 //! the file with a table of trampolines built for the implementing type at
 //! compile time, each of which only converts pointers and turns a `Result`
 //! into an errno.  The C side (`shim/proc_glue.c`) holds the `proc_ops`,
-//! since the kernel crate has no procfs abstraction.
+//! since the kernel crate has no procfs abstraction, and only calls them:
+//! every errno is chosen here.
 
 use super::ffi::{self, ProcCallbacks};
 use core::marker::PhantomData;
@@ -93,9 +94,12 @@ impl<T: ProcFile> Registration<T> {
         // SAFETY: `name` is NUL-terminated and lives as long as the module
         // (procfs copies it); the callbacks are a `static` table whose
         // functions follow the contracts `shim/proc_glue.c` states.
-        kernel::error::to_result(unsafe {
-            ffi::gfn_proc_create(name.as_char_ptr(), mode, &Trampolines::<T>::CALLBACKS)
-        })?;
+        let created =
+            unsafe { ffi::gfn_proc_create(name.as_char_ptr(), mode, &Trampolines::<T>::CALLBACKS) };
+        if !created {
+            // `proc_create_data()` says no more; allocations are what fail.
+            return Err(ENOMEM);
+        }
         // INVARIANT: the file was just created with those callbacks.
         Ok(Registration {
             name,
@@ -112,21 +116,50 @@ impl<T: ProcFile> Drop for Registration<T> {
     }
 }
 
-/// The C callbacks of a `T` file: conversions only.
+/// A reference on this module, held by each callback that may wait: rmmod
+/// then fails at once (`EBUSY`) while one runs, instead of waiting,
+/// without a way to be killed, in `remove_proc_entry()` for a reader stuck
+/// in a fault.
+///
+/// # Invariants
+///
+/// A reference on this module is held, dropped by `drop`.
+struct ModuleRef(());
+
+impl ModuleRef {
+    /// Takes it; `ENODEV` once the module is going.
+    fn get() -> Result<ModuleRef> {
+        // SAFETY: `try_module_get(THIS_MODULE)` has no precondition.
+        if !unsafe { ffi::gfn_module_get() } {
+            return Err(ENODEV);
+        }
+        // INVARIANT: just taken.
+        Ok(ModuleRef(()))
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: the reference is held (type invariant), dropped once.
+        unsafe { ffi::gfn_module_put() }
+    }
+}
+
+/// The C callbacks of a `T` file: conversions, and the errno of what `T`
+/// does not do.
 struct Trampolines<T>(PhantomData<T>);
+
+/// `DEFAULT_POLLMASK`: what the VFS says of a file without `poll`.
+const DEFAULT_POLLMASK: u32 = 0x0001 | 0x0004 | 0x0040 | 0x0100;
 
 impl<T: ProcFile> Trampolines<T> {
     const CALLBACKS: ProcCallbacks = ProcCallbacks {
         open: Some(Self::open),
         release: Some(Self::release),
-        read: if T::HAS_READ { Some(Self::read) } else { None },
-        write: if T::HAS_WRITE {
-            Some(Self::write)
-        } else {
-            None
-        },
-        size: if T::HAS_SIZE { Some(Self::size) } else { None },
-        poll: if T::HAS_POLL { Some(Self::poll) } else { None },
+        read: Some(Self::read),
+        write: Some(Self::write),
+        size: Some(Self::size),
+        poll: Some(Self::poll),
     };
 
     /// # Safety
@@ -175,6 +208,9 @@ impl<T: ProcFile> Trampolines<T> {
         len: usize,
         pos: *mut i64,
     ) -> isize {
+        if !T::HAS_READ {
+            return ssize(Err(EINVAL));
+        }
         // SAFETY: by the contract.
         let (file, pos) = unsafe { (Self::state(private), &mut *pos) };
         let mut out = UserOut {
@@ -182,7 +218,7 @@ impl<T: ProcFile> Trampolines<T> {
             addr: buf as usize,
             len,
         };
-        ssize(file.read(&mut out, pos))
+        ssize(ModuleRef::get().and_then(|_held| file.read(&mut out, pos)))
     }
 
     /// # Safety
@@ -194,17 +230,26 @@ impl<T: ProcFile> Trampolines<T> {
         len: usize,
         pos: *mut i64,
     ) -> isize {
+        if !T::HAS_WRITE {
+            return ssize(Err(EINVAL));
+        }
         // SAFETY: by the contract.
         let (file, pos) = unsafe { (Self::state(private), &mut *pos) };
-        ssize(file.write(user_slice(buf as usize, len).reader(), len, pos))
+        let input = user_slice(buf as usize, len).reader();
+        ssize(ModuleRef::get().and_then(|_held| file.write(input, len, pos)))
     }
 
     /// # Safety
     ///
     /// As for `state`.
     unsafe extern "C" fn size(private: *mut c_void) -> i64 {
+        if !T::HAS_SIZE {
+            // No size: no seeking, as on a pipe.
+            return ESPIPE.to_errno().into();
+        }
         // SAFETY: by the contract.
-        match unsafe { Self::state(private) }.size() {
+        let file = unsafe { Self::state(private) };
+        match ModuleRef::get().and_then(|_held| file.size()) {
             Ok(n) => n,
             Err(e) => e.to_errno().into(),
         }
@@ -214,6 +259,9 @@ impl<T: ProcFile> Trampolines<T> {
     ///
     /// As for `state`.
     unsafe extern "C" fn poll(private: *mut c_void) -> c_uint {
+        if !T::HAS_POLL {
+            return DEFAULT_POLLMASK;
+        }
         // SAFETY: by the contract.
         unsafe { Self::state(private) }.poll()
     }

@@ -76,7 +76,8 @@ pub(crate) struct KallsymsFile {
 }
 
 impl KallsymsFile {
-    /// Opens it, or the raw error.
+    /// Opens it, or the error (`ESRCH`: the task has no address space to
+    /// read it into, a kernel thread).
     pub(crate) fn open() -> core::result::Result<KallsymsFile, i32> {
         let mut inner = ffi::Kallsyms {
             file: core::ptr::null_mut(),
@@ -85,22 +86,35 @@ impl KallsymsFile {
         };
         // SAFETY: `inner` is valid for the call to fill.
         let ret = unsafe { ffi::gfn_kallsyms_open(&mut inner) };
-        if ret < 0 {
+        if ret == ffi::KALLSYMS_NO_MM {
+            return Err(ESRCH.to_errno());
+        }
+        if ret != 0 {
             return Err(ret);
         }
         // INVARIANT: opened just now.
         Ok(KallsymsFile { inner })
     }
 
-    /// Reads the next bytes into `buf`: how many, 0 at the end, or the raw
-    /// error.
+    /// Reads the next bytes into `buf`: how many, 0 at the end, or the
+    /// error (`EINTR` on a fatal signal, `EFAULT` when what was read could
+    /// not be copied from the task's memory).
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> core::result::Result<usize, i32> {
+        if super::memory::fatal_signal_pending() {
+            return Err(EINTR.to_errno());
+        }
         let len = buf.len().min(ffi::KALLSYMS_CHUNK);
+        let mut uncopied = 0;
         // SAFETY: the file is open (type invariant); `buf` has room for `len`
-        // bytes.
-        let n = unsafe { ffi::gfn_kallsyms_read(&mut self.inner, buf.as_mut_ptr(), len) };
+        // bytes, and `uncopied` is a valid place to write.
+        let n = unsafe {
+            ffi::gfn_kallsyms_read(&mut self.inner, buf.as_mut_ptr(), len, &mut uncopied)
+        };
         if n < 0 {
             return Err(n as i32);
+        }
+        if uncopied != 0 {
+            return Err(EFAULT.to_errno());
         }
         Ok(n as usize)
     }
@@ -168,10 +182,13 @@ pub(crate) fn check(
 /// before anything can call into the shim.
 pub(crate) fn store(checked: Checked) -> Result {
     // SAFETY: the addresses are those of the symbols, in order (`Checked`'s
-    // invariant); nothing reads the pointers yet (module init, before the
-    // proc file exists).
-    let ret = unsafe { ffi::gfn_symbols_store(checked.addrs.as_ptr(), checked.n as u32) };
-    if ret < 0 {
+    // invariant), stored only when there are as many as the shim wants;
+    // nothing reads the pointers yet (module init, before the proc file
+    // exists).
+    let n = checked.n as u32;
+    let wanted = unsafe { ffi::gfn_symbols_store(checked.addrs.as_ptr(), n) };
+    if wanted != n {
+        // Nothing was stored: the list and the addresses disagree.
         return Err(EINVAL);
     }
     Ok(())

@@ -4,13 +4,14 @@
 //! calls ([`VmId`]) and a VM held within one ([`Vm`]), and its memslots.
 //! Which VM a request means is decided by the caller (`crate::vms`).
 
-use super::ffi::{self, File, Kvm, Pid, SlotFacts as RawSlot, TaskFacts, VmFacts as RawVm};
+use super::ffi::{
+    self, File, GmemSlot as RawGmem, Kvm, Pid, SlotFacts as RawSlot, TaskFacts, VmFacts as RawVm,
+};
 use super::memory::{Mm, WalkEntry};
 use crate::facts::SlotFacts;
 use crate::reply::KvmMaps;
 use core::ptr::NonNull;
 use kernel::alloc::Flags;
-use kernel::error::code::{EINTR, ENOENT};
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 
@@ -21,9 +22,16 @@ pub(crate) struct VmFacts {
     pub(crate) kvm_id: u64,
     /// Names its address space, only compared.
     pub(crate) mm_id: u64,
-    /// Its VMM's process in the caller's pid namespace; `None` when the
-    /// caller cannot see it.
-    pub(crate) pid: Option<u32>,
+    /// Its last reference is gone: it is being destroyed.
+    pub(crate) dying: bool,
+    /// The process of the thread that created it, in the caller's pid
+    /// namespace (`None`: gone, or not visible there), and whether that
+    /// thread's address space is the VM's.
+    pub(crate) creator: Option<u32>,
+    pub(crate) creator_uses_mm: bool,
+    /// A process with a thread whose address space is the VM's, as the
+    /// caller sees it; looked for only when the creator's is not.
+    pub(crate) user: Option<u32>,
     /// Memslots, in every address space.
     pub(crate) slots: u32,
     /// Guest pages in them.
@@ -33,8 +41,8 @@ pub(crate) struct VmFacts {
 }
 
 /// Facts about the VMs on KVM's list that `keep` keeps, newest first, from
-/// one consistent pass (72 bytes per VM, allocated with `flags`).  `EINTR`
-/// when a fatal signal ends the wait for KVM's list.
+/// one consistent pass (72 bytes per VM, allocated with `flags`); the
+/// error of the wait for KVM's list (`EINTR`: a fatal signal) as it is.
 pub(crate) fn list(flags: Flags, keep: impl Fn(&VmFacts) -> bool) -> Result<KVVec<VmFacts>> {
     let mut room = 64;
     loop {
@@ -43,19 +51,23 @@ pub(crate) fn list(flags: Flags, keep: impl Fn(&VmFacts) -> bool) -> Result<KVVe
         // SAFETY: `raw` has room for `max` entries, which the shim fills
         // (under `kvm_lock`) without reading them.
         let n = unsafe { ffi::gfn_vm_list(raw.as_mut_ptr(), max) };
-        let n = usize::try_from(n).map_err(|_| EINTR)?;
+        let n = usize::try_from(n).map_err(|_| Error::from_errno(n as c_int))?;
         if n <= max as usize {
             let mut vms = KVVec::with_capacity(n, flags)?;
             // SAFETY: the shim initialised the first `n` entries.
             unsafe { super::compat::vec_init_len(&mut raw, n) };
+            let id = |pid: i32| u32::try_from(pid).ok().filter(|&p| p != 0);
             for vm in raw.iter() {
                 let vm = VmFacts {
                     kvm_id: vm.kvm_id,
                     mm_id: vm.mm_id,
-                    pid: u32::try_from(vm.pid).ok().filter(|&p| p != 0),
+                    dying: vm.flags & ffi::VM_DYING != 0,
+                    creator: id(vm.creator),
+                    creator_uses_mm: vm.flags & ffi::VM_CREATOR_USES_MM != 0,
+                    user: id(vm.user),
                     slots: vm.slots,
                     pages: vm.pages,
-                    kvm: (vm.counted != 0).then_some(KvmMaps {
+                    kvm: (vm.flags & ffi::VM_COUNTED != 0).then_some(KvmMaps {
                         leaves: vm.leaves,
                         nx_splits: vm.nx_splits,
                     }),
@@ -87,7 +99,7 @@ pub(crate) fn process_of(pid: u32) -> Option<Process> {
     let mut facts = TaskFacts::default();
     // SAFETY: `facts` is a valid place for the shim to write; it looks the
     // number up under RCU.
-    if unsafe { ffi::gfn_task_facts(nr, &mut facts) } != 0 {
+    if !unsafe { ffi::gfn_task_facts(nr, &mut facts) } {
         return None;
     }
     Some(Process {
@@ -167,35 +179,23 @@ pub(crate) struct Vm {
     kvm: NonNull<Kvm>,
 }
 
-/// Why no memslot was given.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NoSlot {
-    /// The VM has no such address space.
-    NoAddressSpace,
-    /// No memslot is there (or, for a lookup upwards, none is left).
-    None,
-}
-
 impl Vm {
     /// The memslot of address space `as_id` holding `gfn` or, failing
-    /// that, the first one above it.
-    pub(crate) fn slot_from(&self, as_id: u8, gfn: u64) -> Result<SlotFacts, NoSlot> {
+    /// that, the first one above it; `None` when there is none (or no such
+    /// address space).
+    pub(crate) fn slot_from(&self, as_id: u8, gfn: u64) -> Option<SlotFacts> {
         let mut raw = RawSlot::default();
         // SAFETY: `self.kvm` is alive (type invariant) and `raw` is a valid
         // place for the shim to write.
-        let ret = unsafe { ffi::gfn_slot_find(self.kvm.as_ptr(), as_id.into(), gfn, &mut raw) };
-        match ret {
-            0 => Ok(SlotFacts {
-                base_gfn: raw.base_gfn,
-                npages: raw.npages,
-                hva: raw.hva,
-                flags: raw.flags,
-                id: raw.id,
-                as_id: raw.as_id,
-            }),
-            e if e == ENOENT.to_errno() => Err(NoSlot::None),
-            _ => Err(NoSlot::NoAddressSpace),
-        }
+        let found = unsafe { ffi::gfn_slot_find(self.kvm.as_ptr(), as_id.into(), gfn, &mut raw) };
+        found.then_some(SlotFacts {
+            base_gfn: raw.base_gfn,
+            npages: raw.npages,
+            hva: raw.hva,
+            flags: raw.flags,
+            id: raw.id,
+            as_id: raw.as_id,
+        })
     }
 
     /// The VMM's address space, referenced, or `None` once it is gone.
@@ -216,32 +216,77 @@ impl Vm {
         (run.clamp(1, nr.max(1)), private)
     }
 
-    /// Describes the private pages from `gfn` (up to `nr`, within their
-    /// memslot, as many entries as `out` holds) from the guest_memfd of the
-    /// memslot of `as_id` holding `gfn`; `None` when there is no such
-    /// memslot any more.
-    pub(crate) fn walk_private<'a>(
+    /// The guest_memfd memslot of address space `as_id` holding `gfn`, with
+    /// its guest_memfd referenced (`None` while the file is being closed);
+    /// `None` when no such memslot holds it.
+    pub(crate) fn gmem_slot(&self, as_id: u8, gfn: u64) -> Option<GmemSlot> {
+        let mut raw = RawGmem {
+            file: core::ptr::null_mut(),
+            base_gfn: 0,
+            npages: 0,
+            pgoff: 0,
+        };
+        // SAFETY: `self.kvm` is alive (type invariant) and `raw` is a valid
+        // place for the shim to write.
+        if unsafe { ffi::gfn_gmem_slot(self.kvm.as_ptr(), as_id.into(), gfn, &mut raw) } == 0 {
+            return None;
+        }
+        // INVARIANT: a file the shim gives is a reference just taken.
+        let file = NonNull::new(raw.file).map(|file| GmemFile { file });
+        Some(GmemSlot {
+            base_gfn: raw.base_gfn,
+            npages: raw.npages,
+            pgoff: raw.pgoff,
+            file,
+        })
+    }
+}
+
+/// A guest_memfd memslot, as one lookup found it.
+pub(crate) struct GmemSlot {
+    pub(crate) base_gfn: u64,
+    pub(crate) npages: u64,
+    /// The guest_memfd page of `base_gfn`.
+    pub(crate) pgoff: u64,
+    /// Its guest_memfd, or `None` while it is being closed.
+    pub(crate) file: Option<GmemFile>,
+}
+
+/// A guest_memfd, referenced.  Not `Send`: taken and dropped within one
+/// walk.
+///
+/// # Invariants
+///
+/// `file` holds a reference on a guest_memfd file.
+pub(crate) struct GmemFile {
+    file: NonNull<File>,
+}
+
+impl GmemFile {
+    /// Describes `nr` pages from page `index` of the guest_memfd into
+    /// `out` (as many entries as it holds): runs of one folio's frames, or
+    /// of pages never allocated.
+    pub(crate) fn walk<'a>(
         &self,
-        as_id: u8,
-        gfn: u64,
+        index: u64,
         nr: u32,
         out: &'a mut [WalkEntry],
-    ) -> Option<&'a [WalkEntry]> {
+    ) -> &'a [WalkEntry] {
         let max = u32::try_from(out.len()).unwrap_or(u32::MAX);
-        // SAFETY: `self.kvm` is alive (type invariant); `out` holds `max`
-        // entries, all the shim writes.
+        // SAFETY: `self.file` is referenced (type invariant); `out` holds
+        // `max` entries, all the shim writes.
         let n = unsafe {
-            ffi::gfn_gmem_walk(
-                self.kvm.as_ptr(),
-                as_id.into(),
-                gfn,
-                nr,
-                WalkEntry::raw(out),
-                max,
-            )
+            ffi::gfn_gmem_file_walk(self.file.as_ptr(), index, nr, WalkEntry::raw(out), max)
         };
-        let n = usize::try_from(n).ok()?;
-        out.get(..n)
+        &out[..(n as usize).min(out.len())]
+    }
+}
+
+impl Drop for GmemFile {
+    fn drop(&mut self) {
+        // SAFETY: `self.file` holds the reference (type invariant), dropped
+        // once here.
+        unsafe { ffi::gfn_gmem_put(self.file.as_ptr()) }
     }
 }
 

@@ -29,8 +29,7 @@ pub struct PageFacts {
     pub present: bool,
     /// Nothing is there, and no VMA either.
     pub no_vma: bool,
-    /// `VM_IO | VM_PFNMAP` memory: frames told by the mapping alone, or
-    /// (not present) a frame the walk cannot tell.
+    /// `VM_IO | VM_PFNMAP` memory: frames told by the mapping alone.
     pub pfnmap: bool,
     /// A private page of a guest_memfd memslot, read from the guest_memfd.
     pub gmem: bool,
@@ -46,6 +45,10 @@ pub struct PageFacts {
     pub ksm: bool,
     /// Faulting it in failed for want of memory (`ENOMEM` from gup).
     pub no_memory: bool,
+    /// Frames are mapped there, but with no page the walk may read: no
+    /// struct page, or a special entry outside `VM_PFNMAP` memory
+    /// (`VM_MIXEDMAP`).  Told as [`Reason::Pfnmap`], without the frames.
+    pub no_page: bool,
     /// NUMA node of the frames (`u32::MAX`: not known).
     pub nid: u32,
     /// Order of the folio, or of the mapping for frames without one.
@@ -105,6 +108,14 @@ impl SlotFacts {
     }
 }
 
+impl PageFacts {
+    /// Whether [`page_reply`] tells the pages as a translation (frames
+    /// mapped, with pages the walk read), rather than why there is none.
+    pub fn told(&self) -> bool {
+        self.present && !self.no_page
+    }
+}
+
 /// What the host side of a reply is: the kind of memory, its sharing.
 fn kind(page: &PageFacts) -> Kind {
     if page.gmem {
@@ -148,7 +159,7 @@ pub fn page_reply(
 ) {
     let pages = u64::from(page.pages.max(1));
     let gpa = (gfn << PAGE_SHIFT) | offset;
-    if !page.present {
+    if !page.told() {
         *reply = Reply::AddrErr {
             reason: no_page_reason(page, fault),
             gpa,
@@ -207,15 +218,15 @@ pub fn frame_reply(reply: &mut Reply, first: &Translation, slot: &SlotFacts, gfn
     });
 }
 
-/// Why a page walk found no page: what the VMA says first, then what
-/// faulting it in said.
+/// Why a page walk found no page it tells: what the VMA says first, then
+/// what faulting it in said.
 pub fn no_page_reason(page: &PageFacts, fault: bool) -> Reason {
     if page.no_vma {
         Reason::NoVma
     } else if page.gmem {
         // Never allocated in the guest_memfd; no mode allocates there.
         Reason::NotPresent
-    } else if page.pfnmap {
+    } else if page.pfnmap || page.no_page {
         Reason::Pfnmap
     } else if page.no_memory {
         Reason::NoMem

@@ -170,6 +170,7 @@ fn missing_page_reason_goes_by_order() {
             large: bit(7),
             zero: bit(8),
             ksm: bit(9),
+            no_page: false,
             nid: 1,
             order: 9,
             level: MapLevel::Pmd,
@@ -219,6 +220,44 @@ fn present_decides_a_translation_whatever_else_is_said() {
     };
     let t = ok(build(&page, &SLOT, SLOT.base_gfn, 0, true));
     assert_eq!((t.kind, t.phys), (Kind::Base, 0x99 * PAGE_SIZE));
+}
+
+/// Frames a walk found mapped without a page it may read (no struct page,
+/// or a special entry outside `VM_PFNMAP` memory) are told as pfnmap
+/// memory the walk could not tell, whatever their frame, node, order and
+/// level, and whatever the mode: the reply the module gave when its walk
+/// reported them not present, with the pfnmap flag.
+#[test]
+fn frames_without_a_page_are_told_as_pfnmap_memory() {
+    for fault in [false, true] {
+        for &level in MapLevel::ALL {
+            let page = PageFacts {
+                no_page: true,
+                pages: 7,
+                nid: u32::MAX,
+                order: 9,
+                level,
+                ..base(0xfe000)
+            };
+            assert!(!page.told());
+            let gfn = SLOT.base_gfn + 5;
+            let want = Reply::AddrErr {
+                reason: Reason::Pfnmap,
+                gpa: gfn * PAGE_SIZE + 0x10,
+                pid: Some(PID),
+                pages: 7,
+            };
+            assert_eq!(build(&page, &SLOT, gfn, 0x10, fault), want);
+            // As the walk told them before it gave their frames.
+            let before = PageFacts {
+                present: false,
+                no_page: false,
+                pfnmap: true,
+                ..page
+            };
+            assert_eq!(build(&before, &SLOT, gfn, 0x10, fault), want);
+        }
+    }
 }
 
 #[test]
@@ -362,6 +401,7 @@ fn facts() -> impl Strategy<Value = PageFacts> {
             zero: f[7],
             ksm: f[8],
             no_memory: f[9],
+            no_page: f[10],
             nid,
             order,
             level,
@@ -382,7 +422,7 @@ proptest! {
         later in 0u64..0x4_0000,
         pfn in 0u64..(1 << 40),
     ) {
-        let page = PageFacts { pages: 1, present: true, ..page };
+        let page = PageFacts { pages: 1, present: true, no_page: false, ..page };
         let gfn = SLOT.base_gfn + gfn_off;
         let Reply::Ok(first) = build(&page, &SLOT, gfn, 0, false) else {
             return Err(TestCaseError::fail("not a translation"));
@@ -408,7 +448,7 @@ proptest! {
         let gfn = SLOT.base_gfn + gfn_off;
         let r = build(&page, &SLOT, gfn, offset, fault);
         let pages = u64::from(page.pages.max(1));
-        if !page.present {
+        if !page.present || page.no_page {
             prop_assert_eq!(r, Reply::AddrErr {
                 reason: no_page_reason(&page, fault),
                 gpa: gfn * PAGE_SIZE + offset,
