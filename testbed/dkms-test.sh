@@ -38,6 +38,10 @@
 #                and RUSTC=, without the CC=clang LD=ld.lld or LLVM=1 dkms
 #                appends for a clang-built kernel;
 #   vermagic     modinfo shows the module's vermagic starting with RELEASE;
+#   parm         modinfo shows the log parameter's description (built in
+#                Rust, module/boundary/params.rs) with each word
+#                docs/protocol.md documents: log:all: ...; summary: ...;
+#                none: ...;
 #   install      dkms install --no-depmod into the private install tree puts
 #                it in RELEASE/updates/dkms/;
 #   wrong-rustc  dkms build against the same tree with GFN_RUSTC another
@@ -215,6 +219,12 @@ if dkms_in ok add "$name/$version" >"$tmp/add.out" 2>&1 &&
 		fi
 	else
 		fail vermagic "no module to read"
+	fi
+	parm=$(modinfo -F parm "$built" 2>&1)
+	if [[ "$parm" == "log:all: "*"; summary: "*"; none: "* ]]; then
+		pass parm
+	else
+		fail parm "modinfo -F parm $built says '$parm', not 'log:all: ...; summary: ...; none: ...'"
 	fi
 	# install: into the private install tree only (no depmod, and nothing
 	# when the system's dkms framework.conf would modprobe on install).

@@ -83,7 +83,7 @@ const LOG_PARMDESC_LEN: usize = parmdesc_len(
     crate::log_level::Level::HELP,
 );
 
-/// The pieces of a loadable module's `parmdesc` string: `parmdesc=NAME:`,
+/// The pieces of `MODULE_PARM_DESC`'s `.modinfo` string: `parm=NAME:`,
 /// then `word: help` for each word, separated by `; `, then a NUL.
 const fn parmdesc_piece<'a>(
     name: &'a str,
@@ -97,7 +97,7 @@ const fn parmdesc_piece<'a>(
         help.len()
     };
     match i {
-        0 => b"parmdesc=",
+        0 => b"parm=",
         1 => name.as_bytes(),
         2 => b":",
         _ => {
@@ -140,7 +140,7 @@ const fn parmdesc_len(name: &str, words: &[&str], help: &[&str]) -> usize {
     len
 }
 
-/// `parmdesc=NAME:word: help; word: help...` and a NUL, at compile time.
+/// `parm=NAME:word: help; word: help...` and a NUL, at compile time.
 const fn parmdesc<const N: usize>(name: &str, words: &[&str], help: &[&str]) -> [u8; N] {
     let mut out = [0u8; N];
     let (mut i, mut at) = (0, 0);
