@@ -38,7 +38,7 @@ use crate::request::{self, Options, Reason, Span, Token, PAGE_SHIFT};
 use crate::reverse::Reverse;
 use crate::single::Single;
 use crate::vms::{Held, LineVm};
-use crate::walk::Scratch;
+use crate::walk::Room;
 use crate::window::Produce;
 use kernel::prelude::*;
 
@@ -101,9 +101,10 @@ pub(crate) struct Answer {
     input: KVec<u8>,
     next_line: Option<usize>,
     line: Option<LineState>,
-    /// Room for batched walks, allocated by the first range, `all` or
-    /// `hpa=` of the open file, and handed from request to request.
-    scratch: Option<KBox<Scratch>>,
+    /// Room for batched walks, allocated (or taken over from a closed
+    /// file) by the first range, `all` or `hpa=` of the open file, and
+    /// handed from request to request.
+    scratch: Room,
 }
 
 impl Answer {
@@ -114,7 +115,7 @@ impl Answer {
             input,
             next_line: Some(0),
             line: None,
-            scratch: before.and_then(|a| a.scratch),
+            scratch: before.map_or(Room::new(), |a| a.scratch),
         }
     }
 

@@ -83,7 +83,7 @@ module! {
 
 /// The module: its proc file, removed when the module goes.
 struct GfnToPfn {
-    _file: boundary::proc_file::Registration<file::OpenFile>,
+    file: Option<boundary::proc_file::Registration<file::OpenFile>>,
 }
 
 impl kernel::Module for GfnToPfn {
@@ -96,6 +96,17 @@ impl kernel::Module for GfnToPfn {
             "ready: write guest physical addresses to /proc/{}\n",
             file::NAME_STR
         );
-        Ok(GfnToPfn { _file: file })
+        Ok(GfnToPfn { file: Some(file) })
+    }
+}
+
+impl Drop for GfnToPfn {
+    /// Removes the proc file (which closes the files still open: each
+    /// leaves its room as the spare), then frees the room the last closed
+    /// file left.
+    fn drop(&mut self) {
+        drop(self.file.take());
+        out::Bytes::free_spare();
+        walk::Room::free_spare();
     }
 }

@@ -9,8 +9,7 @@
 use crate::boundary::vm::Vm;
 use crate::out::Out;
 use crate::request::Options;
-use crate::walk::Scratch;
-use kernel::prelude::*;
+use crate::walk::Room;
 
 /// One step's context.
 pub(crate) struct Cx<'c, 'w> {
@@ -28,8 +27,8 @@ pub(crate) struct Cx<'c, 'w> {
     /// held to the end of the call, or until the job lets it go.
     pub(crate) other: &'c mut Option<Vm>,
     /// Room for batched walks, allocated on first use and kept for the
-    /// open file (`walk::scratch`).
-    pub(crate) scratch: &'c mut Option<KBox<Scratch>>,
+    /// open file (`walk::Room`).
+    pub(crate) scratch: &'c mut Room,
     /// Where the replies go.
     pub(crate) out: Out<'w>,
 }

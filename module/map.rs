@@ -14,7 +14,7 @@ use crate::out::Out;
 use crate::reply::{Reply, Translation};
 use crate::request::{Reason, Span, GFN_LIMIT, PAGE_SHIFT};
 use crate::runs::{Merge, Runs};
-use crate::walk::{self, Cursor, Met, Walked};
+use crate::walk::{Cursor, Met, Walked};
 use kernel::prelude::*;
 
 /// How many pages of a range or `all` ended up how, for the log.
@@ -87,7 +87,7 @@ impl Pages {
             return Ok(false);
         };
         let (pid, fault) = (cx.pid, cx.opts.fault);
-        match self.at.walk(vm, fault, walk::scratch(cx.scratch)?)? {
+        match self.at.walk(vm, fault, cx.scratch.get()?)? {
             Met::Pages(walked) => self.tell(walked, pid, fault, &mut cx.out)?,
             Met::Hole { gfn, pages } => {
                 // `all` skips what lies between memslots without counting it.

@@ -5,6 +5,7 @@
 //! records, whichever the request line asked for (`format=`).
 
 use crate::boundary::gfp_request;
+use crate::boundary::spare::Spare;
 use crate::facts::SlotFacts;
 use crate::reply::{Reply, Translation};
 use crate::runs::Runs;
@@ -12,12 +13,32 @@ use crate::window::{Store, Window};
 use kernel::prelude::*;
 
 /// Reply bytes, in kernel memory that grows as a vector does (by doubling).
-pub(crate) struct Bytes(KVVec<u8>);
+/// A file's bytes outlive it as the module's spare, for the next file
+/// opened (`boundary/spare.rs`): at most what one reply's window grew to
+/// (`answer::CHUNK` and a step's replies more).
+pub(crate) struct Bytes(Option<KBox<KVVec<u8>>>);
+
+/// The bytes of the last file closed, for the next one opened.
+static SPARE: Spare<KVVec<u8>> = Spare::new();
 
 impl Bytes {
-    /// None yet: the first reply allocates.
+    /// The spare bytes of a closed file, or none yet: the first reply
+    /// allocates.
     pub(crate) fn new() -> Bytes {
-        Bytes(KVVec::new())
+        Bytes(SPARE.take())
+    }
+
+    /// Frees the spare: when the module goes.
+    pub(crate) fn free_spare() {
+        SPARE.free();
+    }
+}
+
+impl Drop for Bytes {
+    fn drop(&mut self) {
+        if let Some(bytes) = self.0.take() {
+            SPARE.give(bytes);
+        }
     }
 }
 
@@ -25,21 +46,28 @@ impl Store for Bytes {
     type Error = Error;
 
     fn len(&self) -> usize {
-        self.0.len()
+        self.0.as_ref().map_or(0, |v| v.len())
     }
 
     fn grow_to(&mut self, len: usize) -> Result {
-        let more = len.saturating_sub(self.0.len());
-        self.0.extend_with(more, 0, gfp_request())?;
+        let bytes = match &mut self.0 {
+            Some(bytes) => bytes,
+            None => self.0.insert(KBox::new(KVVec::new(), gfp_request())?),
+        };
+        let more = len.saturating_sub(bytes.len());
+        bytes.extend_with(more, 0, gfp_request())?;
         Ok(())
     }
 
     fn bytes(&self) -> &[u8] {
-        &self.0
+        self.0.as_deref().map_or(&[], |v| v)
     }
 
     fn bytes_mut(&mut self) -> &mut [u8] {
-        &mut self.0
+        match &mut self.0 {
+            Some(v) => v,
+            None => &mut [],
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use crate::out::Out;
 use crate::reply::Reply;
 use crate::request::{Reason, Span, GFN_LIMIT};
 use crate::runs::{ascending_within, BLANK};
-use crate::walk::{self, Cursor, Met, Walked};
+use crate::walk::{Cursor, Met, Walked};
 use kernel::prelude::*;
 
 /// An `hpa=` question being answered.
@@ -96,7 +96,7 @@ impl Reverse {
             self.cur = None;
             return Ok(false);
         };
-        match self.at.walk(vm, false, walk::scratch(cx.scratch)?)? {
+        match self.at.walk(vm, false, cx.scratch.get()?)? {
             Met::Pages(Walked {
                 slot,
                 entries,

@@ -9,7 +9,7 @@
 //! line's end without holding it; each call holds it once ([`Held`]).
 
 use crate::boundary::gfp_request;
-use crate::boundary::vm::{self, Vm, VmFacts, VmId};
+use crate::boundary::vm::{self, Vm, VmFacts, VmId, Wanted};
 use crate::request::{Options, Reason};
 use kernel::prelude::*;
 
@@ -35,7 +35,9 @@ impl VmFacts {
 /// The VMs the caller sees, newest first, from one consistent pass over
 /// KVM's list.  `EINTR` when a fatal signal ends the wait for it.
 pub(crate) fn visible() -> Result<KVVec<VmFacts>> {
-    vm::list(gfp_request(), |v| v.live() && v.vmm().is_some())
+    vm::list(gfp_request(), Wanted::All, |v| {
+        v.live() && v.vmm().is_some()
+    })
 }
 
 /// The VM a line means: that of thread `pid`'s process, or with no pid the
@@ -47,14 +49,16 @@ fn find(pid: Option<u32>) -> Result<core::result::Result<VmId, Reason>> {
     } else {
         Reason::NoVms
     };
-    let vms = vm::list(gfp_request(), VmFacts::live)?;
+    // With a pid the VM is found by its address space; without one, by
+    // its VMM.
     let found = match pid {
-        Some(pid) => vm::process_of(pid).and_then(|p| {
-            vms.iter()
-                .find(|v| v.mm_id == p.mm_id)
-                .map(|v| (p.tgid, v.kvm_id))
-        }),
-        None => vms.iter().find_map(|v| Some((v.vmm()?, v.kvm_id))),
+        Some(pid) => match vm::process_of(pid) {
+            Some(p) => vm::find(Wanted::Ids, |v| v.live() && v.mm_id == p.mm_id)?
+                .map(|v| (p.tgid, v.kvm_id)),
+            None => None,
+        },
+        None => vm::find(Wanted::Users, |v| v.live() && v.vmm().is_some())?
+            .and_then(|v| Some((v.vmm()?, v.kvm_id))),
     };
     Ok(found
         .and_then(|(tgid, kvm_id)| VmId::new(tgid, kvm_id))

@@ -11,6 +11,7 @@
 //! ([`WalkEntry::stretch`]), not an entry a page.
 
 use crate::boundary::memory::{self, WalkEntry};
+use crate::boundary::spare::Spare;
 use crate::boundary::vm::Vm;
 use crate::facts::SlotFacts;
 use crate::fault;
@@ -72,12 +73,43 @@ pub(crate) struct Walked<'a> {
     pub(crate) frames: &'a [u64],
 }
 
-/// A batch's room, allocated on first use and kept for the open file.
-pub(crate) fn scratch(s: &mut Option<KBox<Scratch>>) -> Result<&mut Scratch> {
-    Ok(match s {
-        Some(s) => s,
-        None => s.insert(KBox::new(Scratch::new()?, crate::boundary::gfp_request())?),
-    })
+/// An open file's room for walks: allocated by its first walk, or taken
+/// over from a file closed before (the module keeps one spare,
+/// `boundary/spare.rs`), and given back as the spare when the file goes.
+pub(crate) struct Room(Option<KBox<Scratch>>);
+
+/// The room of the last file closed, for the next one that walks.
+static SPARE: Spare<Scratch> = Spare::new();
+
+impl Room {
+    /// None yet.
+    pub(crate) const fn new() -> Room {
+        Room(None)
+    }
+
+    /// The room, taken over or allocated on first use.
+    pub(crate) fn get(&mut self) -> Result<&mut Scratch> {
+        if self.0.is_none() {
+            self.0 = Some(match SPARE.take() {
+                Some(s) => s,
+                None => KBox::new(Scratch::new()?, crate::boundary::gfp_request())?,
+            });
+        }
+        self.0.as_deref_mut().ok_or(ENOMEM)
+    }
+
+    /// Frees the spare: when the module goes.
+    pub(crate) fn free_spare() {
+        SPARE.free();
+    }
+}
+
+impl Drop for Room {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            SPARE.give(s);
+        }
+    }
 }
 
 /// Walks up to `want` pages (at least one) from guest frame `gfn` of

@@ -75,7 +75,11 @@ static_assert(offsetof(struct gfn_vm_facts, nx_splits) == 64);
 #define GFN_VM_CREATOR_USES_MM	(1U << 1)	/* the creator thread's mm is kvm->mm */
 #define GFN_VM_COUNTED		(1U << 2)	/* KVM counts leaves, nx_splits (x86) */
 
-long gfn_vm_list(struct gfn_vm_facts *out, u32 max);
+/* What gfn_vm_list() reads besides the ids and GFN_VM_DYING (0 when not). */
+#define GFN_VM_LIST_USERS	(1U << 0)	/* creator, user */
+#define GFN_VM_LIST_SIZES	(1U << 1)	/* slots, pages, leaves, nx_splits */
+
+long gfn_vm_list(struct gfn_vm_facts *out, u32 max, u32 what);
 
 /* vm_file.c: a VM named across calls by its VMM and found among its files. */
 struct gfn_task_facts {

@@ -114,14 +114,17 @@ static void gfn_vm_leaves(struct kvm *kvm, struct gfn_vm_facts *out)
  * Facts about every VM on vm_list, newest first, in one pass under one
  * kvm_lock hold, so the listing is consistent: a VM alive throughout is in
  * it once.  A VM whose last reference is gone, being destroyed, is listed
- * too (GFN_VM_DYING).  Fills at most @max entries of @out and returns how
+ * too (GFN_VM_DYING).  Reads the facts @what asks for (GFN_VM_LIST_*)
+ * besides the ids and whether it is dying, the others left 0: finding a
+ * VM by its address space needs no more.  Fills at most @max entries of
+ * @out and returns how
  * many VMs there are (more than @max: the caller needs more room), or the
  * error of the wait for kvm_lock (a fatal signal), which KVM holds across
  * every VM's slots_lock.  kvm_lock keeps every listed VM and its memslots
  * alive (kvm_destroy_vm unlists it first), so no reference is taken:
  * dropping one here could destroy the VM, which takes kvm_lock.
  */
-long gfn_vm_list(struct gfn_vm_facts *out, u32 max)
+long gfn_vm_list(struct gfn_vm_facts *out, u32 max, u32 what)
 {
 	struct kvm *kvm;
 	long n = 0;
@@ -132,13 +135,17 @@ long gfn_vm_list(struct gfn_vm_facts *out, u32 max)
 		return ret;
 	list_for_each_entry(kvm, &GFN_SYM(vm_list), vm_list) {
 		if (n < max) {
+			memset(&out[n], 0, sizeof(out[n]));
 			out[n].kvm_id = (unsigned long)kvm;
 			out[n].mm_id = (unsigned long)kvm->mm;
 			out[n].flags = refcount_read(&kvm->users_count) ?
 				       0 : GFN_VM_DYING;
-			gfn_vm_users(kvm, &out[n]);
-			gfn_vm_size(kvm, &out[n]);
-			gfn_vm_leaves(kvm, &out[n]);
+			if (what & GFN_VM_LIST_USERS)
+				gfn_vm_users(kvm, &out[n]);
+			if (what & GFN_VM_LIST_SIZES) {
+				gfn_vm_size(kvm, &out[n]);
+				gfn_vm_leaves(kvm, &out[n]);
+			}
 		}
 		n++;
 	}

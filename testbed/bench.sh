@@ -4,7 +4,8 @@
 # test guest (where KVM works), each table in one run, so ratios hold on a
 # noisy host.  Not a test.  On the fast test kernel (built -O2, as distributions build theirs:
 # config/optimize.config) and on Debian's own 7.3 kernel, unmodified
-# (guest.sh debian-7.3); GFN_BENCH_KERNELS chooses.
+# (guest.sh debian-7.3); GFN_BENCH_KERNELS chooses, and GFN_FILTER the rows
+# (tools/suite/src/bench.rs: backings, requests, singles, big).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 "$TOP/testbed/deps.sh"

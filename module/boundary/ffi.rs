@@ -87,6 +87,10 @@ pub(crate) const VM_DYING: u32 = 1 << 0;
 pub(crate) const VM_CREATOR_USES_MM: u32 = 1 << 1;
 pub(crate) const VM_COUNTED: u32 = 1 << 2;
 
+/// `GFN_VM_LIST_*`.
+pub(crate) const VM_LIST_USERS: u32 = 1 << 0;
+pub(crate) const VM_LIST_SIZES: u32 = 1 << 1;
+
 /// `struct gfn_task_facts`.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -204,7 +208,7 @@ extern "C" {
     pub(crate) fn gfn_module_get() -> bool;
     pub(crate) fn gfn_module_put();
 
-    pub(crate) fn gfn_vm_list(out: *mut VmFacts, max: u32) -> c_long;
+    pub(crate) fn gfn_vm_list(out: *mut VmFacts, max: u32, what: u32) -> c_long;
 
     pub(crate) fn gfn_task_facts(nr: c_int, out: *mut TaskFacts) -> bool;
     pub(crate) fn gfn_vmm_get(tgid: c_int) -> *mut Pid;

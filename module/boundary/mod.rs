@@ -7,7 +7,8 @@
 //! its invariants, so the rest of the module is safe Rust: the proc file as
 //! a `#[vtable]` trait (`proc_file`), module parameters (`params`), KVM's
 //! VMs and memslots (`vm`), the VMM's memory and its page walks (`memory`),
-//! a mutex whose wait can be killed (`sync`), the caller's credentials
+//! a mutex whose wait can be killed (`sync`), the room a closed file
+//! leaves for the next one (`spare`), the caller's credentials
 //! (`cred`), and the kernel internals found at load time where the kernel
 //! does not export them (`symbols`).  What differs between the kernel series is in `compat`.  What crosses from C is plain facts (`ffi`, mirroring
 //! `shim/shim.h` with its layouts asserted); what to do with them is
@@ -19,6 +20,7 @@ mod ffi;
 pub(crate) mod memory;
 pub(crate) mod params;
 pub(crate) mod proc_file;
+pub(crate) mod spare;
 pub(crate) mod symbols;
 pub(crate) mod sync;
 pub(crate) mod vm;

@@ -10,7 +10,9 @@ use super::ffi::{
 use super::memory::{Mm, WalkEntry};
 use crate::facts::SlotFacts;
 use crate::reply::KvmMaps;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
 use kernel::alloc::Flags;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
@@ -40,38 +42,100 @@ pub(crate) struct VmFacts {
     pub(crate) kvm: Option<KvmMaps>,
 }
 
+/// Which facts of each VM [`list`] reads, besides its ids and whether it
+/// is dying; those not read are `None` or 0.
+#[derive(Clone, Copy)]
+pub(crate) enum Wanted {
+    /// Nothing more: enough to find a process's VM by its address space.
+    Ids,
+    /// Its VMM ([`VmFacts::creator`], [`VmFacts::user`]) too.
+    Users,
+    /// Everything: its VMM, memslots, pages and what KVM maps.
+    All,
+}
+
+/// VMs on KVM's list at the last [`list`], to size the next one's room:
+/// one pass over the list, most of the time, without room for 64 VMs
+/// allocated (and, where the kernel zeroes allocations, zero-filled) for
+/// every request.
+static LAST_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// The shim's `what` for `wanted`.
+fn what(wanted: Wanted) -> u32 {
+    match wanted {
+        Wanted::Ids => 0,
+        Wanted::Users => ffi::VM_LIST_USERS,
+        Wanted::All => ffi::VM_LIST_USERS | ffi::VM_LIST_SIZES,
+    }
+}
+
+/// The facts of one VM as the shim listed them.
+fn facts_of(vm: &RawVm) -> VmFacts {
+    let id = |pid: i32| u32::try_from(pid).ok().filter(|&p| p != 0);
+    VmFacts {
+        kvm_id: vm.kvm_id,
+        mm_id: vm.mm_id,
+        dying: vm.flags & ffi::VM_DYING != 0,
+        creator: id(vm.creator),
+        creator_uses_mm: vm.flags & ffi::VM_CREATOR_USES_MM != 0,
+        user: id(vm.user),
+        slots: vm.slots,
+        pages: vm.pages,
+        kvm: (vm.flags & ffi::VM_COUNTED != 0).then_some(KvmMaps {
+            leaves: vm.leaves,
+            nx_splits: vm.nx_splits,
+        }),
+    }
+}
+
+/// VMs [`find`] has room for on the stack: a request that names one VM
+/// allocates nothing to find it unless the host runs more.
+const FIND_ROOM: usize = 8;
+
+/// The newest VM on KVM's list that `pick` picks, from one consistent pass,
+/// with the facts `wanted`; the error of the wait for KVM's list (`EINTR`:
+/// a fatal signal) as it is.
+pub(crate) fn find(wanted: Wanted, pick: impl Fn(&VmFacts) -> bool) -> Result<Option<VmFacts>> {
+    let mut raw = [const { MaybeUninit::<RawVm>::uninit() }; FIND_ROOM];
+    // SAFETY: `raw` has room for `FIND_ROOM` entries, which the shim fills
+    // (under `kvm_lock`) without reading them.
+    let n = unsafe { ffi::gfn_vm_list(raw.as_mut_ptr().cast(), FIND_ROOM as u32, what(wanted)) };
+    let n = usize::try_from(n).map_err(|_| Error::from_errno(n as c_int))?;
+    if n > FIND_ROOM {
+        // More VMs than room: a listing of them all.
+        let vms = list(super::gfp_request(), wanted, pick)?;
+        return Ok(vms.first().copied());
+    }
+    // SAFETY: the shim initialised the first `n` entries of `raw`, and
+    // `MaybeUninit<RawVm>` has `RawVm`'s layout.
+    let listed = unsafe { core::slice::from_raw_parts(raw.as_ptr().cast::<RawVm>(), n) };
+    Ok(listed.iter().map(facts_of).find(|v| pick(v)))
+}
+
 /// Facts about the VMs on KVM's list that `keep` keeps, newest first, from
-/// one consistent pass (72 bytes per VM, allocated with `flags`); the
-/// error of the wait for KVM's list (`EINTR`: a fatal signal) as it is.
-pub(crate) fn list(flags: Flags, keep: impl Fn(&VmFacts) -> bool) -> Result<KVVec<VmFacts>> {
-    let mut room = 64;
+/// one consistent pass (72 bytes per VM, allocated with `flags`), with the
+/// facts `wanted`; the error of the wait for KVM's list (`EINTR`: a fatal
+/// signal) as it is.
+pub(crate) fn list(
+    flags: Flags,
+    wanted: Wanted,
+    keep: impl Fn(&VmFacts) -> bool,
+) -> Result<KVVec<VmFacts>> {
+    // A few more than last time: VMs may have come meanwhile.
+    let mut room = LAST_COUNT.load(Ordering::Relaxed).saturating_add(4);
     loop {
         let mut raw = KVVec::<RawVm>::with_capacity(room, flags)?;
         let max = u32::try_from(room).unwrap_or(u32::MAX);
         // SAFETY: `raw` has room for `max` entries, which the shim fills
         // (under `kvm_lock`) without reading them.
-        let n = unsafe { ffi::gfn_vm_list(raw.as_mut_ptr(), max) };
+        let n = unsafe { ffi::gfn_vm_list(raw.as_mut_ptr(), max, what(wanted)) };
         let n = usize::try_from(n).map_err(|_| Error::from_errno(n as c_int))?;
+        LAST_COUNT.store(n, Ordering::Relaxed);
         if n <= max as usize {
             let mut vms = KVVec::with_capacity(n, flags)?;
             // SAFETY: the shim initialised the first `n` entries.
             unsafe { super::compat::vec_init_len(&mut raw, n) };
-            let id = |pid: i32| u32::try_from(pid).ok().filter(|&p| p != 0);
-            for vm in raw.iter() {
-                let vm = VmFacts {
-                    kvm_id: vm.kvm_id,
-                    mm_id: vm.mm_id,
-                    dying: vm.flags & ffi::VM_DYING != 0,
-                    creator: id(vm.creator),
-                    creator_uses_mm: vm.flags & ffi::VM_CREATOR_USES_MM != 0,
-                    user: id(vm.user),
-                    slots: vm.slots,
-                    pages: vm.pages,
-                    kvm: (vm.flags & ffi::VM_COUNTED != 0).then_some(KvmMaps {
-                        leaves: vm.leaves,
-                        nx_splits: vm.nx_splits,
-                    }),
-                };
+            for vm in raw.iter().map(facts_of) {
                 if keep(&vm) {
                     vms.push(vm, flags)?;
                 }

@@ -29,11 +29,18 @@
 //! of the same make: wall time and peak memory, which must not grow with
 //! the guest.
 //!
-//! The micro-benchmarks are here; the 1 TiB guest in `bench/big.rs`, and
-//! how a tool's peak memory is taken in `bench/peak.rs`.
+//! The micro-benchmarks are here; what one request costs, piece by piece,
+//! in `bench/request.rs`; the 1 TiB guest in `bench/big.rs`, and how a
+//! tool's peak memory is taken in `bench/peak.rs`.
+//!
+//! `guest-suite --bench KO WORDS` (`GFN_FILTER=WORDS make bench`) measures
+//! only the backings whose names contain one of the comma-separated words,
+//! and `requests`, `singles` (single addresses) and `big` (the 1 TiB
+//! guest) when named: for a quick look at one row, not for the tables.
 
 mod big;
 mod peak;
+mod request;
 
 use crate::module;
 use crate::vmm::Vmm;
@@ -482,16 +489,33 @@ fn bench_more(name: &str, vmm: &Vmm, bulk: f64, whole: bool) -> Result<(), Strin
     Ok(())
 }
 
-pub fn run(ko: &str) -> Result<(), String> {
+pub fn run(ko: &str, only: Option<&str>) -> Result<(), String> {
+    // `only`: words (comma-separated) a backing's name or `requests`,
+    // `singles`, `big` must contain to be measured; all when none.
+    let wanted = |what: &str| only.is_none_or(|o| o.split(',').any(|w| what.contains(w)));
     module::insmod(ko)?;
     print_split_header();
     let mut kept = Vec::new();
     let mut searches = Vec::new();
     for (name, args) in backings() {
+        if !wanted(name)
+            && !(matches!(name, "hugetlb 2M" | "THP") && (wanted("requests") || wanted("singles")))
+        {
+            continue;
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let vmm = start(name, &args)?;
-        let (walk, bulk) = bench_backing(name, &vmm)?;
-        searches.push((name, walk));
+        let (walk, bulk) = if wanted(name) {
+            bench_backing(name, &vmm)?
+        } else {
+            (
+                0.0,
+                median(&mut || pagemap_bulk(vmm.pid, vmm.slots[0].hva))?.secs,
+            )
+        };
+        if wanted(name) {
+            searches.push((name, walk));
+        }
         // THP and hugetlb stay for the rows of single addresses.
         if matches!(name, "THP" | "hugetlb 2M") {
             kept.push((name, vmm, bulk));
@@ -515,8 +539,16 @@ pub fn run(ko: &str) -> Result<(), String> {
         per_byte * 48e9
     );
     for (name, vmm, bulk) in kept {
-        bench_more(name, &vmm, bulk, name == "THP")?;
+        if name == "hugetlb 2M" && wanted("requests") {
+            request::request_costs(name, vmm.pid, vmm.slots[0].hva)?;
+        }
+        if wanted(name) || wanted("singles") {
+            bench_more(name, &vmm, bulk, name == "THP")?;
+        }
         vmm.stop()?;
     }
-    big::big_guest()
+    if wanted("big") {
+        big::big_guest()?;
+    }
+    Ok(())
 }

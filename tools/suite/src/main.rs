@@ -158,6 +158,7 @@ fn tests(plan: &Plan, ko: &'static str) -> Vec<Test> {
         test!(t_file::non_root_refused, 0.1),
         test!(t_pidns::pids_in_the_readers_namespace, 0.5),
         test!(t_file::read_seek_poll, 0.1),
+        test!(t_file::new_file_after_a_closed_ones_long_reply, 0.3),
         test!(t_file::read_into_faulting_buffer, 0.3),
         may_skip!(t_tools::gfn_test_then_reader, 0.3),
         test!(t_tools::gfn_test_json, 0.3),
@@ -265,7 +266,7 @@ fn main() {
     if args.get(1).map(String::as_str) == Some("--bench") {
         args.remove(1);
         let ko = args.get(1).map_or("/gfn_to_pfn.ko", String::as_str);
-        if let Err(e) = bench::run(ko) {
+        if let Err(e) = bench::run(ko, args.get(2).map(String::as_str)) {
             println!("bench failed: {e}");
             std::process::exit(1);
         }

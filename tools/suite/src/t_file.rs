@@ -149,6 +149,41 @@ pub fn read_seek_poll() -> Result<(), String> {
     })
 }
 
+/// A file opened after another was closed takes over its room (the module
+/// keeps the last closed file's reply storage for the next file,
+/// `module/out.rs`): its reply is its own, byte for byte, and nothing of
+/// the longer reply the storage held before reads past its end.
+pub fn new_file_after_a_closed_ones_long_reply() -> Result<(), String> {
+    let e = |e: std::io::Error| e.to_string();
+    let gpas: Vec<u64> = (1..=1500u64).map(|i| i << 12).collect();
+    let request = gpas
+        .iter()
+        .map(|g| format!("{g:#x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    {
+        let mut a = module::open().map_err(e)?;
+        let ra = ask_on(&mut a, request.as_bytes()).map_err(e)?;
+        ensure(ra == no_vms(&gpas), || {
+            format!("{} addresses: a reply of {} bytes", gpas.len(), ra.len())
+        })?;
+    }
+    let mut b = module::open().map_err(e)?;
+    let rb = ask_on(&mut b, b"0x3000").map_err(e)?;
+    ensure(rb == no_vms(&[0x3000]), || {
+        format!("the next file's reply: {:?}", rb.get(..200).unwrap_or(&rb))
+    })?;
+    let end = b.seek(SeekFrom::End(0)).map_err(e)?;
+    let mut past = [0u8; 4096];
+    let n = b.read_at(&mut past, rb.len() as u64).map_err(e)?;
+    ensure(end == rb.len() as u64 && n == 0, || {
+        format!(
+            "reply of {} bytes, SEEK_END at {end}, {n} bytes read past it",
+            rb.len()
+        )
+    })
+}
+
 /// The whole reply to `gpas` while no VM runs (no test's VMM outlives
 /// it): a line each, in order (README, *Replies*).
 fn no_vms(gpas: &[u64]) -> String {
