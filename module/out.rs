@@ -36,9 +36,7 @@ impl Bytes {
 
 impl Drop for Bytes {
     fn drop(&mut self) {
-        if let Some(bytes) = self.0.take() {
-            SPARE.give(bytes);
-        }
+        SPARE.give_back(&mut self.0);
     }
 }
 

@@ -106,9 +106,7 @@ impl Room {
 
 impl Drop for Room {
     fn drop(&mut self) {
-        if let Some(s) = self.0.take() {
-            SPARE.give(s);
-        }
+        SPARE.give_back(&mut self.0);
     }
 }
 

@@ -56,6 +56,14 @@ impl<T: Send> Spare<T> {
         }
     }
 
+    /// Keeps the value in `slot`, if any, as [`Spare::give`] does: what a
+    /// holder's `Drop` calls.
+    pub(crate) fn give_back(&self, slot: &mut Option<KBox<T>>) {
+        if let Some(value) = slot.take() {
+            self.give(value);
+        }
+    }
+
     /// Frees what is kept: when the module goes.
     pub(crate) fn free(&self) {
         drop(self.take());
