@@ -37,6 +37,7 @@ use crate::reply::Reply;
 use crate::request::{self, Options, Reason, Span, Token, PAGE_SHIFT};
 use crate::reverse::Reverse;
 use crate::single::Single;
+use crate::text::Text;
 use crate::vms::{Held, LineVm};
 use crate::walk::Room;
 use crate::window::Produce;
@@ -83,7 +84,9 @@ impl Job {
 
 /// How far the current line has been answered.
 struct LineState {
+    /// Where the line stands in the request, and its length: found once.
     start: usize,
+    len: usize,
     /// Byte position of the next token within the line.
     pos: usize,
     opts: core::result::Result<Options, Reason>,
@@ -98,7 +101,7 @@ struct LineState {
 
 /// A request and how far it has been answered.
 pub(crate) struct Answer {
-    input: KVec<u8>,
+    input: Text,
     next_line: Option<usize>,
     line: Option<LineState>,
     /// Room for batched walks, allocated (or taken over from a closed
@@ -110,7 +113,7 @@ pub(crate) struct Answer {
 impl Answer {
     /// Starts answering `input`, with the room for walks of the request
     /// before, if any.
-    pub(crate) fn new(input: KVec<u8>, before: Option<Answer>) -> Answer {
+    pub(crate) fn new(input: Text, before: Option<Answer>) -> Answer {
         Answer {
             input,
             next_line: Some(0),
@@ -145,11 +148,13 @@ impl Answer {
                     return Ok(true);
                 };
                 *next_line = next;
+                let header = l.header();
                 *line = Some(LineState {
                     start: l.start(),
+                    len: l.len(),
                     pos: 0,
-                    opts: l.options(),
-                    bin: l.binary(),
+                    opts: header.options,
+                    bin: header.binary,
                     vm: LineVm::new(),
                     job: None,
                 });
@@ -175,7 +180,7 @@ impl Answer {
                 }
                 continue;
             }
-            let Some((l, _)) = request::line_at(input, st.start) else {
+            let Some(l) = request::line_within(input, st.start, st.len) else {
                 *line = None;
                 continue;
             };

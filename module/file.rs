@@ -10,11 +10,12 @@
 //! the file's state can be killed.
 
 use crate::answer::Answer;
+use crate::boundary::cred;
 use crate::boundary::proc_file::{ProcFile, UserOut};
 use crate::boundary::sync::KillableMutex;
-use crate::boundary::{cred, gfp_request};
 use crate::out::{Bytes, ReplyWindow};
 use crate::request::{self, MAX_WRITE};
+use crate::text::Text;
 use crate::window::{Misread, Paged, Sink};
 use kernel::prelude::*;
 use kernel::str::CStr;
@@ -97,9 +98,8 @@ impl ProcFile for OpenFile {
             // As for regular files: nothing written, nothing changed.
             return Ok(0);
         }
-        let mut text = KVec::new();
-        input.read_all(&mut text, gfp_request())?;
-        if request::lines(&text).all(|line| line.tokens().next().is_none()) {
+        let text = Text::read(input)?;
+        if request::is_blank(&text) {
             return Err(EINVAL);
         }
         // The new reply takes the old one's place and storage, and its

@@ -71,6 +71,7 @@ mod out;
 mod reverse;
 mod single;
 mod symbols;
+mod text;
 mod vms;
 mod walk;
 
@@ -108,5 +109,6 @@ impl Drop for GfnToPfn {
         drop(self.file.take());
         out::Bytes::free_spare();
         walk::Room::free_spare();
+        text::Text::free_spare();
     }
 }

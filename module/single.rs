@@ -6,7 +6,7 @@
 use crate::boundary::memory::WalkEntry;
 use crate::facts::{page_reply, PAGE_SIZE};
 use crate::job::Cx;
-use crate::log::log_line;
+use crate::log::{self, log_line, What};
 use crate::reply::{Kind, Reply};
 use crate::request::{Reason, PAGE_SHIFT};
 use crate::runs::BLANK;
@@ -104,25 +104,22 @@ impl Single {
     }
 }
 
-/// Logs a single address's reply as the seed did.
+/// Logs a single address's reply as the seed did: two lines for a page,
+/// let through or held back together.
 fn log_outcome(gpa: u64, pid: u32, reply: &Reply) {
     match reply {
         Reply::Ok(t) => {
-            log_line!(
-                Address,
-                "exact phys addr for gpa {:#x}: {:#x}\n",
-                gpa,
-                t.phys
-            );
+            if !log::allow(What::Address, 2) {
+                return;
+            }
+            pr_info!("exact phys addr for gpa {:#x}: {:#x}\n", gpa, t.phys);
             match t.kind {
-                Kind::Base => log_line!(Address, "page is not huge page\n"),
-                Kind::Thp => log_line!(Address, "page is THP, size {} KiB\n", t.size >> 10),
-                Kind::Hugetlb => {
-                    log_line!(Address, "page is hugetlb page, size {} KiB\n", t.size >> 10)
-                }
-                Kind::Pfnmap => log_line!(Address, "page is PFNMAP memory (no struct page)\n"),
-                Kind::Gmem => log_line!(Address, "page is private guest_memfd memory\n"),
-                Kind::Dax => log_line!(Address, "page is DAX device memory\n"),
+                Kind::Base => pr_info!("page is not huge page\n"),
+                Kind::Thp => pr_info!("page is THP, size {} KiB\n", t.size >> 10),
+                Kind::Hugetlb => pr_info!("page is hugetlb page, size {} KiB\n", t.size >> 10),
+                Kind::Pfnmap => pr_info!("page is PFNMAP memory (no struct page)\n"),
+                Kind::Gmem => pr_info!("page is private guest_memfd memory\n"),
+                Kind::Dax => pr_info!("page is DAX device memory\n"),
             }
         }
         Reply::AddrErr { reason, .. } => {

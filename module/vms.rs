@@ -49,20 +49,18 @@ fn find(pid: Option<u32>) -> Result<core::result::Result<VmId, Reason>> {
     } else {
         Reason::NoVms
     };
-    // With a pid the VM is found by its address space; without one, by
-    // its VMM.
+    // With a pid the VM is found by its address space, and the process
+    // the thread lookup referenced names it; without one, by its VMM.
     let found = match pid {
-        Some(pid) => match vm::process_of(pid) {
-            Some(p) => vm::find(Wanted::Ids, |v| v.live() && v.mm_id == p.mm_id)?
-                .map(|v| (p.tgid, v.kvm_id)),
+        Some(pid) => match vm::vmm_of(pid) {
+            Some((p, vmm)) => vm::find(Wanted::Ids, |v| v.live() && v.mm_id == p.mm_id)?
+                .map(|v| VmId::of(vmm, p.tgid, v.kvm_id)),
             None => None,
         },
         None => vm::find(Wanted::Users, |v| v.live() && v.vmm().is_some())?
-            .and_then(|v| Some((v.vmm()?, v.kvm_id))),
+            .and_then(|v| VmId::new(v.vmm()?, v.kvm_id)),
     };
-    Ok(found
-        .and_then(|(tgid, kvm_id)| VmId::new(tgid, kvm_id))
-        .ok_or(missing))
+    Ok(found.ok_or(missing))
 }
 
 /// A VM of a listing of [`visible`], if it is still there.

@@ -89,10 +89,11 @@ struct gfn_task_facts {
 };
 static_assert(sizeof(struct gfn_task_facts) == 16);
 
-bool gfn_task_facts(pid_t nr, struct gfn_task_facts *out);
+bool gfn_task_facts(pid_t nr, struct gfn_task_facts *out, struct pid **vmm);
 struct pid *gfn_vmm_get(pid_t tgid);
 void gfn_vmm_put(struct pid *vmm);
-struct file *gfn_vm_open(struct pid *vmm, u64 kvm_id);
+struct file *gfn_vm_open(struct pid *vmm, u64 kvm_id, unsigned int from,
+			 unsigned int *fd);
 void gfn_vm_close(struct file *file);
 struct kvm *gfn_vm_kvm(struct file *file);
 

@@ -27,9 +27,10 @@
  * The process of thread @nr of the caller's pid namespace: its thread
  * group id there and its address space (any live thread's: the leader of
  * a process whose first thread has exited has none): whether there is
- * such a thread with an address space.
+ * such a thread with an address space.  When it is and @vmm is not NULL,
+ * *@vmm is the process, referenced (put it with gfn_vmm_put()).
  */
-bool gfn_task_facts(pid_t nr, struct gfn_task_facts *out)
+bool gfn_task_facts(pid_t nr, struct gfn_task_facts *out, struct pid **vmm)
 {
 	struct task_struct *task, *t;
 	bool found = false;
@@ -45,6 +46,8 @@ bool gfn_task_facts(pid_t nr, struct gfn_task_facts *out)
 				break;
 		}
 		found = out->mm_id;
+		if (found && vmm)
+			*vmm = get_pid(task_tgid(task));
 	}
 	rcu_read_unlock();
 	return found;
@@ -75,6 +78,7 @@ void gfn_vmm_put(struct pid *vmm)
 struct gfn_vm_match {
 	u64 kvm_id;
 	struct file *file;
+	unsigned int fd;
 };
 
 /* Under the file table's lock: an installed file is referenced. */
@@ -85,18 +89,21 @@ static int gfn_vm_match_file(const void *p, struct file *file, unsigned int fd)
 	if (!GFN_SYM(file_is_kvm)(file) || (unsigned long)file->private_data != m->kvm_id)
 		return 0;
 	m->file = get_file(file);
+	m->fd = fd;
 	return 1;
 }
 
 /*
- * The VM @kvm_id of process @vmm, found among its open files: a referenced
- * VM file (put it with gfn_vm_close()), or NULL when the process has
- * exited or no longer has the VM open.  Every live thread's file table is
- * searched (each one once in a row of threads sharing it): the leader's is
- * gone when the first thread has exited, and a thread may have a table of
- * its own (unshare(CLONE_FILES)).
+ * The VM @kvm_id of process @vmm, found among its open files from
+ * descriptor @from on: a referenced VM file (put it with gfn_vm_close()),
+ * its descriptor in *@fd, or NULL when the process has exited or has no
+ * such file open there.  Every live thread's file table is searched (each
+ * one once in a row of threads sharing it): the leader's is gone when the
+ * first thread has exited, and a thread may have a table of its own
+ * (unshare(CLONE_FILES)).
  */
-struct file *gfn_vm_open(struct pid *vmm, u64 kvm_id)
+struct file *gfn_vm_open(struct pid *vmm, u64 kvm_id, unsigned int from,
+			 unsigned int *fd)
 {
 	struct gfn_vm_match m = { .kvm_id = kvm_id };
 	struct files_struct *searched = NULL;
@@ -113,7 +120,7 @@ struct file *gfn_vm_open(struct pid *vmm, u64 kvm_id)
 			task_lock(t);
 			if (t->files && t->files != searched) {
 				searched = t->files;
-				iterate_fd(t->files, 0, gfn_vm_match_file, &m);
+				iterate_fd(t->files, from, gfn_vm_match_file, &m);
 			}
 			task_unlock(t);
 			if (m.file)
@@ -121,6 +128,7 @@ struct file *gfn_vm_open(struct pid *vmm, u64 kvm_id)
 		}
 	}
 	rcu_read_unlock();
+	*fd = m.fd;
 	return m.file;
 }
 

@@ -37,10 +37,14 @@ pub(super) unsafe fn vec_init_len<T>(v: &mut KVVec<T>, n: usize) {
     };
 }
 
-/// Nanoseconds of the monotonic clock.  6.12's `Ktime` and 7.3's
-/// `Instant` differ, and 7.3's tells nanoseconds only between two
-/// instants; `ktime_get()` is the same exported C function on both.
-pub(crate) fn now_ns() -> i64 {
-    // SAFETY: `ktime_get` only reads the clock.
-    unsafe { kernel::bindings::ktime_get() }
+/// Empties the byte vector `v`, keeping its storage.  7.3 has `clear`;
+/// 6.12 only `set_len`.
+pub(crate) fn vec_clear(v: &mut KVec<u8>) {
+    // SAFETY: 0 is at most the length, and bytes need no drop.
+    #[cfg(not(gfn_kernel_7_3))]
+    unsafe {
+        v.set_len(0)
+    };
+    #[cfg(gfn_kernel_7_3)]
+    v.clear();
 }

@@ -210,10 +210,15 @@ extern "C" {
 
     pub(crate) fn gfn_vm_list(out: *mut VmFacts, max: u32, what: u32) -> c_long;
 
-    pub(crate) fn gfn_task_facts(nr: c_int, out: *mut TaskFacts) -> bool;
+    pub(crate) fn gfn_task_facts(nr: c_int, out: *mut TaskFacts, vmm: *mut *mut Pid) -> bool;
     pub(crate) fn gfn_vmm_get(tgid: c_int) -> *mut Pid;
     pub(crate) fn gfn_vmm_put(vmm: *mut Pid);
-    pub(crate) fn gfn_vm_open(vmm: *mut Pid, kvm_id: u64) -> *mut File;
+    pub(crate) fn gfn_vm_open(
+        vmm: *mut Pid,
+        kvm_id: u64,
+        from: c_uint,
+        fd: *mut c_uint,
+    ) -> *mut File;
     pub(crate) fn gfn_vm_close(file: *mut File);
     pub(crate) fn gfn_vm_kvm(file: *mut File) -> *mut Kvm;
 

@@ -8,12 +8,14 @@
 //! a `#[vtable]` trait (`proc_file`), module parameters (`params`), KVM's
 //! VMs and memslots (`vm`), the VMM's memory and its page walks (`memory`),
 //! a mutex whose wait can be killed (`sync`), the room a closed file
-//! leaves for the next one (`spare`), the caller's credentials
-//! (`cred`), and the kernel internals found at load time where the kernel
-//! does not export them (`symbols`).  What differs between the kernel series is in `compat`.  What crosses from C is plain facts (`ffi`, mirroring
-//! `shim/shim.h` with its layouts asserted); what to do with them is
-//! decided above this layer.
+//! leaves for the next one (`spare`), the caller's credentials (`cred`),
+//! the tick count (`clock`), and the kernel internals found at load time
+//! where the kernel does not export them (`symbols`).  What differs
+//! between the kernel series is in `compat`.  What crosses from C is plain
+//! facts (`ffi`, mirroring `shim/shim.h` with its layouts asserted); what
+//! to do with them is decided above this layer.
 
+pub(crate) mod clock;
 pub(crate) mod compat;
 pub(crate) mod cred;
 mod ffi;

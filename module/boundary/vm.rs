@@ -12,7 +12,7 @@ use crate::facts::SlotFacts;
 use crate::reply::KvmMaps;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use kernel::alloc::Flags;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
@@ -159,11 +159,37 @@ pub(crate) struct Process {
 /// The process of thread `pid` of the caller's pid namespace, if there is
 /// such a thread and its process has an address space.
 pub(crate) fn process_of(pid: u32) -> Option<Process> {
+    task_facts(pid, None)
+}
+
+/// [`process_of`], and a reference on the process that names it across
+/// system calls: one lookup of the thread where a line's VM needs both.
+pub(crate) fn vmm_of(pid: u32) -> Option<(Process, VmmRef)> {
+    let mut vmm = None;
+    let process = task_facts(pid, Some(&mut vmm))?;
+    Some((process, vmm?))
+}
+
+/// The process of thread `pid`, and into `vmm`, when given, a reference on
+/// it.
+fn task_facts(pid: u32, vmm: Option<&mut Option<VmmRef>>) -> Option<Process> {
     let nr = c_int::try_from(pid).ok()?;
     let mut facts = TaskFacts::default();
-    // SAFETY: `facts` is a valid place for the shim to write; it looks the
-    // number up under RCU.
-    if !unsafe { ffi::gfn_task_facts(nr, &mut facts) } {
+    let mut taken: *mut Pid = core::ptr::null_mut();
+    let want = if vmm.is_some() {
+        &raw mut taken
+    } else {
+        core::ptr::null_mut()
+    };
+    // SAFETY: `facts` and `taken` are valid places for the shim to write;
+    // it looks the number up under RCU and, when `want` is not null and it
+    // finds the thread, stores a referenced pid there.
+    let found = unsafe { ffi::gfn_task_facts(nr, &mut facts, want) };
+    if let (Some(vmm), Some(pid)) = (vmm, NonNull::new(taken)) {
+        // INVARIANT: `pid` is the reference the shim just took.
+        *vmm = Some(VmmRef { pid });
+    }
+    if !found {
         return None;
     }
     Some(Process {
@@ -172,61 +198,101 @@ pub(crate) fn process_of(pid: u32) -> Option<Process> {
     })
 }
 
-/// Names a VM across system calls without holding it: its VMM, and the
-/// VM's id, only compared until [`VmId::open`] finds the VM again among
-/// the open files of the VMM's threads (`shim/vm_file.c` says why).
+/// A VMM: names its process for as long as it is held.
 ///
 /// # Invariants
 ///
-/// `vmm` holds a reference on the `struct pid` of the VMM's thread group,
+/// `pid` holds a reference on the `struct pid` of the VMM's thread group,
 /// which names that process for as long as it is held (once the process is
 /// reaped its number may be reused, but by another `struct pid`).
+pub(crate) struct VmmRef {
+    pid: NonNull<Pid>,
+}
+
+// SAFETY: a pid reference is not tied to the thread that took it; it may be
+// dropped from any thread (answers live in files shared across tasks).
+unsafe impl Send for VmmRef {}
+
+impl VmmRef {
+    /// Process `tgid` of the caller's pid namespace, or `None` when there
+    /// is no such process.
+    fn get(tgid: u32) -> Option<VmmRef> {
+        let nr = c_int::try_from(tgid).ok()?;
+        // SAFETY: the shim looks the number up under RCU and returns a
+        // referenced pid, or NULL.
+        let pid = NonNull::new(unsafe { ffi::gfn_vmm_get(nr) })?;
+        // INVARIANT: `pid` is the reference just taken.
+        Some(VmmRef { pid })
+    }
+}
+
+impl Drop for VmmRef {
+    fn drop(&mut self) {
+        // SAFETY: `self.pid` holds a reference (type invariant), dropped
+        // exactly once here.
+        unsafe { ffi::gfn_vmm_put(self.pid.as_ptr()) }
+    }
+}
+
+/// The descriptor the last VM was found at in its VMM, where the next
+/// search starts: a number, not a reference.
+static LAST_VM_FD: AtomicU32 = AtomicU32::new(0);
+
+/// Names a VM across system calls without holding it: its VMM, and the
+/// VM's id, only compared until [`VmId::open`] finds the VM again among
+/// the open files of the VMM's threads (`shim/vm_file.c` says why).
 pub(crate) struct VmId {
-    vmm: NonNull<Pid>,
+    vmm: VmmRef,
     kvm_id: u64,
     /// The VMM's process id in the pid namespace of the task that named it.
     pub(crate) vmm_pid: u32,
 }
 
-// SAFETY: a pid reference is not tied to the thread that took it; it may be
-// dropped from any thread (answers live in files shared across tasks).
-unsafe impl Send for VmId {}
-
 impl VmId {
     /// VM `kvm_id` of process `tgid` of the caller's pid namespace; `None`
     /// when there is no such process any more.
     pub(crate) fn new(tgid: u32, kvm_id: u64) -> Option<VmId> {
-        let nr = c_int::try_from(tgid).ok()?;
-        // SAFETY: the shim looks the number up under RCU and returns a
-        // referenced pid, or NULL.
-        let vmm = NonNull::new(unsafe { ffi::gfn_vmm_get(nr) })?;
-        // INVARIANT: `vmm` is the reference just taken.
-        Some(VmId {
+        Some(VmId::of(VmmRef::get(tgid)?, tgid, kvm_id))
+    }
+
+    /// VM `kvm_id` of `vmm`, process `tgid` of the caller's pid namespace.
+    pub(crate) fn of(vmm: VmmRef, tgid: u32, kvm_id: u64) -> VmId {
+        VmId {
             vmm,
             kvm_id,
             vmm_pid: tgid,
-        })
+        }
     }
 
     /// The VM, held until the returned [`Vm`] is dropped, or `None` when its
-    /// VMM has exited or closed it.
+    /// VMM has exited or closed it.  The VMM's files are searched from the
+    /// descriptor the last VM found had (a VMM opens its VM once, early,
+    /// and QEMU has many descriptors after it), then from the first.
     pub(crate) fn open(&self) -> Option<Vm> {
-        // SAFETY: `self.vmm` is referenced (type invariant); the shim only
-        // compares `kvm_id` with the VM files' `private_data`.
-        let file = NonNull::new(unsafe { ffi::gfn_vm_open(self.vmm.as_ptr(), self.kvm_id) })?;
+        let hint = LAST_VM_FD.load(Ordering::Relaxed);
+        let found = self.open_from(hint);
+        let (file, fd) = match found {
+            Some(found) => found,
+            None if hint != 0 => self.open_from(0)?,
+            None => return None,
+        };
+        LAST_VM_FD.store(fd, Ordering::Relaxed);
         // SAFETY: `file` is a referenced VM file, whose `private_data` is
         // its `struct kvm`.
         let kvm = NonNull::new(unsafe { ffi::gfn_vm_kvm(file.as_ptr()) })?;
         // INVARIANT: `file` is the reference just taken, and `kvm` its VM.
         Some(Vm { file, kvm })
     }
-}
 
-impl Drop for VmId {
-    fn drop(&mut self) {
-        // SAFETY: `self.vmm` holds the reference taken in `VmId::new`
-        // (type invariant), dropped exactly once here.
-        unsafe { ffi::gfn_vmm_put(self.vmm.as_ptr()) }
+    /// The VM's file among the VMM's descriptors from `from` on,
+    /// referenced, and its descriptor.
+    fn open_from(&self, from: u32) -> Option<(NonNull<File>, u32)> {
+        let mut fd = 0;
+        // SAFETY: `self.vmm` is referenced (its type invariant); the shim
+        // only compares `kvm_id` with the VM files' `private_data`, and `fd` is
+        // a valid place for it to write.
+        let file = unsafe { ffi::gfn_vm_open(self.vmm.pid.as_ptr(), self.kvm_id, from, &mut fd) };
+        Some((NonNull::new(file)?, fd))
     }
 }
 

@@ -53,25 +53,31 @@ impl Writer<'_> {
     }
 
     /// Appends the `n` lowest digits of `v` in base `1 << shift` (hex) or
-    /// 10 (`shift` 0), most significant first.
+    /// 10 (`shift` 0), most significant first: two digits a step (under
+    /// emulation every step of a loop costs, and a reply line has dozens).
     pub(crate) fn digits(&mut self, mut v: u64, n: usize, shift: u32) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let end = self.len + n;
-        if end > MAX_LINE {
+        let Some(out) = self.buf.get_mut(self.len..end) else {
             return;
-        }
-        for i in (self.len..end).rev() {
-            let d = if shift == 0 {
-                let d = v % 10;
-                v /= 10;
-                d
+        };
+        let (first, pairs) = out.split_at_mut(n % 2);
+        for pair in pairs.chunks_exact_mut(2).rev() {
+            let (hi, lo) = if shift == 0 {
+                let d = v % 100;
+                v /= 100;
+                (d / 10, d % 10)
             } else {
-                let d = v & 0xf;
-                v >>= 4;
-                d
+                let d = v & 0xff;
+                v >>= 8;
+                (d >> 4, d & 0xf)
             };
-            if let Some(b) = self.buf.get_mut(i) {
-                *b = b"0123456789abcdef"[d as usize];
-            }
+            pair[0] = DIGITS[(hi & 0xf) as usize];
+            pair[1] = DIGITS[(lo & 0xf) as usize];
+        }
+        if let Some(b) = first.first_mut() {
+            let d = if shift == 0 { v % 10 } else { v & 0xf };
+            *b = DIGITS[(d & 0xf) as usize];
         }
         self.len = end;
     }

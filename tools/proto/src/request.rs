@@ -226,6 +226,22 @@ pub struct Options {
     pub plain: bool,
 }
 
+impl Options {
+    /// Sets the option `token` is, or says why it cannot.
+    fn set(&mut self, token: Token) -> Result<(), Reason> {
+        match token {
+            Token::Pid(p) => self.pid = Some(p),
+            Token::Fault(f) => self.fault = f,
+            Token::As(a) => self.as_id = a,
+            Token::Bin(b) => self.bin = b,
+            Token::Plain(p) => self.plain = p,
+            Token::Bad(r) => return Err(r),
+            _ => return Err(Reason::InvalidToken),
+        }
+        Ok(())
+    }
+}
+
 fn is_sep(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | 0x0b | 0x0c | b',')
 }
@@ -243,10 +259,12 @@ fn parse_hex(digits: &[u8]) -> Result<u64, Reason> {
             b'A'..=b'F' => d - b'A' + 10,
             _ => return Err(Reason::InvalidToken),
         };
-        v = v
-            .checked_mul(16)
-            .and_then(|v| v.checked_add(u64::from(n)))
-            .ok_or(Reason::Overflow)?;
+        // Shifting a nibble out of the top is the only overflow: `v * 16`
+        // ends in four zero bits, which the digit fills.
+        if v >> 60 != 0 {
+            return Err(Reason::Overflow);
+        }
+        v = v << 4 | u64::from(n);
     }
     Ok(v)
 }
@@ -397,6 +415,21 @@ fn classify(tok: &[u8]) -> (Token, Option<OptionKey>) {
     (token.unwrap_or_else(Token::Bad), key)
 }
 
+/// What a line says of all its tokens: its options, and whether its replies
+/// are binary records ([`Line::header`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// The line's options, or why they cannot be determined.
+    pub options: Result<Options, Reason>,
+    /// Replies as binary records: a valid `format=bin` stands on the line.
+    pub binary: bool,
+}
+
+/// Whether a write holds no token at all: separators and newlines only.
+pub fn is_blank(buf: &[u8]) -> bool {
+    buf.iter().all(|&b| b == b'\n' || is_sep(b))
+}
+
 /// Splits a write into its lines.
 pub fn lines(buf: &[u8]) -> Lines<'_> {
     Lines { buf, next: Some(0) }
@@ -416,6 +449,14 @@ pub fn line_at(buf: &[u8], start: usize) -> Option<(Line<'_>, Option<usize>)> {
         ),
         None => (Line { bytes: rest, start }, None),
     })
+}
+
+/// The line of `len` bytes at byte `start` of `buf`, as [`line_at`] found
+/// it before: lets a caller resume a line without looking for its end
+/// again.  `None` when `buf` is not that long.
+pub fn line_within(buf: &[u8], start: usize, len: usize) -> Option<Line<'_>> {
+    let bytes = buf.get(start..start.checked_add(len)?)?;
+    Some(Line { bytes, start })
 }
 
 /// Iterator over the lines of a write.
@@ -451,38 +492,51 @@ impl<'a> Line<'a> {
     /// The line's options, or why they cannot be determined: a bad or
     /// repeated option spoils every request of its line.
     pub fn options(&self) -> Result<Options, Reason> {
-        let mut opts = Options::default();
-        let mut seen = [false; 5];
-        let mut pos = 0;
-        while let Some((_, tok)) = self.next_token(&mut pos) {
-            let (token, key) = classify(tok);
-            let Some(key) = key else { continue };
-            let seen = &mut seen[key as usize];
-            if *seen {
-                return Err(match key {
-                    OptionKey::Pid => Reason::DuplicatePid,
-                    _ => Reason::DuplicateKey,
-                });
-            }
-            *seen = true;
-            match token {
-                Token::Pid(p) => opts.pid = Some(p),
-                Token::Fault(f) => opts.fault = f,
-                Token::As(a) => opts.as_id = a,
-                Token::Bin(b) => opts.bin = b,
-                Token::Plain(p) => opts.plain = p,
-                Token::Bad(r) => return Err(r),
-                _ => return Err(Reason::InvalidToken),
-            }
-        }
-        Ok(opts)
+        self.header().options
     }
 
     /// Whether the line's replies are binary records: it has a valid
     /// `format=bin`, whatever its other options are (so that a program
     /// reading records gets its errors as records too).
     pub fn binary(&self) -> bool {
-        self.tokens().any(|(_, t)| t == Token::Bin(true))
+        self.header().binary
+    }
+
+    /// The line's options and whether its replies are binary, read in one
+    /// pass over its tokens (a request is one line, most of the time, and
+    /// its fixed cost is what a single address costs).  Addresses and
+    /// ranges (`0x...`) are never options: they are passed over unparsed.
+    pub fn header(&self) -> Header {
+        let mut header = Header {
+            options: Ok(Options::default()),
+            binary: false,
+        };
+        let mut seen = [false; 5];
+        let mut pos = 0;
+        while let Some((_, tok)) = self.next_token(&mut pos) {
+            if let [b'0', b'x' | b'X', ..] = tok {
+                continue;
+            }
+            let (token, key) = classify(tok);
+            header.binary |= token == Token::Bin(true);
+            let (Some(key), Ok(opts)) = (key, header.options.as_mut()) else {
+                continue;
+            };
+            let seen = &mut seen[key as usize];
+            let set = if *seen {
+                Err(match key {
+                    OptionKey::Pid => Reason::DuplicatePid,
+                    _ => Reason::DuplicateKey,
+                })
+            } else {
+                opts.set(token)
+            };
+            *seen = true;
+            if let Err(reason) = set {
+                header.options = Err(reason);
+            }
+        }
+        header
     }
 
     /// The line's tokens in order, with where they stand in the write.
@@ -496,6 +550,16 @@ impl<'a> Line<'a> {
     /// Byte offset of the line in the write.
     pub fn start(&self) -> usize {
         self.start
+    }
+
+    /// Length of the line in bytes, without its newline.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether the line has no bytes at all.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
     }
 
     /// The token at or after byte `*pos` of the line, advancing `*pos`

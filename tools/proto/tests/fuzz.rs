@@ -12,7 +12,9 @@ mod common;
 
 use gfn_proto::record::RECORD;
 use gfn_proto::reply::{parse_line, Kind, KvmMaps, MapLevel, Reply, Share, Step, Translation};
-use gfn_proto::request::{lines, Reason, Span, Token, GFN_LIMIT, MAX_WRITE};
+use gfn_proto::request::{
+    is_blank, line_within, lines, Line, Options, Reason, Span, Token, GFN_LIMIT, MAX_WRITE,
+};
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -78,7 +80,53 @@ fn walk(input: &[u8]) -> usize {
     }
     let after = ALLOCS.with(Cell::get);
     assert_eq!(before, after, "parsing allocated");
+    assert_eq!(is_blank(input), count == 0, "is_blank");
+    for line in lines(input) {
+        header_agrees_with_tokens(input, line);
+    }
     count
+}
+
+/// The one-pass header of a line against its tokens, classified one by one:
+/// binary when any token is a valid `format=bin`; and, on a line without a
+/// bad token, the options its option tokens give, each once (a pid named
+/// twice is `duplicate-pid`, another option `duplicate-key`); resumed at
+/// its start and length, the same line.
+fn header_agrees_with_tokens(input: &[u8], line: Line<'_>) {
+    let header = line.header();
+    let tokens: Vec<Token> = line.tokens().map(|(_, t)| t).collect();
+    assert_eq!(header.binary, tokens.contains(&Token::Bin(true)));
+    if !tokens.iter().any(|t| matches!(t, Token::Bad(_))) {
+        let mut want = Ok(Options::default());
+        let mut seen = Vec::new();
+        for t in tokens.iter().filter(|t| t.is_option()) {
+            let kind = core::mem::discriminant(t);
+            if seen.contains(&kind) {
+                want = want.and(Err(match t {
+                    Token::Pid(_) => Reason::DuplicatePid,
+                    _ => Reason::DuplicateKey,
+                }));
+                break;
+            }
+            seen.push(kind);
+            if let Ok(o) = want.as_mut() {
+                match *t {
+                    Token::Pid(p) => o.pid = Some(p),
+                    Token::Fault(f) => o.fault = f,
+                    Token::As(a) => o.as_id = a,
+                    Token::Bin(b) => o.bin = b,
+                    Token::Plain(p) => o.plain = p,
+                    _ => unreachable!(),
+                }
+            }
+        }
+        assert_eq!(header.options, want, "{:?}", String::from_utf8_lossy(input));
+    }
+    let again = line_within(input, line.start(), line.len()).expect("the line's own bounds");
+    assert_eq!(
+        again.tokens().collect::<Vec<_>>(),
+        line.tokens().collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use crate::check::ensure;
 use crate::module::{self, ask_on, PROC};
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 
@@ -181,6 +181,53 @@ pub fn new_file_after_a_closed_ones_long_reply() -> Result<(), String> {
             "reply of {} bytes, SEEK_END at {end}, {n} bytes read past it",
             rb.len()
         )
+    })
+}
+
+/// A request's text is read into the storage an earlier request's text
+/// left (the module keeps one for the next request, `module/text.rs`): a
+/// short request after a long one, on the same file and on the next file
+/// opened, is answered as itself; a blank write after it is refused and
+/// leaves its reply as it was.
+pub fn a_short_request_after_a_long_one() -> Result<(), String> {
+    let e = |e: std::io::Error| e.to_string();
+    let gpas: Vec<u64> = (1..=1500u64).map(|i| i << 12).collect();
+    let request = gpas
+        .iter()
+        .map(|g| format!("{g:#x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    {
+        let mut a = module::open().map_err(e)?;
+        let ra = ask_on(&mut a, request.as_bytes()).map_err(e)?;
+        ensure(ra == no_vms(&gpas), || {
+            format!("{} addresses: a reply of {} bytes", gpas.len(), ra.len())
+        })?;
+        let short = ask_on(&mut a, b"0x3000").map_err(e)?;
+        ensure(short == no_vms(&[0x3000]), || {
+            format!(
+                "the same file's next reply: {:?}",
+                short.get(..200).unwrap_or(&short)
+            )
+        })?;
+        let blank = a.write(b" ,\n\t");
+        ensure(
+            blank
+                .as_ref()
+                .is_err_and(|e| e.raw_os_error() == Some(libc::EINVAL)),
+            || format!("a blank write after it: {blank:?}"),
+        )?;
+        let mut again = String::new();
+        a.seek(SeekFrom::Start(0)).map_err(e)?;
+        a.read_to_string(&mut again).map_err(e)?;
+        ensure(again == short, || {
+            format!("after the blank write: {again:?}")
+        })?;
+    }
+    let mut b = module::open().map_err(e)?;
+    let rb = ask_on(&mut b, b"0x4000").map_err(e)?;
+    ensure(rb == no_vms(&[0x4000]), || {
+        format!("the next file's reply: {:?}", rb.get(..200).unwrap_or(&rb))
     })
 }
 

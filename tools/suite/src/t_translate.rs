@@ -80,6 +80,39 @@ pub fn hugetlb_tail() -> Result<(), String> {
     )
 }
 
+/// A VM whose file sits at a lower descriptor in its VMM than the VM asked
+/// for before it in another (the module starts each search for a VM's
+/// file at the descriptor the last one had): a VMM holding three VMs,
+/// whose newest has the highest descriptor, and one holding a single VM,
+/// asked in turn, each told by its own memory (the value its vCPU wrote,
+/// read back through /dev/mem, and its page in the VMM's pagemap).
+pub fn vms_at_other_descriptors() -> Result<(), String> {
+    let base = 0x4000_0000u64;
+    let slot = format!("anon:2M@{base:#x}");
+    let three = Vmm::start(&[
+        "--vms",
+        "3",
+        "--slot",
+        &slot,
+        "--write",
+        &format!("{:#x}=0xd3a0", base + 0x80),
+    ])?;
+    let one = Vmm::start(&[
+        "--slot",
+        &slot,
+        "--write",
+        &format!("{:#x}=0xd1b0", base + 0x80),
+    ])?;
+    for (vmm, value) in [(&three, 0xd3a0), (&one, 0xd1b0), (&three, 0xd3a0)] {
+        let gpa = base + 0x80;
+        let t = translate(&format!("{gpa:#x} {}", vmm.pid))?;
+        check::translation(vmm, gpa, &t, Kind::Base, 4096)?;
+        check::phys_value(t.phys, value)?;
+    }
+    three.stop()?;
+    one.stop()
+}
+
 /// Two VMs in two VMM processes, the same GPA, told apart by PID.
 pub fn two_vms_by_pid() -> Result<(), String> {
     let (a, wa) = vmm_with("anon", "2M", &[(0x2468, 0xa11_ce01)])?;
