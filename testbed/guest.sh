@@ -11,7 +11,9 @@
 # testbed/distro-module.sh; its suite runs at the fast counts.
 # JOB: check (the in-guest suite) | soak | bench | demo | refusals (the
 # refusals that need a boot of their own, testbed/refusals-guest.sh: this
-# boot is under lockdown=integrity).
+# boot is under lockdown=integrity) | profile (the load testbed/profile.sh
+# samples; GFN_FILTER: single or seed).  GFN_QEMU_EXTRA: more QEMU options
+# (profile.sh's QMP socket).
 # GFN_FILTER=A,B runs only the suite's tests whose names contain A or B;
 # GFN_TIMEOUT (seconds) bounds the whole boot: a last resort, since each test
 # has its own limit inside the guest; by default 900 s on a fast kernel and
@@ -147,7 +149,7 @@ timeout "${GFN_TIMEOUT:-$boot_limit}" qemu-system-x86_64 -M q35 -accel "$accel" 
 	-kernel "$image" -initrd "$work/initramfs.gz" \
 	-append "console=ttyS0 loglevel=5 panic=-1 numa=fake=2 tsc=reliable hugepagesz=1G hugepages=1:1 memmap=256M!7G $tsc_arg gfn.job=$job gfn.flavour=$flavour gfn.series=$series gfn.kernel=$kind$extra${GFN_FILTER:+ gfn.filter=$GFN_FILTER}" \
 	-serial mon:stdio -serial "file:$artifacts" \
-	-nographic -no-reboot -nic none -vga none </dev/null >"$log" 2>&1 || rc=$?
+	-nographic -no-reboot -nic none -vga none ${GFN_QEMU_EXTRA:-} </dev/null >"$log" 2>&1 || rc=$?
 if [ "$rc" -eq 124 ]; then
 	echo "guest.sh: the boot-wide limit of ${GFN_TIMEOUT:-$boot_limit} s stopped the guest" >&2
 fi

@@ -40,6 +40,7 @@
 
 mod big;
 mod peak;
+pub mod profile;
 mod request;
 
 use crate::module;

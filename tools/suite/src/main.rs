@@ -274,6 +274,16 @@ fn main() {
         }
         return;
     }
+    // `--profile KO single|seed`: the load testbed/profile.sh samples.
+    if args.get(1).map(String::as_str) == Some("--profile") {
+        let ko = args.get(2).map_or("/gfn_to_pfn.ko", String::as_str);
+        let what = args.get(3).map_or("single", String::as_str);
+        if let Err(e) = bench::profile::run(ko, what) {
+            println!("profile failed: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     // `--one NAME KO`: run one test here; the parent judges the time.
     let one = if args.get(1).map(String::as_str) == Some("--one") {
         args.remove(1);
