@@ -155,18 +155,9 @@ pub fn read_seek_poll() -> Result<(), String> {
 /// the longer reply the storage held before reads past its end.
 pub fn new_file_after_a_closed_ones_long_reply() -> Result<(), String> {
     let e = |e: std::io::Error| e.to_string();
-    let gpas: Vec<u64> = (1..=1500u64).map(|i| i << 12).collect();
-    let request = gpas
-        .iter()
-        .map(|g| format!("{g:#x}"))
-        .collect::<Vec<_>>()
-        .join(" ");
     {
         let mut a = module::open().map_err(e)?;
-        let ra = ask_on(&mut a, request.as_bytes()).map_err(e)?;
-        ensure(ra == no_vms(&gpas), || {
-            format!("{} addresses: a reply of {} bytes", gpas.len(), ra.len())
-        })?;
+        ask_long(&mut a)?;
     }
     let mut b = module::open().map_err(e)?;
     let rb = ask_on(&mut b, b"0x3000").map_err(e)?;
@@ -191,18 +182,9 @@ pub fn new_file_after_a_closed_ones_long_reply() -> Result<(), String> {
 /// leaves its reply as it was.
 pub fn a_short_request_after_a_long_one() -> Result<(), String> {
     let e = |e: std::io::Error| e.to_string();
-    let gpas: Vec<u64> = (1..=1500u64).map(|i| i << 12).collect();
-    let request = gpas
-        .iter()
-        .map(|g| format!("{g:#x}"))
-        .collect::<Vec<_>>()
-        .join(" ");
     {
         let mut a = module::open().map_err(e)?;
-        let ra = ask_on(&mut a, request.as_bytes()).map_err(e)?;
-        ensure(ra == no_vms(&gpas), || {
-            format!("{} addresses: a reply of {} bytes", gpas.len(), ra.len())
-        })?;
+        ask_long(&mut a)?;
         let short = ask_on(&mut a, b"0x3000").map_err(e)?;
         ensure(short == no_vms(&[0x3000]), || {
             format!(
@@ -228,6 +210,21 @@ pub fn a_short_request_after_a_long_one() -> Result<(), String> {
     let rb = ask_on(&mut b, b"0x4000").map_err(e)?;
     ensure(rb == no_vms(&[0x4000]), || {
         format!("the next file's reply: {:?}", rb.get(..200).unwrap_or(&rb))
+    })
+}
+
+/// Asks 1500 addresses (a 12 KiB request, a 46 KiB reply) on `f` while no
+/// VM runs, and checks the reply.
+fn ask_long(f: &mut std::fs::File) -> Result<(), String> {
+    let gpas: Vec<u64> = (1..=1500u64).map(|i| i << 12).collect();
+    let request = gpas
+        .iter()
+        .map(|g| format!("{g:#x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let reply = ask_on(f, request.as_bytes()).map_err(|e| e.to_string())?;
+    ensure(reply == no_vms(&gpas), || {
+        format!("{} addresses: a reply of {} bytes", gpas.len(), reply.len())
     })
 }
 
