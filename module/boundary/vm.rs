@@ -266,8 +266,8 @@ impl VmId {
 
     /// The VM, held until the returned [`Vm`] is dropped, or `None` when its
     /// VMM has exited or closed it.  The VMM's files are searched from the
-    /// descriptor the last VM found had (a VMM opens its VM once, early,
-    /// and QEMU has many descriptors after it), then from the first.
+    /// descriptor at which the last VM was found (a VMM opens its VM once,
+    /// early, and QEMU has many descriptors after it), then from the first.
     pub(crate) fn open(&self) -> Option<Vm> {
         let hint = LAST_VM_FD.load(Ordering::Relaxed);
         let found = self.open_from(hint);
@@ -289,8 +289,8 @@ impl VmId {
     fn open_from(&self, from: u32) -> Option<(NonNull<File>, u32)> {
         let mut fd = 0;
         // SAFETY: `self.vmm` is referenced (its type invariant); the shim
-        // only compares `kvm_id` with the VM files' `private_data`, and `fd` is
-        // a valid place for it to write.
+        // only compares `kvm_id` with the VM files' `private_data`, and `fd`
+        // is a valid place for it to write.
         let file = unsafe { ffi::gfn_vm_open(self.vmm.pid.as_ptr(), self.kvm_id, from, &mut fd) };
         Some((NonNull::new(file)?, fd))
     }
