@@ -279,7 +279,13 @@ impl VmId {
         LAST_VM_FD.store(fd, Ordering::Relaxed);
         // SAFETY: `file` is a referenced VM file, whose `private_data` is
         // its `struct kvm`.
-        let kvm = NonNull::new(unsafe { ffi::gfn_vm_kvm(file.as_ptr()) })?;
+        let Some(kvm) = NonNull::new(unsafe { ffi::gfn_vm_kvm(file.as_ptr()) }) else {
+            // Not a VM after all (a VM file always has one): put the
+            // reference taken, rather than keep it.
+            // SAFETY: `file` is the reference just taken, put once here.
+            unsafe { ffi::gfn_vm_close(file.as_ptr()) };
+            return None;
+        };
         // INVARIANT: `file` is the reference just taken, and `kvm` its VM.
         Some(Vm { file, kvm })
     }
