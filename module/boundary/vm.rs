@@ -159,24 +159,22 @@ pub(crate) struct Process {
 /// The process of thread `pid` of the caller's pid namespace, if there is
 /// such a thread and its process has an address space.
 pub(crate) fn process_of(pid: u32) -> Option<Process> {
-    task_facts(pid, None)
+    task_facts(pid, false).map(|(process, _)| process)
 }
 
 /// [`process_of`], and a reference on the process that names it across
 /// system calls: one lookup of the thread where a line's VM needs both.
 pub(crate) fn vmm_of(pid: u32) -> Option<(Process, VmmRef)> {
-    let mut vmm = None;
-    let process = task_facts(pid, Some(&mut vmm))?;
+    let (process, vmm) = task_facts(pid, true)?;
     Some((process, vmm?))
 }
 
-/// The process of thread `pid`, and into `vmm`, when given, a reference on
-/// it.
-fn task_facts(pid: u32, vmm: Option<&mut Option<VmmRef>>) -> Option<Process> {
+/// The process of thread `pid`, and a reference on it when `referenced`.
+fn task_facts(pid: u32, referenced: bool) -> Option<(Process, Option<VmmRef>)> {
     let nr = c_int::try_from(pid).ok()?;
     let mut facts = TaskFacts::default();
     let mut taken: *mut Pid = core::ptr::null_mut();
-    let want = if vmm.is_some() {
+    let want = if referenced {
         &raw mut taken
     } else {
         core::ptr::null_mut()
@@ -185,17 +183,16 @@ fn task_facts(pid: u32, vmm: Option<&mut Option<VmmRef>>) -> Option<Process> {
     // it looks the number up under RCU and, when `want` is not null and it
     // finds the thread, stores a referenced pid there.
     let found = unsafe { ffi::gfn_task_facts(nr, &mut facts, want) };
-    if let (Some(vmm), Some(pid)) = (vmm, NonNull::new(taken)) {
-        // INVARIANT: `pid` is the reference the shim just took.
-        *vmm = Some(VmmRef { pid });
-    }
+    // INVARIANT: a pid the shim stored is the reference it just took.
+    let vmm = NonNull::new(taken).map(|pid| VmmRef { pid });
     if !found {
         return None;
     }
-    Some(Process {
+    let process = Process {
         tgid: u32::try_from(facts.tgid).ok()?,
         mm_id: facts.mm_id,
-    })
+    };
+    Some((process, vmm))
 }
 
 /// A VMM: names its process for as long as it is held.
