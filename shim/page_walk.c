@@ -147,42 +147,63 @@ static int gfn_walk_mapped(struct gfn_walk *w, unsigned long pfn,
 }
 
 /*
- * Appends the page at frame @pfn, mapped by a present PTE that is neither
- * special nor devmap in a VMA that maps nothing without a struct page
- * (neither VM_PFNMAP nor VM_MIXEDMAP): so it has a struct page, as
- * vm_normal_page() reasons.  A base page (a small folio; not the zero page,
- * KSM or device memory) joins the last entry when that is a stretch of base
- * pages on its node: its frame goes into @w->frames and the entry counts
- * it, whatever the frame (Rust finds the runs).  Any other page is
- * described as gfn_walk_mapped() describes it.  Returns 1, which stops the
- * walk, when @w->frames or @w->out is full.
+ * Takes the PTEs from @pte on (at most @nr) that map base pages into
+ * stretches: present, neither special nor devmap, in a VMA that maps
+ * nothing without a struct page (neither VM_PFNMAP nor VM_MIXEDMAP: so each
+ * has a struct page, as vm_normal_page() reasons), small folios that are
+ * neither the zero page nor KSM.  Their frames go into @w->frames and the
+ * last entry counts them while it is a stretch of base pages on their node
+ * (else the first starts one), whatever the frames (Rust finds the runs).
+ * The loop keeps the walk's state in locals and reads only the PTE and the
+ * struct page a base page needs; the entry and the frame count are written
+ * once, at the end.  Returns the PTEs taken; 0 when the first does not map
+ * a base page (the caller describes it), -1, which stops the walk, when it
+ * does and there is no room for it.
  */
-static int gfn_walk_base(struct gfn_walk *w, unsigned long pfn)
+static long gfn_walk_stretch(struct gfn_walk *w, pte_t *pte, unsigned long nr)
 {
-	struct folio *folio = page_folio(pfn_to_page(pfn));
 	struct gfn_walk_entry *last = w->n ? &w->out[w->n - 1] : NULL;
-	u32 nid;
+	u64 *frames = w->frames + w->nframes;
+	unsigned long i, room = w->max_frames - w->nframes;
+	int nid = last && (last->flags & GFN_PAGE_FRAMES) ? last->nid :
+							    NUMA_NO_NODE;
+	bool full = false;
 
-	if (folio_test_large(folio) || folio_test_ksm(folio) ||
-	    is_zero_pfn(pfn) || gfn_folio_devmap(folio))
-		return gfn_walk_mapped(w, pfn, 1, GFN_LEVEL_PTE);
-	if (w->nframes == w->max_frames)
-		return 1;
-	nid = folio_nid(folio);
-	if (!last || !(last->flags & GFN_PAGE_FRAMES) || last->nid != nid) {
-		if (w->n == w->max)
-			return 1;
-		last = &w->out[w->n++];
-		*last = (struct gfn_walk_entry) {
-			.pfn = w->nframes,
-			.flags = GFN_PAGE_PRESENT | GFN_PAGE_FRAMES,
-			.nid = nid, .level = GFN_LEVEL_PTE,
-		};
+	for (i = 0; i < nr; i++) {
+		pte_t ptent = ptep_get(pte + i);
+		unsigned long pfn = pte_pfn(ptent);
+		struct folio *folio;
+
+		if (!pte_present(ptent) || gfn_pte_devmap(ptent) ||
+		    pte_special(ptent) || is_zero_pfn(pfn))
+			break;
+		folio = page_folio(pfn_to_page(pfn));
+		if (folio_test_large(folio) || folio_test_ksm(folio) ||
+		    gfn_folio_devmap(folio))
+			break;
+		full = i == room;
+		if (full)
+			break;
+		if (folio_nid(folio) != nid) {
+			full = !i && w->n == w->max;
+			if (i || full)
+				break;
+			nid = folio_nid(folio);
+			last = &w->out[w->n++];
+			*last = (struct gfn_walk_entry) {
+				.pfn = w->nframes,
+				.flags = GFN_PAGE_PRESENT | GFN_PAGE_FRAMES,
+				.nid = nid, .level = GFN_LEVEL_PTE,
+			};
+		}
+		frames[i] = pfn;
 	}
-	w->frames[w->nframes++] = pfn;
-	last->pages++;
+	if (!i)
+		return full ? -1 : 0;
+	last->pages += i;
+	w->nframes += i;
 	w->folio = NULL;	/* the last entry is no folio's */
-	return 0;
+	return i;
 }
 
 /*
@@ -313,15 +334,32 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 		return 0;
 	}
 	for (pte = start; addr < end && !ret; pte++, addr += PAGE_SIZE) {
-		pte_t ptent = ptep_get(pte);
+		pte_t ptent;
+
+		if (by_frame) {
+			/* Base pages in one loop, then the PTE after them. */
+			long n = gfn_walk_stretch(w, pte,
+						  (end - addr) >> PAGE_SHIFT);
+
+			if (n < 0) {
+				ret = 1;
+				break;
+			}
+			pte += n;
+			addr += n << PAGE_SHIFT;
+			if (addr >= end)
+				break;
+		}
+		ptent = ptep_get(pte);
 
 		if (!pte_present(ptent))	/* none, swap, migration, marker */
 			ret = gfn_walk_none(w, 1, 0);
 		else if (gfn_pte_devmap(ptent))	/* before special: x86 sets both */
 			ret = gfn_walk_devmap(w, pte_pfn(ptent), 1,
 					      GFN_LEVEL_PTE);
-		else if (by_frame && !pte_special(ptent))
-			ret = gfn_walk_base(w, pte_pfn(ptent));
+		else if (by_frame && !pte_special(ptent))	/* not a base page */
+			ret = gfn_walk_mapped(w, pte_pfn(ptent), 1,
+					      GFN_LEVEL_PTE);
 		else if (pfnmap)
 			ret = gfn_walk_pfn(w, pte_pfn(ptent), 1,
 					   GFN_LEVEL_PTE);
