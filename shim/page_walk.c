@@ -147,18 +147,21 @@ static int gfn_walk_mapped(struct gfn_walk *w, unsigned long pfn,
 }
 
 /*
- * Takes the PTEs from @pte on (at most @nr) that map base pages into
- * stretches: present, neither special nor devmap, in a VMA that maps
- * nothing without a struct page (neither VM_PFNMAP nor VM_MIXEDMAP: so each
- * has a struct page, as vm_normal_page() reasons), small folios that are
- * neither the zero page nor KSM.  Their frames go into @w->frames and the
- * last entry counts them while it is a stretch of base pages on their node
- * (else the first starts one), whatever the frames (Rust finds the runs).
- * The loop keeps the walk's state in locals and reads only the PTE and the
- * struct page a base page needs; the entry and the frame count are written
- * once, at the end.  Returns the PTEs taken; 0 when the first does not map
- * a base page (the caller describes it), -1, which stops the walk, when it
- * does and there is no room for it.
+ * Takes the PTEs from @pte on (at most @nr) that map base pages: present,
+ * neither special nor devmap, in a VMA that maps nothing without a struct
+ * page (neither VM_PFNMAP nor VM_MIXEDMAP: so each has a struct page, as
+ * vm_normal_page() reasons), small folios that are neither the zero page,
+ * KSM nor device memory.  Their frames go into @w->frames, counted by the
+ * last entry while it is a stretch of base pages on their node; else the
+ * first page starts one (a new entry), and a page on another node ends the
+ * loop.  The frames are whatever they are: Rust finds the runs.  The loop
+ * keeps the walk's state in locals and reads only the PTE and the struct
+ * page a base page needs; the pages and frames taken are counted once, at
+ * the end.  Returns the PTEs taken (the caller calls again for the PTE
+ * after them); 0 when the first does not map a base page (the caller
+ * describes it); -1, which stops the walk, when it does and there is no
+ * room for it: the frames are full, or it needs a new entry and the
+ * entries are.
  */
 static long gfn_walk_stretch(struct gfn_walk *w, pte_t *pte, unsigned long nr)
 {
@@ -337,7 +340,7 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 		pte_t ptent;
 
 		if (by_frame) {
-			/* Base pages in one loop, then the PTE after them. */
+			/* Base pages in one loop; any other PTE below. */
 			long n = gfn_walk_stretch(w, pte,
 						  (end - addr) >> PAGE_SHIFT);
 
@@ -345,10 +348,12 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 				ret = 1;
 				break;
 			}
-			pte += n;
-			addr += n << PAGE_SHIFT;
-			if (addr >= end)
-				break;
+			if (n > 0) {
+				/* The loop's step moves past the last one. */
+				pte += n - 1;
+				addr += (n - 1) << PAGE_SHIFT;
+				continue;
+			}
 		}
 		ptent = ptep_get(pte);
 
@@ -357,7 +362,8 @@ static int gfn_walk_pmd(pmd_t *pmdp, unsigned long addr, unsigned long end,
 		else if (gfn_pte_devmap(ptent))	/* before special: x86 sets both */
 			ret = gfn_walk_devmap(w, pte_pfn(ptent), 1,
 					      GFN_LEVEL_PTE);
-		else if (by_frame && !pte_special(ptent))	/* not a base page */
+		else if (by_frame && !pte_special(ptent))
+			/* Not a base page: gfn_walk_stretch() took none. */
 			ret = gfn_walk_mapped(w, pte_pfn(ptent), 1,
 					      GFN_LEVEL_PTE);
 		else if (pfnmap)
