@@ -11,6 +11,14 @@
       Names each sample of vCPU CPU (default 0, where the load is pinned)
       by the kernel's System.map and the module's PROFSYM lines in LOG, and
       prints the share of samples per function, largest first.
+  profile.py lines KO LOG SAMPLES [CPU]
+      Names the module's samples by source line, with KO a build of the
+      same module carrying debug information (the same code: its symbols
+      must have the sizes of the module that ran, told by LOG's PROFSYM
+      lines and KO's own), through llvm-addr2line: each sample counts to
+      the call within the function the sample's code was inlined into,
+      so a function that inlines much (a parser, a job's step) is split by
+      what it called; prints the share of all samples per call site.
 
 A stopped vCPU stops at the start of a translated block, so a sample names
 the block about to run: the time of a function's last block (before a
@@ -23,6 +31,7 @@ import json
 import random
 import re
 import socket
+import subprocess
 import sys
 import time
 
@@ -112,10 +121,81 @@ def report(system_map, log, samples, cpu="0"):
         print(f"{100 * n / total:5.1f}% {n:6d}  {name}")
 
 
+def ko_symbols(ko):
+    """The functions of KO's .text (where addr2line's offsets point, in a
+    module not yet linked): name -> (offset, size)."""
+    out = subprocess.run(["objdump", "-t", ko], capture_output=True, text=True,
+                         check=True).stdout
+    symbols = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[2] == "F" and parts[3] == ".text":
+            symbols[parts[5]] = (int(parts[0], 16), int(parts[4], 16))
+    return symbols
+
+
+def lines(ko, log, samples, cpu="0"):
+    loaded = {}
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = re.search(r"PROFSYM ([0-9a-f]+) [tT] (\S+)", line)
+            if m:
+                loaded[m.group(2)] = int(m.group(1), 16)
+    own = ko_symbols(ko)
+    # The module that ran, symbol by symbol: where each starts, and where
+    # the same symbol starts in KO.  Sizes are compared through the gaps
+    # between loaded symbols, which must equal KO's.
+    pairs = sorted((loaded[n], own[n][0], own[n][1]) for n in loaded if n in own)
+    if not pairs:
+        sys.exit("profile.py: no symbol of LOG's module is in " + ko)
+    for (a, b, _), (a2, b2, _) in zip(pairs, pairs[1:]):
+        if a2 - a != b2 - b:
+            sys.exit(f"profile.py: {ko} is not the module that ran (its layout differs)")
+    starts = [a for a, _, _ in pairs]
+    counts = collections.Counter()
+    total = 0
+    with open(samples) as f:
+        for line in f:
+            c, rip = line.split()
+            if c != cpu:
+                continue
+            total += 1
+            rip = int(rip, 16)
+            i = bisect.bisect_right(starts, rip) - 1
+            if i < 0 or rip - pairs[i][0] >= pairs[i][2]:
+                continue
+            counts[pairs[i][1] + rip - pairs[i][0]] += 1
+    offsets = sorted(counts)
+    named = subprocess.run(
+        ["llvm-addr2line-19", "-e", ko, "-a", "-f", "-i", "-C"] + [hex(o) for o in offsets],
+        capture_output=True, text=True, check=True).stdout.splitlines()
+    frames = collections.defaultdict(list)
+    at = None
+    i = 0
+    while i < len(named):
+        if named[i].startswith("0x"):
+            at = int(named[i], 16)
+            i += 1
+            continue
+        frames[at].append((named[i], named[i + 1].rsplit("/", 1)[-1]))
+        i += 2
+    sites = collections.Counter()
+    for offset, n in counts.items():
+        chain = frames.get(offset) or [("?", "?")]
+        # The frame just inside the outermost function, at its line there.
+        inner = chain[-2][0] if len(chain) > 1 else chain[-1][0] + " (its own code)"
+        sites[f"{inner[:80]} @ {chain[-1][1]}"] += n
+    print(f"{total} samples of vCPU {cpu}; the module's, by call site:")
+    for name, n in sites.most_common(50):
+        print(f"{100 * n / total:5.1f}% {n:6d}  {name}")
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 5 and sys.argv[1] == "sample":
         sample(*sys.argv[2:5])
     elif len(sys.argv) in (5, 6) and sys.argv[1] == "report":
         report(*sys.argv[2:])
+    elif len(sys.argv) in (5, 6) and sys.argv[1] == "lines":
+        lines(*sys.argv[2:])
     else:
         sys.exit(__doc__)

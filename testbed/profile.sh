@@ -7,8 +7,10 @@
 # read, close each), and samples where each vCPU is from outside, through
 # QEMU's QMP socket (testbed/profile.py; the test kernels have no ftrace
 # or perf, and the guest needs nothing).  Prints the share of samples per
-# function of vCPU 0, where the load runs; keeps the serial log in OUT and
-# the samples in OUT.samples.  Not a test.
+# function of vCPU 0, where the load runs, then the module's samples by
+# source line (from a twin of the module built with debug information, in
+# OUT.debuginfo); keeps the serial log in OUT and the samples in
+# OUT.samples.  Not a test.
 #   profile.sh KERNEL single|seed OUT
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
@@ -28,4 +30,9 @@ wait "$guest" || rc=$?
 rm -f "$sock"
 [ "$rc" -eq 0 ] || exit "$rc"
 grep -a "^PROFILE-END" "$out"
-"$TOP/testbed/profile.py" report "$("$TOP/testbed/kernel.sh" "$kernel")/System.map" "$out" "$out.samples"
+kdir=$("$TOP/testbed/kernel.sh" "$kernel")
+"$TOP/testbed/profile.py" report "$kdir/System.map" "$out" "$out.samples"
+# The module's samples by source line: a twin of the module that ran, with
+# debug information (which changes no code: profile.py checks its layout).
+"$TOP/testbed/module.sh" "$kdir" "$out.debuginfo" KRUSTFLAGS=-Cdebuginfo=2 KCFLAGS=-g >&2
+"$TOP/testbed/profile.py" lines "$out.debuginfo/gfn_to_pfn.ko" "$out" "$out.samples"
