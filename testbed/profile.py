@@ -89,6 +89,18 @@ def sample(sock_path, log, out):
     print(f"profile.py: {rounds} samples of each vCPU")
 
 
+def loaded_symbols(log):
+    """The module's text symbols where it was loaded, from LOG's PROFSYM
+    lines (the guest copies them from /proc/kallsyms): name -> address."""
+    loaded = {}
+    with open(log, errors="replace") as f:
+        for line in f:
+            m = re.search(r"PROFSYM ([0-9a-f]+) [tT] (\S+)", line)
+            if m:
+                loaded[m.group(2)] = int(m.group(1), 16)
+    return loaded
+
+
 def report(system_map, log, samples, cpu="0"):
     symbols = []
     with open(system_map) as f:
@@ -96,11 +108,7 @@ def report(system_map, log, samples, cpu="0"):
             addr, kind, name = line.split()[:3]
             if kind in "tTwW":
                 symbols.append((int(addr, 16), name))
-    with open(log, errors="replace") as f:
-        for line in f:
-            m = re.search(r"PROFSYM ([0-9a-f]+) [tT] (\S+)", line)
-            if m:
-                symbols.append((int(m.group(1), 16), "[gfn_to_pfn] " + m.group(2)))
+    symbols += [(addr, "[gfn_to_pfn] " + name) for name, addr in loaded_symbols(log).items()]
     symbols.sort()
     starts = [a for a, _ in symbols]
     counts = collections.Counter()
@@ -135,12 +143,7 @@ def ko_symbols(ko):
 
 
 def lines(ko, log, samples, cpu="0"):
-    loaded = {}
-    with open(log, errors="replace") as f:
-        for line in f:
-            m = re.search(r"PROFSYM ([0-9a-f]+) [tT] (\S+)", line)
-            if m:
-                loaded[m.group(2)] = int(m.group(1), 16)
+    loaded = loaded_symbols(log)
     own = ko_symbols(ko)
     # The module that ran, symbol by symbol: where each starts, and where
     # the same symbol starts in KO.  Sizes are compared through the gaps
